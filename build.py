@@ -1,0 +1,109 @@
+#!/usr/bin/env python3
+"""Publish the federation's sites: build, check, new, serve (messages in French)."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import traceback
+from datetime import date
+from pathlib import Path
+
+from plugins.builder import build_all, quiet_mkdocs
+from plugins.model import ContentError, load_content
+
+PROJECT = Path(__file__).resolve().parent
+
+
+def parse_day(value: str) -> date:
+    try:
+        return date.fromisoformat(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"« {value} » n'est pas une date AAAA-MM-JJ") from None
+
+
+def command_build(args: argparse.Namespace) -> int:
+    quiet_mkdocs()
+    try:
+        result = build_all(args.project, args.output, args.today)
+    except ContentError as exc:
+        print(exc.report(), file=sys.stderr)
+        print(f"Le site précédent dans {args.output} est conservé.", file=sys.stderr)
+        return 1
+    except Exception as exc:  # noqa: BLE001 - any failure must keep the old site and say so
+        traceback.print_exc()
+        print(f"La construction a échoué : {exc}", file=sys.stderr)
+        print(f"Le site précédent dans {args.output} est conservé.", file=sys.stderr)
+        return 1
+    for name, count in result.pages.items():
+        print(f"Site {name} : {count} pages dans {result.output / name}")
+    return 0
+
+
+def command_check(args: argparse.Namespace) -> int:
+    try:
+        content = load_content(args.project)
+    except ContentError as exc:
+        print(exc.report(), file=sys.stderr)
+        return 1
+    counts = {
+        "fiches": len(content.sheets), "MSP": len(content.msps), "offres": len(content.offers),
+        "récits": len(content.stories), "actualités": len(content.news),
+        "événements": len(content.events), "lettres": len(content.letters), "pages": len(content.pages),
+    }
+    print("Aucun problème : " + ", ".join(f"{n} {k}" for k, n in counts.items()) + ".")
+    return 0
+
+
+def command_new(args: argparse.Namespace) -> int:
+    from plugins.scaffold import KINDS, ScaffoldError, write_new
+
+    try:
+        path = write_new(args.project, args.kind, args.title, args.today, args.audience)
+    except ScaffoldError as exc:
+        print(str(exc), file=sys.stderr)
+        return 1
+    print(f"Fichier créé : {path.relative_to(args.project)} — complétez les champs puis lancez « python build.py check ».")
+    return 0
+
+
+def command_serve(args: argparse.Namespace) -> int:
+    from plugins.preview import serve
+
+    quiet_mkdocs()
+    serve(args.project, args.today, args.host, args.port)
+    return 0
+
+
+def parser() -> argparse.ArgumentParser:
+    from plugins.scaffold import KINDS
+
+    p = argparse.ArgumentParser(prog="build.py", description="Construit et publie les sites de la fédération.")
+    p.add_argument("--project", type=Path, default=PROJECT, help="dossier du projet (défaut : celui de build.py)")
+    p.add_argument("--today", type=parse_day, default=date.today(), help="date du jour AAAA-MM-JJ (défaut : aujourd'hui)")
+    sub = p.add_subparsers(dest="command")
+    b = sub.add_parser("build", help="construit les deux sites (commande par défaut)")
+    b.add_argument("--output", type=Path, default=None, help="dossier de sortie (défaut : site/)")
+    sub.add_parser("check", help="vérifie tous les fichiers sans rien construire")
+    n = sub.add_parser("new", help="crée un fichier prêt à remplir")
+    n.add_argument("kind", choices=sorted(KINDS), help="type de contenu")
+    n.add_argument("title", help="titre (entre guillemets)")
+    n.add_argument("--audience", choices=("public", "adherents"), default="adherents", help="pour une lettre")
+    s = sub.add_parser("serve", help="aperçu local des deux sites, rechargé à chaque modification")
+    s.add_argument("--host", default="127.0.0.1")
+    s.add_argument("--port", type=int, default=8000, help="port du site public ; l'espace adhérents prend le suivant")
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parser().parse_args(argv)
+    args.project = args.project.resolve()
+    command = args.command or "build"
+    if command == "build":
+        args.output = (getattr(args, "output", None) or args.project / "site").resolve()
+    handlers = {"build": command_build, "check": command_check, "new": command_new, "serve": command_serve}
+    return handlers[command](args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

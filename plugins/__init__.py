@@ -1,0 +1,1 @@
+"""Publishing engine for the regional federations of multi-professional health centres."""

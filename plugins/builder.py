@@ -1,0 +1,85 @@
+"""Build both sites (and everything beside them) into a staging folder, then swap it in."""
+
+from __future__ import annotations
+
+import logging
+import shutil
+from dataclasses import dataclass
+from datetime import date
+from pathlib import Path
+
+from mkdocs.commands.build import build as mkdocs_build
+from mkdocs.config import load_config
+from mkdocs.config.defaults import MkDocsConfig
+
+from plugins.model import Audience, Content, load_content
+
+SITE_DIRS = {Audience.PUBLIC: "public", Audience.ADHERENTS: "adherents"}
+
+
+@dataclass
+class BuildResult:
+    """What a build produced, for the CLI's summary."""
+
+    output: Path
+    pages: dict[str, int]
+
+
+def site_config(project: Path, audience: Audience, site_dir: Path, site_url: str | None = None) -> MkDocsConfig:
+    """Load mkdocs.yml for one audience's site."""
+    overrides: dict[str, str] = {"site_dir": str(site_dir)}
+    config = load_config(str(project / "mkdocs.yml"), **overrides)
+    plugin_config = config.plugins["federation"].config
+    if site_url:
+        config.site_url = site_url
+    elif audience is Audience.ADHERENTS and plugin_config.members_site_url:
+        config.site_url = plugin_config.members_site_url
+    return config
+
+
+def build_site(content: Content, audience: Audience, site_dir: Path, today: date, site_url: str | None = None) -> int:
+    """Build one site with MkDocs from an already loaded model; return its page count."""
+    config = site_config(content.root, audience, site_dir, site_url)
+    config.plugins["federation"].prepare(content, audience, today)
+    mkdocs_build(config)
+    return len(config.plugins["federation"].specs)
+
+
+def swap_in(staging: Path, output: Path) -> None:
+    """Replace each top-level folder of output by the freshly built one."""
+    output.mkdir(parents=True, exist_ok=True)
+    for built in sorted(staging.iterdir()):
+        target = output / built.name
+        old = output / f".old-{built.name}"
+        if old.exists():
+            shutil.rmtree(old)
+        if target.exists():
+            target.rename(old)
+        built.rename(target)
+        if old.exists():
+            shutil.rmtree(old)
+    staging.rmdir()
+
+
+def build_all(project: Path, output: Path, today: date) -> BuildResult:
+    """Load, check and build everything; the previous output stays intact on any failure."""
+    content = load_content(project)
+    staging = output.parent / f".{output.name}-staging"
+    if staging.exists():
+        shutil.rmtree(staging)
+    staging.mkdir(parents=True)
+    try:
+        pages = {
+            SITE_DIRS[a]: build_site(content, a, staging / SITE_DIRS[a], today)
+            for a in (Audience.PUBLIC, Audience.ADHERENTS)
+        }
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise
+    swap_in(staging, output)
+    return BuildResult(output, pages)
+
+
+def quiet_mkdocs() -> None:
+    """Keep MkDocs' English progress lines out of the editors' terminal; warnings stay."""
+    logging.getLogger("mkdocs").setLevel(logging.WARNING)

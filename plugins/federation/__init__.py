@@ -1,0 +1,1 @@
+"""MkDocs adapter: turns the content model's site plan into MkDocs pages."""

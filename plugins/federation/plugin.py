@@ -1,0 +1,111 @@
+"""The federation plugin: a thin adapter from the site plan to MkDocs files and pages."""
+
+from __future__ import annotations
+
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+from mkdocs.config.defaults import MkDocsConfig
+from mkdocs.exceptions import PluginError
+from mkdocs.plugins import BasePlugin
+from mkdocs.structure.files import File, Files, InclusionLevel
+from mkdocs.structure.pages import Page as MkPage
+
+from plugins.federation.config import FederationConfig
+from plugins.federation.filters import FILTERS
+from plugins.model import Audience, Content, ContentError, load_content
+from plugins.model import vocabulary
+from plugins.site.plan import PageSpec, SitePlan
+from plugins.site.static import public_static_files
+
+TEMPLATES = Path(__file__).parent.parent / "templates"
+ASSETS = Path(__file__).parent.parent / "assets"
+
+
+class FederationPlugin(BasePlugin[FederationConfig]):
+    """Generate the federation's pages from the content model for one audience."""
+
+    def __init__(self) -> None:
+        self.content: Content | None = None
+        self.audience: Audience | None = None
+        self.today: date | None = None
+        self.specs: dict[str, PageSpec] = {}
+
+    def prepare(self, content: Content, audience: Audience, today: date) -> None:
+        """Hand over an already loaded model, so that two builds share one load."""
+        self.content, self.audience, self.today = content, audience, today
+
+    def on_config(self, config: MkDocsConfig) -> MkDocsConfig:
+        self.audience = self.audience or Audience(self.config.audience)
+        self.today = self.today or (date.fromisoformat(self.config.today) if self.config.today else date.today())
+        if self.content is None:
+            root = Path(config.config_file_path).parent / self.config.content_dir
+            try:
+                self.content = load_content(root)
+            except ContentError as exc:
+                raise PluginError(exc.report()) from None
+        config.theme.dirs.insert(0, str(TEMPLATES))
+        plan = SitePlan(self.content, self.audience, self.today)
+        self.plan = plan
+        config.nav = [{s.title: s.src_uri} for s in plan.sections()]
+        config.extra_css = ["assets/federation.css", *config.extra_css]
+        return config
+
+    def on_files(self, files: Files, config: MkDocsConfig) -> Files:
+        assert self.content and self.audience
+        if self.audience is Audience.PUBLIC:
+            keep = public_static_files(self.content, config)
+            for file in [f for f in files if not f.is_documentation_page() and f.src_uri not in keep]:
+                if not file.src_dir or Path(file.src_dir).resolve() == Path(config.docs_dir).resolve():
+                    files.remove(file)
+        in_nav = {s.src_uri for s in self.plan.sections()}
+        self.specs = {}
+        for spec in self.plan.pages():
+            self.specs[spec.src_uri] = spec
+            level = InclusionLevel.INCLUDED if spec.src_uri in in_nav else InclusionLevel.NOT_IN_NAV
+            files.append(File.generated(config, spec.src_uri, content=spec.markdown, inclusion=level))
+        for attachment in self.plan.attachments():
+            if attachment.dest_uri not in files.src_uris:
+                files.append(File.generated(config, attachment.dest_uri, abs_src_path=str(attachment.source)))
+        for asset in sorted(ASSETS.rglob("*")):
+            if asset.is_file():
+                uri = f"assets/{asset.relative_to(ASSETS).as_posix()}"
+                files.append(File.generated(config, uri, abs_src_path=str(asset)))
+        return files
+
+    def on_page_markdown(self, markdown: str, page: MkPage, config: MkDocsConfig, files: Files) -> str:
+        spec = self.specs.get(page.file.src_uri)
+        if spec:
+            page.meta.update(title=spec.title, template=spec.template)
+            if spec.description:
+                page.meta["description"] = spec.description
+        return markdown
+
+    def on_env(self, env, config: MkDocsConfig, files: Files):
+        env.filters.update(FILTERS)
+        env.globals.update(
+            audience=self.audience.value if self.audience else "public",
+            members_site_url=self.config.members_site_url.rstrip("/") + "/",
+            public_site_url=(self.config.public_site_url or config.site_url or "").rstrip("/") + "/",
+            vocab=vocabulary,
+            join_url=config.extra.get("federation", {}).get("join_url", "adherer/"),
+            today=self.today,
+        )
+        return env
+
+    def on_page_context(self, context: dict[str, Any], page: MkPage, config: MkDocsConfig, nav) -> dict[str, Any]:
+        spec = self.specs.get(page.file.src_uri)
+        if spec:
+            context.update(spec.context)
+        return context
+
+    def on_post_build(self, config: MkDocsConfig) -> None:
+        site = Path(config.site_dir)
+        if self.audience is Audience.ADHERENTS:
+            for name in ("sitemap.xml", "sitemap.xml.gz"):
+                (site / name).unlink(missing_ok=True)
+            (site / "robots.txt").write_text("User-agent: *\nDisallow: /\n", encoding="utf-8")
+        else:
+            sitemap = (config.site_url or "").rstrip("/") + "/sitemap.xml"
+            (site / "robots.txt").write_text(f"User-agent: *\nAllow: /\nSitemap: {sitemap}\n", encoding="utf-8")

@@ -1,0 +1,38 @@
+"""Problems found in editors' files, reported in French."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True, order=True)
+class Problem:
+    """One thing wrong in one file, at one line, in one field."""
+
+    path: str
+    line: int
+    field: str
+    message: str
+
+    def __str__(self) -> str:
+        return f"{self.path}:{self.line}: {self.field}: {self.message}"
+
+
+class ContentError(Exception):
+    """The content holds problems; the build must stop and keep the previous site."""
+
+    def __init__(self, problems: list[Problem]):
+        self.problems = sorted(problems)
+        super().__init__("\n".join(str(p) for p in self.problems))
+
+    def report(self) -> str:
+        """Return the French report: every problem, then a count."""
+        n = len(self.problems)
+        plural = "s" if n > 1 else ""
+        lines = [str(p) for p in self.problems]
+        lines.append(f"{n} problème{plural} trouvé{plural} : rien n'a été publié.")
+        return "\n".join(lines)
+
+
+class FieldError(ValueError):
+    """A value that does not fit its field; the message is French."""

@@ -1,0 +1,113 @@
+"""Write a ready-to-fill file for an editor (`build.py new`)."""
+
+from __future__ import annotations
+
+import json
+from datetime import date
+from pathlib import Path
+
+from plugins.model import vocabulary as v
+from plugins.model.content import FOLDERS
+from plugins.model.fields import slugify
+
+
+class ScaffoldError(Exception):
+    """The file cannot be written; the message is French."""
+
+
+def _choices(vocabulary: dict[str, str]) -> str:
+    return " | ".join(vocabulary)
+
+
+KINDS: dict[str, tuple[str, str]] = {
+    "fiche": (FOLDERS["toolbox"], """title: {title}
+type: fiche-pratique        # {types}
+themes:                     # un ou plusieurs thèmes de toolbox/themes.yml
+  - {theme}
+keywords: []                # mots-clés libres, ex. [ACI, réunion]
+stage: fonctionnement       # {stages}
+date: {today}
+access: adherents           # adherents (réservé) ou public
+summary: Résumé affiché au public en une ou deux phrases.
+attachments: []             # ex. [files/mon-modele.docx]
+"""),
+    "offre": (FOLDERS["offres"], """title: {title}
+msp: identifiant-de-la-msp  # nom du fichier dans content/msp/, sans .md
+kind: recrutement           # {kinds}
+professions:                # {professions}
+  - medecin-generaliste
+contract: CDI
+commune: Nantes
+department: "44"
+date: {today}
+expires: {expires}          # l'offre disparaît des listes après cette date
+contact:
+  email: contact@exemple.fr
+"""),
+    "recit": (FOLDERS["inspir-cafe"], """title: {title}
+date: {today}
+series: inspir-cafe         # inspir-cafe ou talents
+msp: identifiant-de-la-msp
+authors:
+  - name: Prénom Nom
+    profession: Infirmière
+themes: []
+summary: Une phrase qui donne envie de lire.
+"""),
+    "actualite": (FOLDERS["actualites"], """title: {title}
+date: {today}
+tags: []
+summary: Une phrase de résumé.
+access: public              # public ou adherents
+"""),
+    "evenement": (FOLDERS["agenda"], """title: {title}
+start: {today}T09:30
+end: {today}T12:30
+place: Salle, adresse
+commune: Nantes
+department: "44"
+audience: public            # public ou adherents
+summary: Une phrase de présentation.
+"""),
+    "msp": (FOLDERS["msp"], """name: {title}
+department: "44"
+communes:
+  - Nantes
+member: true
+since: {year}
+"""),
+    "lettre": (FOLDERS["lettres"], """subject: {title}
+audience: {audience}
+date: {today}
+send_at: {today}T09:00
+preheader: Une phrase d'accroche affichée dans la boîte de réception.
+pin: []                     # contenus à mettre en avant, ex. [toolbox/mon-outil]
+drop: []                    # contenus à retirer de la sélection automatique
+"""),
+    "page": (FOLDERS["pages"], """title: {title}
+summary: Une phrase de présentation.
+"""),
+}
+
+
+def write_new(project: Path, kind: str, title: str, today: date, audience: str = "adherents") -> Path:
+    """Write the file and return its path; never overwrite."""
+    folder, template = KINDS[kind]
+    slug = f"{today:%Y-%m}-{audience}" if kind == "lettre" else slugify(title)
+    if not slug:
+        raise ScaffoldError(f"« {title} » ne donne pas de nom de fichier, attendu un titre avec des lettres")
+    path = project / folder / f"{slug}.md"
+    if path.exists():
+        raise ScaffoldError(f"{path.relative_to(project)} existe déjà : choisissez un autre titre ou modifiez ce fichier")
+    themes = project / "toolbox" / "themes.yml"
+    first_theme = next((line.split(":")[0] for line in themes.read_text("utf-8").splitlines() if ":" in line and not line.startswith("#")), "coordination") if themes.is_file() else "coordination"
+    front = template.format(
+        title=json.dumps(title, ensure_ascii=False),
+        today=today.isoformat(), year=today.year, audience=audience, theme=first_theme,
+        expires=date(today.year + (today.month + 2 > 12), (today.month + 2) % 12 or 12, 1).isoformat(),
+        types=_choices(v.SHEET_TYPES), stages=_choices(v.STAGES), kinds=_choices(v.OFFER_KINDS),
+        professions=_choices(v.PROFESSIONS),
+    )
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(f"---\n{front}---\n\nÉcrivez ici le texte, en Markdown.\n", encoding="utf-8")
+    return path

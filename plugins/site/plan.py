@@ -1,0 +1,236 @@
+"""Plan the pages of one site for one audience from the content model."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+from plugins.model import Audience, Content, Item, ToolboxSheet
+from plugins.model.entities import Term
+from plugins.model.vocabulary import department_label
+from plugins.site.static import linked_files
+
+TOOLBOX = "boite-a-outils"
+SHEETS = f"{TOOLBOX}/fiches"
+FACET_FOLDERS = {"theme": "theme", "type": "type", "stage": "etape", "keyword": "mot-cle"}
+FACET_TITLES = {"theme": "Thème", "type": "Type d'outil", "stage": "Étape du projet", "keyword": "Mot-clé"}
+HOME_INTRO = "accueil"
+
+
+@dataclass(frozen=True)
+class Section:
+    """A top-level section of the navigation."""
+
+    title: str
+    src_uri: str
+
+
+@dataclass
+class PageSpec:
+    """One page to generate: where, with which template, and what it shows."""
+
+    src_uri: str
+    title: str
+    template: str
+    markdown: str = ""
+    context: dict[str, Any] = field(default_factory=dict)
+    description: str = ""
+
+
+@dataclass(frozen=True)
+class Download:
+    """A sheet's attachment as a reader sees it."""
+
+    name: str
+    uri: str
+    kind: str
+    size: str
+
+
+@dataclass(frozen=True)
+class Attachment:
+    """A file copied into the site beside the page that links to it."""
+
+    source: Path
+    dest_uri: str
+
+
+def human_size(size: int) -> str:
+    """Return '12 ko' or '1,4 Mo'."""
+    if size < 1_000_000:
+        return f"{max(1, round(size / 1000))} ko"
+    return f"{size / 1_000_000:.1f} Mo".replace(".", ",")
+
+
+def item_uri(item: Item) -> str:
+    """Return the source URI of an item's page (mirrors the toolbox tree for relative links)."""
+    if isinstance(item, ToolboxSheet):
+        folder = f"{item.folder}/" if item.folder else ""
+        return f"{SHEETS}/{folder}{item.slug}.md"
+    if item.collection == "pages":
+        return f"{item.slug}.md"
+    return f"{item.collection}/{item.slug}.md"
+
+
+def term_uri(term: Term) -> str:
+    """Return the source URI of a toolbox or news term's listing page."""
+    if term.kind == "tag":
+        return f"actualites/tag/{term.slug}.md"
+    if term.kind == "series":
+        return f"inspir-cafe/serie/{term.slug}.md"
+    return f"{TOOLBOX}/{FACET_FOLDERS[term.kind]}/{term.slug}.md"
+
+
+def page_url(src_uri: str) -> str:
+    """Return the directory-style URL of a source URI ('offres/x.md' -> 'offres/x/')."""
+    stem = src_uri.removesuffix(".md")
+    if stem == "index":
+        return ""
+    return stem.removesuffix("/index") + "/"
+
+
+def uri_of(thing: Item | Term) -> str:
+    return term_uri(thing) if isinstance(thing, Term) else item_uri(thing)
+
+
+class SitePlan:
+    """The pages, attachments and sections of one site."""
+
+    def __init__(self, content: Content, audience: Audience, today: date):
+        self.content = content
+        self.audience = audience
+        self.today = today
+
+    def sections(self) -> list[Section]:
+        sections = [
+            Section("Accueil", "index.md"),
+            Section("Postes à pourvoir", "offres/index.md"),
+            Section("Boîte à outils", f"{TOOLBOX}/index.md"),
+            Section("Actualités", "actualites/index.md"),
+            Section("Agenda", "agenda/index.md"),
+            Section("Inspir'Café", "inspir-cafe/index.md"),
+            Section("Les MSP", "msp/index.md"),
+            Section("Lettres", "lettres/index.md"),
+        ]
+        sections += [Section(p.title, item_uri(p)) for p in self.content.pages_for(self.audience) if p.slug != HOME_INTRO]
+        return sections
+
+    def pages(self) -> Iterator[PageSpec]:
+        """Yield every page of the site."""
+        yield self.home()
+        yield from self.offer_pages()
+        yield from self.toolbox_pages()
+        yield from self.news_pages()
+        yield from self.event_pages()
+        yield from self.story_pages()
+        yield from self.msp_pages()
+        yield from self.letter_pages()
+        yield from (self.item_page(p, "page.html") for p in self.content.pages_for(self.audience) if p.slug != HOME_INTRO)
+
+    def attachments(self) -> Iterator[Attachment]:
+        """Yield the toolbox files this audience may download: attachments and linked files."""
+        toolbox = (self.content.root / "toolbox").resolve()
+        files = {p for s in self.content.sheets if s.visible_to(self.audience) for p in s.attachments}
+        files |= {p for p in linked_files(self.content, self.audience) if p.is_relative_to(toolbox)}
+        for path in sorted(files):
+            yield Attachment(path, f"{SHEETS}/{path.relative_to(toolbox).as_posix()}")
+
+    def item_page(self, item: Item, template: str, **context: Any) -> PageSpec:
+        return PageSpec(
+            item_uri(item), item.title, template, item.body,
+            {"item": item, **context}, getattr(item, "summary", "") or "",
+        )
+
+    def listing(self, src_uri: str, title: str, items: list[Any], **context: Any) -> PageSpec:
+        return PageSpec(src_uri, title, "listing.html", "", {"items": items, **context})
+
+    def home(self) -> PageSpec:
+        intro = next((p for p in self.content.pages if p.slug == HOME_INTRO), None)
+        c, a = self.content, self.audience
+        return PageSpec(
+            "index.md",
+            intro.title if intro else "Accueil",
+            "home.html",
+            intro.body if intro else "",
+            {
+                "offers": c.open_offers(self.today)[:4],
+                "events": [e for e in c.events_for(a) if e.is_upcoming(self.today)][:3],
+                "news": c.news_for(a)[:3],
+                "stories": c.stories[:2],
+                "sheets": c.sheets[:4],
+            },
+            intro.summary if intro else "",
+        )
+
+    def offer_pages(self) -> Iterator[PageSpec]:
+        yield self.listing("offres/index.md", "Postes à pourvoir", self.content.open_offers(self.today), kind="offres")
+        for offer in self.content.offers:
+            yield self.item_page(offer, "offer.html", expired=not offer.is_open(self.today) and offer.expires < self.today)
+
+    def toolbox_pages(self) -> Iterator[PageSpec]:
+        c = self.content
+        facets = {kind: [t for t in c.terms(kind) if self.sheets_with(t)] for kind in FACET_FOLDERS}
+        yield self.listing(f"{TOOLBOX}/index.md", "Boîte à outils", c.sheets, kind="toolbox", facets=facets)
+        for kind, terms in facets.items():
+            for term in terms:
+                title = f"{FACET_TITLES[kind]} : {term.label}"
+                yield self.listing(term_uri(term), title, self.sheets_with(term), kind="toolbox", term=term)
+        for sheet in c.sheets:
+            if sheet.visible_to(self.audience):
+                yield self.item_page(sheet, "sheet.html", downloads=self.downloads(sheet))
+            else:
+                # A locked teaser: never the body, headings, keywords or attachments.
+                yield PageSpec(item_uri(sheet), sheet.title, "teaser.html", "", {"item": sheet}, sheet.summary)
+
+    def downloads(self, sheet: ToolboxSheet) -> list[Download]:
+        toolbox = (self.content.root / "toolbox").resolve()
+        return [
+            Download(p.name, f"{SHEETS}/{p.relative_to(toolbox).as_posix()}", p.suffix[1:].upper(), human_size(p.stat().st_size))
+            for p in sheet.attachments
+        ]
+
+    def sheets_with(self, term: Term) -> list[ToolboxSheet]:
+        """Return the sheets listed under a term; keywords of locked sheets stay hidden."""
+        sheets = self.content.sheets_with(term)
+        if term.kind == "keyword":
+            return [s for s in sheets if s.visible_to(self.audience)]
+        return sheets
+
+    def news_pages(self) -> Iterator[PageSpec]:
+        news = self.content.news_for(self.audience)
+        yield self.listing("actualites/index.md", "Actualités", news, kind="actualites", tags=self.content.tags(self.audience))
+        for tag in self.content.tags(self.audience):
+            yield self.listing(term_uri(tag), f"Actualités : {tag.label}", [n for n in news if tag in n.tags], kind="actualites", term=tag)
+        yield from (self.item_page(n, "news.html") for n in news)
+
+    def event_pages(self) -> Iterator[PageSpec]:
+        events = self.content.events_for(self.audience)
+        upcoming = [e for e in events if e.is_upcoming(self.today)]
+        past = [e for e in reversed(events) if not e.is_upcoming(self.today)]
+        yield self.listing("agenda/index.md", "Agenda", upcoming, kind="agenda", past=past)
+        yield from (self.item_page(e, "event.html", past=not e.is_upcoming(self.today)) for e in events)
+
+    def story_pages(self) -> Iterator[PageSpec]:
+        stories = self.content.stories
+        series = sorted({s.series for s in stories}, key=lambda t: t.slug)
+        yield self.listing("inspir-cafe/index.md", "Inspir'Café et Les MSP ont du talent", stories, kind="inspir-cafe", series=series)
+        for term in series:
+            yield self.listing(term_uri(term), term.label, [s for s in stories if s.series == term], kind="inspir-cafe", term=term)
+        yield from (self.item_page(s, "story.html") for s in stories)
+
+    def msp_pages(self) -> Iterator[PageSpec]:
+        members = self.content.members()
+        departments = sorted({m.department for m in members})
+        groups = [(department_label(d), [m for m in members if m.department == d]) for d in departments]
+        yield PageSpec("msp/index.md", "Les MSP adhérentes", "msp_list.html", "", {"groups": groups, "items": members})
+        for msp in members:
+            offers = [o for o in self.content.open_offers(self.today) if o.msp is msp]
+            yield self.item_page(msp, "msp.html", offers=offers)
+
+    def letter_pages(self) -> Iterator[PageSpec]:
+        letters = self.content.letters_for(self.audience)
+        yield self.listing("lettres/index.md", "Lettres d'information", letters, kind="lettres")
+        yield from (self.item_page(lt, "letter.html") for lt in letters)
