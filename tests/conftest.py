@@ -1,0 +1,160 @@
+"""Tiny projects in tmp_path: the repo's mkdocs.yml and identity with a few content files."""
+
+from __future__ import annotations
+
+import shutil
+import textwrap
+from datetime import date
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parent.parent
+TODAY = date(2026, 11, 23)
+
+THEMES = 'coordination: "Coordination d\'équipe"\nprevention: "Prévention"\n'
+
+# A minimal valid file for each collection; tests overwrite or add files.
+BASE_FILES = {
+    "toolbox/themes.yml": THEMES,
+    "toolbox/files/modele.pdf": "%PDF-1.4 modele\n",
+    "toolbox/fiche-rcp.md": """\
+        ---
+        title: Organiser une RCP
+        type: fiche-pratique
+        themes: [coordination]
+        keywords: [RCP, réunion]
+        stage: fonctionnement
+        date: 2026-03-02
+        summary: Comment préparer et animer une réunion de concertation.
+        attachments: [files/modele.pdf]
+        ---
+
+        ## Préparer la réunion
+
+        Texte réservé aux adhérents.
+        """,
+    "toolbox/guide-prevention.md": """\
+        ---
+        title: Guide prévention
+        type: guide
+        themes: [prevention]
+        date: 2026-01-10
+        access: public
+        summary: Un guide ouvert à tous.
+        ---
+
+        Texte public du guide.
+        """,
+    "content/msp/msp-loire.md": """\
+        ---
+        name: MSP de la Loire
+        department: "44"
+        communes: [Nantes]
+        lat: 47.21
+        lon: -1.55
+        ---
+
+        Présentation de l'équipe.
+        """,
+    "content/msp/msp-ancienne.md": """\
+        ---
+        name: MSP Ancienne
+        department: "49"
+        communes: [Angers]
+        member: false
+        ---
+
+        Ancienne adhérente.
+        """,
+    "content/offres/medecin-nantes.md": """\
+        ---
+        title: Médecin généraliste à Nantes
+        msp: msp-loire
+        kind: recrutement
+        professions: [medecin-generaliste]
+        commune: Nantes
+        department: "44"
+        date: 2026-10-01
+        expires: 2027-02-01
+        contact:
+          email: recrutement@example.org
+        ---
+
+        Rejoignez notre équipe.
+        """,
+    "content/inspir-cafe/recit-equipe.md": """\
+        ---
+        title: Une équipe qui se parle
+        date: 2026-05-04
+        series: inspir-cafe
+        msp: msp-loire
+        authors:
+          - name: Anne Martin
+            profession: Infirmière
+        themes: [coordination]
+        summary: Récit d'équipe.
+        ---
+
+        Le récit.
+        """,
+    "content/actualites/nouvelle-convention.md": """\
+        ---
+        title: Nouvelle convention
+        date: 2026-09-15
+        tags: [Partenariat]
+        summary: Une convention signée.
+        ---
+
+        Texte de l'actualité.
+        """,
+    "content/agenda/journee-regionale.md": """\
+        ---
+        title: Journée régionale
+        start: 2026-12-04T09:30
+        end: 2026-12-04T17:00
+        place: Cité des congrès
+        commune: Nantes
+        department: "44"
+        summary: La journée de l'exercice coordonné.
+        ---
+
+        Programme.
+        """,
+    "newsletters/2026-11-public.md": """\
+        ---
+        subject: La lettre de novembre
+        audience: public
+        date: 2026-11-02
+        ---
+
+        Édito.
+        """,
+}
+
+
+def write_files(root: Path, files: dict[str, str | bytes | None]) -> None:
+    """Write files under root (dedented text, raw bytes); None deletes a file."""
+    for rel, data in files.items():
+        path = root / rel
+        if data is None:
+            path.unlink(missing_ok=True)
+            continue
+        path.parent.mkdir(parents=True, exist_ok=True)
+        if isinstance(data, bytes):
+            path.write_bytes(data)
+        else:
+            path.write_text(textwrap.dedent(data), encoding="utf-8")
+
+
+def make_project(root: Path, files: dict[str, str | bytes | None] | None = None) -> Path:
+    """Create a tiny valid project under root, with files added or replaced."""
+    shutil.copy(REPO / "mkdocs.yml", root / "mkdocs.yml")
+    shutil.copytree(REPO / "content" / "medias", root / "content" / "medias")
+    write_files(root, {**BASE_FILES, **(files or {})})
+    return root
+
+
+@pytest.fixture
+def project(tmp_path: Path) -> Path:
+    return make_project(tmp_path)
