@@ -25,9 +25,11 @@ class BuildResult:
     pages: dict[str, int]
 
 
-def site_config(project: Path, audience: Audience, site_dir: Path, site_url: str | None = None) -> MkDocsConfig:
-    """Load mkdocs.yml for one audience's site."""
-    overrides: dict[str, str] = {"site_dir": str(site_dir)}
+def site_config(
+    project: Path, audience: Audience, site_dir: Path, site_url: str | None = None, strict: bool = False
+) -> MkDocsConfig:
+    """Load mkdocs.yml for one audience's site (strict: any MkDocs warning fails the build)."""
+    overrides: dict[str, object] = {"site_dir": str(site_dir), "strict": strict}
     config = load_config(str(project / "mkdocs.yml"), **overrides)
     plugin_config = config.plugins["federation"].config
     if site_url:
@@ -37,9 +39,11 @@ def site_config(project: Path, audience: Audience, site_dir: Path, site_url: str
     return config
 
 
-def build_site(content: Content, audience: Audience, site_dir: Path, today: date, site_url: str | None = None) -> int:
+def build_site(
+    content: Content, audience: Audience, site_dir: Path, today: date, site_url: str | None = None, strict: bool = False
+) -> int:
     """Build one site with MkDocs from an already loaded model; return its page count."""
-    config = site_config(content.root, audience, site_dir, site_url)
+    config = site_config(content.root, audience, site_dir, site_url, strict)
     config.plugins["federation"].prepare(content, audience, today)
     mkdocs_build(config)
     return len(config.plugins["federation"].specs)
@@ -61,7 +65,7 @@ def swap_in(staging: Path, output: Path) -> None:
     staging.rmdir()
 
 
-def build_all(project: Path, output: Path, today: date) -> BuildResult:
+def build_all(project: Path, output: Path, today: date, strict: bool = False) -> BuildResult:
     """Load, check and build everything; the previous output stays intact on any failure."""
     content = load_content(project)
     staging = output.parent / f".{output.name}-staging"
@@ -70,7 +74,7 @@ def build_all(project: Path, output: Path, today: date) -> BuildResult:
     staging.mkdir(parents=True)
     try:
         pages = {
-            SITE_DIRS[a]: build_site(content, a, staging / SITE_DIRS[a], today)
+            SITE_DIRS[a]: build_site(content, a, staging / SITE_DIRS[a], today, strict=strict)
             for a in (Audience.PUBLIC, Audience.ADHERENTS)
         }
     except BaseException:

@@ -32,7 +32,7 @@ summary: Résumé affiché au public en une ou deux phrases.
 attachments: []             # ex. [files/mon-modele.docx]
 """),
     "offre": (FOLDERS["offres"], """title: {title}
-msp: identifiant-de-la-msp  # nom du fichier dans content/msp/, sans .md
+msp: {msp}  # nom du fichier dans content/msp/, sans .md
 kind: recrutement           # {kinds}
 professions:                # {professions}
   - medecin-generaliste
@@ -47,7 +47,7 @@ contact:
     "recit": (FOLDERS["inspir-cafe"], """title: {title}
 date: {today}
 series: inspir-cafe         # inspir-cafe ou talents
-msp: identifiant-de-la-msp
+msp: {msp}  # facultatif : nom du fichier dans content/msp/, sans .md
 authors:
   - name: Prénom Nom
     profession: Infirmière
@@ -90,6 +90,14 @@ summary: Une phrase de présentation.
 }
 
 
+def _first_member_msp(project: Path) -> str:
+    """Return the id of a member MSP to start from, so that the new file passes `check`."""
+    for path in sorted((project / FOLDERS["msp"]).glob("*.md")):
+        if "member: false" not in path.read_text("utf-8", errors="replace"):
+            return path.stem
+    return "identifiant-de-la-msp"
+
+
 def write_new(project: Path, kind: str, title: str, today: date, audience: str = "adherents") -> Path:
     """Write the file and return its path; never overwrite."""
     folder, template = KINDS[kind]
@@ -106,7 +114,7 @@ def write_new(project: Path, kind: str, title: str, today: date, audience: str =
         today=today.isoformat(), year=today.year, audience=audience, theme=first_theme,
         expires=date(today.year + (today.month + 2 > 12), (today.month + 2) % 12 or 12, 1).isoformat(),
         types=_choices(v.SHEET_TYPES), stages=_choices(v.STAGES), kinds=_choices(v.OFFER_KINDS),
-        professions=_choices(v.PROFESSIONS),
+        professions=_choices(v.PROFESSIONS), msp=_first_member_msp(project),
     )
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(f"---\n{front}---\n\nÉcrivez ici le texte, en Markdown.\n", encoding="utf-8")

@@ -64,15 +64,23 @@ class FederationPlugin(BasePlugin[FederationConfig]):
         for spec in self.plan.pages():
             self.specs[spec.src_uri] = spec
             level = InclusionLevel.INCLUDED if spec.src_uri in in_nav else InclusionLevel.NOT_IN_NAV
-            files.append(File.generated(config, spec.src_uri, content=spec.markdown, inclusion=level))
+            self._put(files, File.generated(config, spec.src_uri, content=spec.markdown, inclusion=level))
         for attachment in self.plan.attachments():
             if attachment.dest_uri not in files.src_uris:
                 files.append(File.generated(config, attachment.dest_uri, abs_src_path=str(attachment.source)))
         for asset in sorted(ASSETS.rglob("*")):
             if asset.is_file():
                 uri = f"assets/{asset.relative_to(ASSETS).as_posix()}"
-                files.append(File.generated(config, uri, abs_src_path=str(asset)))
+                self._put(files, File.generated(config, uri, abs_src_path=str(asset)))
         return files
+
+    @staticmethod
+    def _put(files: Files, file: File) -> None:
+        """Add a generated file, replacing one of the same URI (MkDocs wants remove then append)."""
+        existing = files.get_file_from_path(file.src_uri)
+        if existing is not None:
+            files.remove(existing)
+        files.append(file)
 
     def on_page_markdown(self, markdown: str, page: MkPage, config: MkDocsConfig, files: Files) -> str:
         spec = self.specs.get(page.file.src_uri)

@@ -144,6 +144,7 @@ class _Loader:
         self.root = root
         self.problems: list[Problem] = []
         self.terms: dict[tuple[str, str], Term] = {}
+        self.incomplete: list[tuple[SourceDocument, dict[str, Any]]] = []
 
     def problem(self, rel: str, line: int, fieldname: str, message: str) -> None:
         self.problems.append(Problem(rel, line, fieldname, message))
@@ -203,6 +204,8 @@ class _Loader:
                 complete = complete and not f.required
                 self.problem(doc.rel, doc.line_of(f.name), f.name, str(exc))
         self.check_images(doc)
+        if not complete:
+            self.incomplete.append((doc, values))
         return values if complete else None
 
     def check_images(self, doc: SourceDocument) -> None:
@@ -447,6 +450,10 @@ def load_content(root: Path | str) -> Content:
     registry = {m.slug: m for m in msps}
     sheets = [loader.sheet(d, vals, themes) for d, vals in typed(FOLDERS["toolbox"], schema.toolbox_fields(themes))]
     offers = [o for d, vals in typed(FOLDERS["offres"], schema.OFFER_FIELDS) if (o := loader.offer(d, vals, registry))]
+    for doc, vals in loader.incomplete:
+        # Report a wrong MSP even when another field of the file is broken: every problem at once.
+        if doc.rel.startswith(FOLDERS["offres"] + "/") and "msp" in vals:
+            loader.registry_ref(doc, vals["msp"], registry, member=True)
     stories = [loader.story(d, vals, registry, themes) for d, vals in typed(FOLDERS["inspir-cafe"], schema.story_fields(themes))]
     news = [loader.news_item(d, vals) for d, vals in typed(FOLDERS["actualites"], schema.NEWS_FIELDS)]
     events = [loader.event(d, vals) for d, vals in typed(FOLDERS["agenda"], schema.EVENT_FIELDS)]

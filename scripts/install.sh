@@ -1,0 +1,31 @@
+#!/usr/bin/env bash
+# Install what the project needs on a fresh Debian machine; safe to run again.
+#   bash scripts/install.sh          Python packages to build the sites (in .venv)
+#   bash scripts/install.sh --test   plus Debian's chromium and nginx for the tests
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+want_test=0
+[ "${1:-}" = "--test" ] && want_test=1
+
+as_root() { if [ "$(id -u)" = 0 ]; then "$@"; else sudo "$@"; fi; }
+
+if [ "$want_test" = 1 ]; then
+  missing=()
+  command -v chromium >/dev/null 2>&1 || missing+=(chromium)
+  [ -x /usr/sbin/nginx ] || missing+=(nginx-light)
+  if [ "${#missing[@]}" -gt 0 ]; then
+    echo "Installation des paquets Debian : ${missing[*]}"
+    as_root apt-get update -qq
+    as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}"
+  fi
+fi
+
+if [ ! -x .venv/bin/python ]; then
+  echo "Création de l'environnement Python dans .venv"
+  python3 -m venv .venv
+fi
+extra=""
+[ "$want_test" = 1 ] && extra="[test]"
+.venv/bin/python -m pip install -q --disable-pip-version-check -e ".${extra}"
+echo "Installation terminée."

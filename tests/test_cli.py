@@ -1,0 +1,92 @@
+"""The editors' command line, run as they run it: `python build.py ...` in a subprocess."""
+
+from __future__ import annotations
+
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from plugins.scaffold import KINDS
+from tests.conftest import REPO, make_project, write_files
+
+LINE = re.compile(r"^(?P<file>[\w./-]+\.(?:md|yml)):(?P<line>\d+): (?P<field>[^:]+): (?P<message>.+)$")
+
+
+def run(project: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, str(REPO / "build.py"), "--project", str(project), "--today", "2026-11-23", *args],
+        capture_output=True, text=True, timeout=300, check=False,
+    )
+
+
+def test_check_passes_on_a_valid_project(project: Path) -> None:
+    result = run(project, "check")
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.startswith("Aucun problème : 2 fiches, 2 MSP, 1 offres")
+
+
+def test_check_lists_every_problem_at_once_and_fails(project: Path) -> None:
+    write_files(project, {
+        "content/offres/medecin-nantes.md": "---\ntitle: Médecin\nmsp: msp-ancienne\nkind: embauche\n---\n",
+        "toolbox/fiche-rcp.md": "---\ntitle: RCP\ntype: fiche-pratique\nthemes: [coordination]\ndate: 2026-02-30\naccess: public\n---\n",
+    })
+    result = run(project, "check")
+    assert result.returncode == 1
+    lines = [LINE.match(line) for line in result.stderr.splitlines() if line.startswith(("content/", "toolbox/"))]
+    assert all(lines), result.stderr
+    found = {(m["file"], m["field"]) for m in lines}
+    assert ("content/offres/medecin-nantes.md", "kind") in found
+    assert ("content/offres/medecin-nantes.md", "msp") in found
+    assert ("content/offres/medecin-nantes.md", "expires") in found
+    assert ("toolbox/fiche-rcp.md", "date") in found
+    assert re.search(r"\d+ problèmes trouvés : rien n'a été publié\.", result.stderr)
+    assert "Traceback" not in result.stderr
+
+
+def test_a_build_with_bad_content_fails_and_keeps_the_previous_site(project: Path) -> None:
+    assert run(project, "build").returncode == 0
+    home = (project / "site/public/index.html").read_bytes()
+    write_files(project, {"content/agenda/journee-regionale.md": "---\ntitle: Journée\nstart: 2026-13-04\n---\n"})
+    result = run(project, "build")
+    assert result.returncode == 1
+    assert "content/agenda/journee-regionale.md:3: start:" in result.stderr
+    assert "Le site précédent" in result.stderr and "est conservé" in result.stderr
+    assert (project / "site/public/index.html").read_bytes() == home
+
+
+@pytest.mark.parametrize("kind", sorted(KINDS))
+def test_new_writes_a_file_that_passes_check(project: Path, kind: str) -> None:
+    result = run(project, "new", kind, "Réunion d'équipe : l'essentiel")
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.startswith("Fichier créé : ")
+    created = project / result.stdout.split("Fichier créé : ")[1].split(" — ")[0]
+    assert created.is_file()
+    check = run(project, "check")
+    assert check.returncode == 0, check.stderr
+    again = run(project, "new", kind, "Réunion d'équipe : l'essentiel")
+    assert again.returncode == 1 and "existe déjà" in again.stderr
+
+
+def test_new_refuses_a_title_without_letters(project: Path) -> None:
+    result = run(project, "new", "fiche", "???")
+    assert result.returncode == 1
+    assert "ne donne pas de nom de fichier" in result.stderr
+
+
+def test_unknown_command_is_refused_in_french(project: Path) -> None:
+    result = run(project, "publier")
+    assert result.returncode == 2
+    assert "choix invalide" in result.stderr or "invalid choice" in result.stderr
+
+
+def test_the_shipped_project_passes_check() -> None:
+    result = subprocess.run([sys.executable, str(REPO / "build.py"), "check"], capture_output=True, text=True, timeout=300, check=False)
+    assert result.returncode == 0, result.stderr
+
+
+def test_make_project_copies_the_real_configuration(tmp_path: Path) -> None:
+    root = make_project(tmp_path)
+    assert (root / "mkdocs.yml").read_text("utf-8") == (REPO / "mkdocs.yml").read_text("utf-8")
