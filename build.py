@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 import traceback
 from datetime import date
@@ -67,6 +68,36 @@ def command_new(args: argparse.Namespace) -> int:
     return 0
 
 
+def command_server(args: argparse.Namespace) -> int:
+    from plugins.access.accounts import read_accounts, write_htpasswd
+    from plugins.access.nginx import ServerSettings, write_server_files
+    from plugins.builder import federation_identity
+
+    accounts_file = args.accounts or (Path(os.environ["FEDERATION_ACCOUNTS"]) if os.environ.get("FEDERATION_ACCOUNTS") else None)
+    if accounts_file is None:
+        print("Indiquez le fichier des comptes : --accounts FICHIER.csv ou la variable FEDERATION_ACCOUNTS.", file=sys.stderr)
+        return 2
+    try:
+        accounts = read_accounts(accounts_file)
+    except ContentError as exc:
+        print(exc.report("aucun fichier n'a été modifié"), file=sys.stderr)
+        return 1
+    site = (args.site or args.project / "site").resolve()
+    dest = args.dest.resolve()
+    htpasswd = dest / "htpasswd"
+    summary = write_htpasswd(accounts, htpasswd, args.today, args.cost)
+    settings = ServerSettings(
+        site / "public", site / "adherents", htpasswd,
+        args.public_listen, args.members_listen, args.public_name, args.members_name,
+    )
+    conf = write_server_files(dest, settings, federation_identity(args.project), args.today)
+    print(f"Comptes actifs écrits dans {htpasswd} : {summary.written}.")
+    if summary.expired:
+        print(f"Comptes expirés exclus : {len(summary.expired)} ({', '.join(summary.expired)}).")
+    print(f"Configuration nginx écrite dans {conf} : incluez-la dans le bloc http, puis « nginx -s reload ».")
+    return 0
+
+
 def command_serve(args: argparse.Namespace) -> int:
     from plugins.preview import serve
 
@@ -89,6 +120,15 @@ def parser() -> argparse.ArgumentParser:
     n.add_argument("kind", choices=sorted(KINDS), help="type de contenu")
     n.add_argument("title", help="titre (entre guillemets)")
     n.add_argument("--audience", choices=("public", "adherents"), default="adherents", help="pour une lettre")
+    a = sub.add_parser("server", help="écrit la configuration nginx et le fichier des comptes de l'espace adhérents")
+    a.add_argument("--accounts", type=Path, help="CSV des comptes (login, password ou hash, expires) ; défaut : $FEDERATION_ACCOUNTS")
+    a.add_argument("--dest", type=Path, required=True, help="dossier où écrire nginx.conf, htpasswd et 401.html")
+    a.add_argument("--site", type=Path, help="dossier des sites construits (défaut : site/)")
+    a.add_argument("--public-listen", default="80", help="adresse d'écoute du site public (défaut : 80)")
+    a.add_argument("--members-listen", default="80", help="adresse d'écoute de l'espace adhérents (défaut : 80)")
+    a.add_argument("--public-name", default="_", help="nom de domaine du site public")
+    a.add_argument("--members-name", default="_", help="nom de domaine de l'espace adhérents")
+    a.add_argument("--cost", type=int, default=8, choices=range(4, 15), metavar="4-14", help="coût bcrypt (défaut : 8)")
     s = sub.add_parser("serve", help="aperçu local des deux sites, rechargé à chaque modification")
     s.add_argument("--host", default="127.0.0.1")
     s.add_argument("--port", type=int, default=8000, help="port du site public ; l'espace adhérents prend le suivant")
@@ -101,7 +141,7 @@ def main(argv: list[str] | None = None) -> int:
     command = args.command or "build"
     if command == "build":
         args.output = (getattr(args, "output", None) or args.project / "site").resolve()
-    handlers = {"build": command_build, "check": command_check, "new": command_new, "serve": command_serve}
+    handlers = {"build": command_build, "check": command_check, "new": command_new, "serve": command_serve, "server": command_server}
     return handlers[command](args)
 
 

@@ -12,6 +12,7 @@ from mkdocs.commands.build import build as mkdocs_build
 from mkdocs.config import load_config
 from mkdocs.config.defaults import MkDocsConfig
 
+from plugins.access.nginx import Identity
 from plugins.model import Audience, Content, load_content
 
 SITE_DIRS = {Audience.PUBLIC: "public", Audience.ADHERENTS: "adherents"}
@@ -82,6 +83,19 @@ def build_all(project: Path, output: Path, today: date, strict: bool = False) ->
         raise
     swap_in(staging, output)
     return BuildResult(output, pages)
+
+
+def federation_identity(project: Path) -> Identity:
+    """Return the federation's name, contact and links from mkdocs.yml."""
+    config = site_config(project, Audience.PUBLIC, project / "site")
+    federation = config.extra.get("federation", {})
+    public_url = config.plugins["federation"].config.public_site_url or config.site_url or "/"
+    join = federation.get("join_url", "")
+    return Identity(
+        name=config.site_name, email=federation.get("email", ""),
+        join_url=join if "://" in join else public_url.rstrip("/") + "/" + join.lstrip("/"),
+        public_url=public_url,
+    )
 
 
 def quiet_mkdocs() -> None:

@@ -25,12 +25,12 @@ class ContentError(Exception):
         self.problems = sorted(problems)
         super().__init__("\n".join(str(p) for p in self.problems))
 
-    def report(self) -> str:
-        """Return the French report: every problem, then a count."""
+    def report(self, outcome: str = "rien n'a été publié") -> str:
+        """Return the French report: every problem, then a count and what was not done."""
         n = len(self.problems)
         plural = "s" if n > 1 else ""
         lines = [str(p) for p in self.problems]
-        lines.append(f"{n} problème{plural} trouvé{plural} : rien n'a été publié.")
+        lines.append(f"{n} problème{plural} trouvé{plural} : {outcome}.")
         return "\n".join(lines)
 
 

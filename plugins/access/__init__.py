@@ -1,0 +1,1 @@
+"""Members' accounts and the web server configuration that guards the members' site."""
