@@ -57,7 +57,7 @@ def command_check(args: argparse.Namespace) -> int:
 
 
 def command_new(args: argparse.Namespace) -> int:
-    from plugins.scaffold import KINDS, ScaffoldError, write_new
+    from plugins.scaffold import ScaffoldError, write_new
 
     try:
         path = write_new(args.project, args.kind, args.title, args.today, args.audience)

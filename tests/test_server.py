@@ -3,12 +3,10 @@
 from __future__ import annotations
 
 import base64
-import os
 import shutil
 import socket
 import subprocess
 import sys
-import time
 import urllib.error
 import urllib.request
 from collections.abc import Iterator
@@ -17,6 +15,7 @@ from pathlib import Path
 
 import pytest
 
+from plugins.access.nginx import LocalNginx
 from plugins.builder import build_all
 from tests.conftest import REPO, TODAY, make_project
 
@@ -47,6 +46,7 @@ class Nginx:
     dest: Path
     accounts: Path
     prefix: Path
+    server: LocalNginx | None = None
 
     def write_config(self) -> subprocess.CompletedProcess[str]:
         return subprocess.run(
@@ -58,26 +58,8 @@ class Nginx:
         )
 
     def reload(self) -> None:
-        subprocess.run([NGINX, "-p", str(self.prefix), "-c", str(self.prefix / "main.conf"), "-e", str(self.prefix / "error.log"), "-s", "reload"], check=True)
-        time.sleep(0.5)
-
-
-def main_conf(prefix: Path, include: Path) -> str:
-    user = "user root;\n" if os.geteuid() == 0 else ""
-    temps = "\n".join(f"  {k}_temp_path {prefix / k};" for k in ("client_body", "proxy", "fastcgi", "uwsgi", "scgi"))
-    return f"""{user}daemon off;
-worker_processes 2;
-pid {prefix / 'nginx.pid'};
-error_log {prefix / 'error.log'} warn;
-events {{ worker_connections 256; }}
-http {{
-  include /etc/nginx/mime.types;
-  default_type application/octet-stream;
-  access_log off;
-{temps}
-  include {include};
-}}
-"""
+        assert self.server is not None
+        self.server.reload()
 
 
 @pytest.fixture(scope="module")
@@ -90,28 +72,12 @@ def nginx(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Nginx]:
     server = Nginx(f"http://127.0.0.1:{free_port()}/", f"http://127.0.0.1:{free_port()}/", project, prefix / "conf", accounts, prefix)
     written = server.write_config()
     assert written.returncode == 0, written.stderr
-    (prefix / "main.conf").write_text(main_conf(prefix, server.dest / "nginx.conf"), encoding="utf-8")
-    test = subprocess.run([NGINX, "-t", "-p", str(prefix), "-c", str(prefix / "main.conf"), "-e", str(prefix / "error.log")], capture_output=True, text=True)
-    assert test.returncode == 0, test.stderr
-    process = subprocess.Popen([NGINX, "-p", str(prefix), "-c", str(prefix / "main.conf"), "-e", str(prefix / "error.log")])
+    server.server = LocalNginx(prefix, server.dest / "nginx.conf", NGINX)
     try:
-        wait_for(server.public)
+        server.server.start(server.public)
         yield server
     finally:
-        process.terminate()
-        process.wait(timeout=10)
-
-
-def wait_for(url: str) -> None:
-    for _ in range(100):
-        try:
-            urllib.request.urlopen(url, timeout=1)
-            return
-        except urllib.error.HTTPError:
-            return
-        except OSError:
-            time.sleep(0.05)
-    raise AssertionError(f"nginx ne répond pas sur {url}")
+        server.server.stop()
 
 
 def get(url: str, login: tuple[str, str] | None = None) -> tuple[int, bytes, dict[str, str]]:

@@ -3,7 +3,11 @@
 from __future__ import annotations
 
 import os
+import subprocess
 import tempfile
+import time
+import urllib.error
+import urllib.request
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
@@ -61,3 +65,60 @@ def write_server_files(dest: Path, settings: ServerSettings, identity: Identity,
     values = {k: str(v) for k, v in vars(settings).items()}
     _write(conf, env.get_template("nginx.conf.j2").render(**values, unauthorized_page=page, today=today.isoformat()))
     return conf
+
+
+def local_main_conf(prefix: Path, include: Path, workers: int = 2) -> str:
+    """Return a whole nginx.conf that runs unprivileged files under prefix and includes the server blocks."""
+    user = "user root;\n" if os.geteuid() == 0 else ""
+    temps = "\n".join(f"  {k}_temp_path {prefix / k};" for k in ("client_body", "proxy", "fastcgi", "uwsgi", "scgi"))
+    return f"""{user}daemon off;
+worker_processes {workers};
+pid {prefix / 'nginx.pid'};
+error_log {prefix / 'error.log'} warn;
+events {{ worker_connections 256; }}
+http {{
+  include /etc/nginx/mime.types;
+  default_type application/octet-stream;
+  access_log off;
+{temps}
+  include {include};
+}}
+"""
+
+
+class LocalNginx:
+    """nginx started in the foreground with a config under prefix (tests, benchmarks, local checks)."""
+
+    def __init__(self, prefix: Path, include: Path, binary: str = "/usr/sbin/nginx", workers: int = 2):
+        self.prefix, self.binary = prefix, binary
+        self.conf = prefix / "main.conf"
+        prefix.mkdir(parents=True, exist_ok=True)
+        self.conf.write_text(local_main_conf(prefix, include, workers), encoding="utf-8")
+        self.process: subprocess.Popen[bytes] | None = None
+
+    def command(self, *args: str) -> list[str]:
+        return [self.binary, "-p", str(self.prefix), "-c", str(self.conf), "-e", str(self.prefix / "error.log"), *args]
+
+    def start(self, url: str) -> None:
+        """Check the config, start nginx and wait until url answers."""
+        subprocess.run(self.command("-t", "-q"), check=True, capture_output=True)
+        self.process = subprocess.Popen(self.command())
+        for _ in range(200):
+            try:
+                urllib.request.urlopen(url, timeout=1)
+                return
+            except urllib.error.HTTPError:
+                return
+            except OSError:
+                time.sleep(0.05)
+        self.stop()
+        raise RuntimeError(f"nginx ne répond pas sur {url}")
+
+    def reload(self) -> None:
+        subprocess.run(self.command("-s", "reload"), check=True)
+        time.sleep(0.5)
+
+    def stop(self) -> None:
+        if self.process and self.process.poll() is None:
+            self.process.terminate()
+            self.process.wait(timeout=10)

@@ -14,8 +14,9 @@ from mkdocs.structure.pages import Page as MkPage
 
 from plugins.federation.config import FederationConfig
 from plugins.federation.filters import FILTERS
-from plugins.model import Audience, Content, ContentError, load_content
-from plugins.model import vocabulary
+from plugins.model import Audience, Content, ContentError, load_content, vocabulary
+from plugins.outputs.calendar import write_calendars
+from plugins.outputs.feeds import FEED_SECTIONS, section_feeds, write_feeds
 from plugins.site.plan import PageSpec, SitePlan
 from plugins.site.static import public_static_files
 
@@ -99,6 +100,7 @@ class FederationPlugin(BasePlugin[FederationConfig]):
             vocab=vocabulary,
             join_url=config.extra.get("federation", {}).get("join_url", "adherer/"),
             today=self.today,
+            feed_sections=FEED_SECTIONS,
         )
         return env
 
@@ -110,6 +112,10 @@ class FederationPlugin(BasePlugin[FederationConfig]):
 
     def on_post_build(self, config: MkDocsConfig) -> None:
         site = Path(config.site_dir)
+        assert self.content and self.audience and self.today
+        site_url = config.site_url or "http://localhost/"
+        write_feeds(section_feeds(self.content, self.audience, self.today, site_url), site, config.site_name, site_url)
+        write_calendars(self.content.events_for(self.audience), site, f"Agenda — {config.site_name}", site_url)
         if self.audience is Audience.ADHERENTS:
             for name in ("sitemap.xml", "sitemap.xml.gz"):
                 (site / name).unlink(missing_ok=True)

@@ -1,0 +1,1 @@
+"""Outputs read straight from the content model: feeds, calendars, map data."""

@@ -1,0 +1,73 @@
+"""iCalendar files for the agenda, written with icalendar (the one place that touches it)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from datetime import UTC, timedelta
+from pathlib import Path
+from urllib.parse import urlsplit
+
+from icalendar import Calendar, Event as VEvent
+
+from plugins.model import Event
+from plugins.model.vocabulary import department_label
+from plugins.site.plan import item_uri, page_url
+
+
+def location(event: Event) -> str:
+    """Return the event's place as one line."""
+    if event.online:
+        return "En ligne"
+    parts = [event.place, event.commune, department_label(event.department) if event.department and not event.commune else None]
+    return ", ".join(p for p in parts if p)
+
+
+def vevent(event: Event, site_url: str) -> VEvent:
+    """Return one event with a UID and DTSTAMP that stay the same from build to build."""
+    host = urlsplit(site_url).hostname or "localhost"
+    url = site_url.rstrip("/") + "/" + page_url(item_uri(event))
+    ve = VEvent()
+    ve.add("uid", f"{event.slug}@{host}")
+    ve.add("dtstamp", event.start.astimezone(UTC))
+    ve.add("summary", event.title)
+    if event.all_day:
+        ve.add("dtstart", event.start.date())
+        ve.add("dtend", (event.end or event.start).date() + timedelta(days=1))
+    else:
+        ve.add("dtstart", event.start)
+        ve.add("dtend", event.end or event.start + timedelta(hours=2))
+    if where := location(event):
+        ve.add("location", where)
+    description = event.summary + (f"\n\nInscription : {event.registration}" if event.registration else "")
+    ve.add("description", (description + f"\n\n{url}").strip())
+    ve.add("url", url)
+    return ve
+
+
+def render_calendar(events: Iterable[Event], name: str, site_url: str) -> bytes:
+    """Return an iCalendar file (Europe/Paris times with their VTIMEZONE)."""
+    cal = Calendar()
+    cal.add("prodid", "-//Fédération des MSP//build.py//FR")
+    cal.add("version", "2.0")
+    cal.add("calscale", "GREGORIAN")
+    cal.add("x-wr-calname", name)
+    cal.add("x-wr-timezone", "Europe/Paris")
+    for event in events:
+        cal.add_component(vevent(event, site_url))
+    cal.add_missing_timezones()
+    return cal.to_ical()
+
+
+def write_calendars(events: list[Event], site_dir: Path, name: str, site_url: str) -> list[Path]:
+    """Write agenda/agenda.ics and one .ics per event; return the paths written."""
+    written = []
+    whole = site_dir / "agenda" / "agenda.ics"
+    whole.parent.mkdir(parents=True, exist_ok=True)
+    whole.write_bytes(render_calendar(events, name, site_url))
+    written.append(whole)
+    for event in events:
+        one = site_dir / page_url(item_uri(event)) / "evenement.ics"
+        one.parent.mkdir(parents=True, exist_ok=True)
+        one.write_bytes(render_calendar([event], event.title, site_url))
+        written.append(one)
+    return written
