@@ -28,7 +28,9 @@ def no_horizontal_overflow(page) -> bool:
 def test_public_home_listing_and_item(sample_site: Path, page) -> None:
     with static_server(sample_site / "public") as base:
         requests: list[str] = []
+        failed: list[str] = []
         page.on("request", lambda r: requests.append(r.url))
+        page.on("response", lambda r: failed.append(f"{r.status} {r.url}") if r.status >= 400 else None)
         page.goto(base)
         assert page.locator("html").get_attribute("lang") == "fr"
         assert page.locator("h1").first.is_visible()
@@ -48,6 +50,7 @@ def test_public_home_listing_and_item(sample_site: Path, page) -> None:
         assert page.get_by_role("heading", name="Candidater").is_visible()
         assert page.errors == []  # type: ignore[attr-defined]
         assert all(url.startswith(base) for url in requests), [u for u in requests if not u.startswith(base)]
+        assert failed == []
 
 
 def test_public_teaser_is_locked(sample_site: Path, page) -> None:

@@ -116,6 +116,9 @@ def test_the_members_site_holds_every_members_only_item(built: Path) -> None:
     assert "piece-jointe-canari.pdf" in sheet
     assert "Actualité-canari" in read(members / "actualites/index.html")
     assert "Réunion-canari" in read(members / "agenda/index.html")
+    toolbox = read(members / "boite-a-outils/index.html")
+    assert "fed-card--locked" not in toolbox and "Réservé aux adhérents" not in toolbox
+    assert "fed-card--locked" in read(built / "public/boite-a-outils/index.html")
 
 
 def test_a_locked_sheet_is_a_teaser_on_the_public_site(built: Path) -> None:
@@ -157,7 +160,8 @@ def test_members_site_is_not_indexed(built: Path) -> None:
     members = built / "adherents"
     for page in members.rglob("*.html"):
         assert '<meta name="robots" content="noindex, nofollow">' in read(page), page
-    assert not list(members.glob("sitemap.xml*"))
+    assert "<url>" not in read(members / "sitemap.xml")
+    assert not (members / "sitemap.xml.gz").exists()
     assert "Disallow: /" in read(members / "robots.txt")
     public_sitemap = read(built / "public/sitemap.xml")
     assert "offres/medecin-nantes/" in public_sitemap and "reserve" not in public_sitemap

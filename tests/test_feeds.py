@@ -89,7 +89,7 @@ def test_calendars_parse_and_carry_stable_uids_and_paris_times(sites, site: str)
 
 def test_pages_announce_their_feeds(sites) -> None:
     listing = (sites[0] / "public/offres/index.html").read_text("utf-8")
-    assert '<link rel="alternate" type="application/rss+xml" title="Postes à pourvoir (RSS)" href="rss.xml">' in listing
+    assert '<link rel="alternate feed" type="application/rss+xml" title="Postes à pourvoir (RSS)" href="rss.xml">' in listing
     assert 'href="atom.xml">flux Atom</a>' in listing
     agenda = (sites[0] / "public/agenda/index.html").read_text("utf-8")
     assert 'type="text/calendar"' in agenda

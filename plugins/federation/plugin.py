@@ -16,10 +16,12 @@ from plugins.federation.config import FederationConfig
 from plugins.federation.filters import FILTERS
 from plugins.model import Audience, Content, ContentError, load_content, vocabulary
 from plugins.outputs.calendar import write_calendars
+from plugins.outputs.search import index_site
 from plugins.outputs.feeds import FEED_SECTIONS, section_feeds, write_feeds
 from plugins.site.plan import PageSpec, SitePlan
 from plugins.site.static import public_static_files
 
+EMPTY_SITEMAP = '<?xml version="1.0" encoding="UTF-8"?>\n<urlset xmlns="http://www.sitemaps.org/schemas/sitemap/0.9"></urlset>\n'
 TEMPLATES = Path(__file__).parent.parent / "templates"
 ASSETS = Path(__file__).parent.parent / "assets"
 
@@ -108,6 +110,7 @@ class FederationPlugin(BasePlugin[FederationConfig]):
         spec = self.specs.get(page.file.src_uri)
         if spec:
             context.update(spec.context)
+        context["search_filters"] = spec.search if spec else None
         return context
 
     def on_post_build(self, config: MkDocsConfig) -> None:
@@ -116,9 +119,11 @@ class FederationPlugin(BasePlugin[FederationConfig]):
         site_url = config.site_url or "http://localhost/"
         write_feeds(section_feeds(self.content, self.audience, self.today, site_url), site, config.site_name, site_url)
         write_calendars(self.content.events_for(self.audience), site, f"Agenda — {config.site_name}", site_url)
+        index_site(site)
         if self.audience is Audience.ADHERENTS:
-            for name in ("sitemap.xml", "sitemap.xml.gz"):
-                (site / name).unlink(missing_ok=True)
+            # No page listed; the empty file is kept because Material's script asks for it (feed links).
+            (site / "sitemap.xml.gz").unlink(missing_ok=True)
+            (site / "sitemap.xml").write_text(EMPTY_SITEMAP, encoding="utf-8")
             (site / "robots.txt").write_text("User-agent: *\nDisallow: /\n", encoding="utf-8")
         else:
             sitemap = (config.site_url or "").rstrip("/") + "/sitemap.xml"

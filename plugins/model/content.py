@@ -76,6 +76,9 @@ class Content:
         self.pages.sort(key=lambda p: (p.order, p.title))
         for item in self.all_items():
             self.by_ref[item.ref] = item
+        for sheet in self.sheets:
+            if sheet.folder:  # editors may also give a sheet's path under toolbox/
+                self.by_ref[f"toolbox/{sheet.folder}/{sheet.slug}"] = sheet
         index: dict[Term, list[ToolboxSheet]] = defaultdict(list)
         for sheet in self.sheets:
             for term in sheet_terms(sheet):

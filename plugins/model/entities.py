@@ -52,7 +52,7 @@ class Item:
 
     def visible_to(self, audience: Audience) -> bool:
         """Return True when a reader of this audience may read the whole item."""
-        return audience is Audience.ADHERENTS or self.audience is Audience.PUBLIC
+        return Audience(audience) is Audience.ADHERENTS or self.audience is Audience.PUBLIC
 
 
 @dataclass(kw_only=True)

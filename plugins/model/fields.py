@@ -161,7 +161,7 @@ def department(value: Any) -> str:
 
 def slug_ref(value: Any) -> str:
     raw = text(value)
-    if not re.match(r"^[a-z-]+/[a-z0-9-]+$", raw):
+    if not re.match(r"^[a-z-]+/(?:[a-z0-9-]+/)*[a-z0-9-]+$", raw):
         raise FieldError(f"{_shown(raw)} mal formé, attendu « collection/nom-du-fichier » (ex. offres/ide-nantes)")
     return raw
 

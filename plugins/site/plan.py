@@ -8,7 +8,7 @@ from datetime import date
 from pathlib import Path
 from typing import Any
 
-from plugins.model import Audience, Content, Item, ToolboxSheet
+from plugins.model import Audience, Content, Item, JobOffer, Msp, NewsItem, Story, ToolboxSheet
 from plugins.model.entities import Term
 from plugins.model.vocabulary import department_label
 from plugins.site.static import linked_files
@@ -38,6 +38,8 @@ class PageSpec:
     markdown: str = ""
     context: dict[str, Any] = field(default_factory=dict)
     description: str = ""
+    # Search filters of an indexed page, as (filter, value); None keeps the page out of the index.
+    search: list[tuple[str, str]] | None = None
 
 
 @dataclass(frozen=True)
@@ -84,6 +86,28 @@ def term_uri(term: Term) -> str:
     return f"{TOOLBOX}/{FACET_FOLDERS[term.kind]}/{term.slug}.md"
 
 
+def search_filters(item: Item, audience: Audience) -> list[tuple[str, str]]:
+    """Return the search filters of an item's page; a locked sheet gets its teaser fields only."""
+    if isinstance(item, ToolboxSheet):
+        found = [("Rubrique", "Boîte à outils"), ("Type d'outil", item.type.label)]
+        found += [("Thème", t.label) for t in item.themes]
+        found += [("Étape", item.stage.label)] if item.stage else []
+        if item.visible_to(audience):
+            found += [("Mot-clé", k.label) for k in item.keywords]
+        return found
+    if isinstance(item, JobOffer):
+        return [("Rubrique", "Postes à pourvoir"), ("Type d'offre", item.kind.label),
+                ("Département", department_label(item.department)), *(("Profession", p.label) for p in item.professions)]
+    if isinstance(item, Story):
+        return [("Rubrique", "Récits"), ("Série", item.series.label)]
+    if isinstance(item, NewsItem):
+        return [("Rubrique", "Actualités"), *(("Sujet", t.label) for t in item.tags)]
+    if isinstance(item, Msp):
+        return [("Rubrique", "MSP adhérentes"), ("Département", department_label(item.department))]
+    labels = {"agenda": "Agenda", "lettres": "Lettres", "pages": "La fédération"}
+    return [("Rubrique", labels.get(item.collection, "Autre"))]
+
+
 def page_url(src_uri: str) -> str:
     """Return the directory-style URL of a source URI ('offres/x.md' -> 'offres/x/')."""
     stem = src_uri.removesuffix(".md")
@@ -114,6 +138,7 @@ class SitePlan:
             Section("Inspir'Café", "inspir-cafe/index.md"),
             Section("Les MSP", "msp/index.md"),
             Section("Lettres", "lettres/index.md"),
+            Section("Rechercher", "recherche.md"),
         ]
         sections += [Section(p.title, item_uri(p)) for p in self.content.pages_for(self.audience) if p.slug != HOME_INTRO]
         return sections
@@ -121,6 +146,7 @@ class SitePlan:
     def pages(self) -> Iterator[PageSpec]:
         """Yield every page of the site."""
         yield self.home()
+        yield PageSpec("recherche.md", "Rechercher", "search.html", "", {}, "Rechercher dans tout le site")
         yield from self.offer_pages()
         yield from self.toolbox_pages()
         yield from self.news_pages()
@@ -138,10 +164,11 @@ class SitePlan:
         for path in sorted(files):
             yield Attachment(path, f"{SHEETS}/{path.relative_to(toolbox).as_posix()}")
 
-    def item_page(self, item: Item, template: str, **context: Any) -> PageSpec:
+    def item_page(self, item: Item, template: str, indexed: bool = True, **context: Any) -> PageSpec:
         return PageSpec(
             item_uri(item), item.title, template, item.body,
             {"item": item, **context}, getattr(item, "summary", "") or "",
+            search_filters(item, self.audience) if indexed else None,
         )
 
     def listing(self, src_uri: str, title: str, items: list[Any], **context: Any) -> PageSpec:
@@ -168,7 +195,9 @@ class SitePlan:
     def offer_pages(self) -> Iterator[PageSpec]:
         yield self.listing("offres/index.md", "Postes à pourvoir", self.content.open_offers(self.today), kind="offres")
         for offer in self.content.offers:
-            yield self.item_page(offer, "offer.html", expired=not offer.is_open(self.today) and offer.expires < self.today)
+            expired = not offer.is_open(self.today) and offer.expires < self.today
+            # An expired offer keeps its page (links in old letters) but leaves the search index.
+            yield self.item_page(offer, "offer.html", indexed=not expired, expired=expired)
 
     def toolbox_pages(self) -> Iterator[PageSpec]:
         c = self.content
@@ -183,7 +212,8 @@ class SitePlan:
                 yield self.item_page(sheet, "sheet.html", downloads=self.downloads(sheet))
             else:
                 # A locked teaser: never the body, headings, keywords or attachments.
-                yield PageSpec(item_uri(sheet), sheet.title, "teaser.html", "", {"item": sheet}, sheet.summary)
+                yield PageSpec(item_uri(sheet), sheet.title, "teaser.html", "", {"item": sheet}, sheet.summary,
+                               search_filters(sheet, self.audience))
 
     def downloads(self, sheet: ToolboxSheet) -> list[Download]:
         toolbox = (self.content.root / "toolbox").resolve()
