@@ -6,7 +6,7 @@ from datetime import date, datetime
 
 from plugins.model.fields import PARIS
 from plugins.model.vocabulary import department_label
-from plugins.site.plan import page_url, uri_of
+from plugins.website.plan import page_url, uri_of
 
 MONTHS = (
     "janvier", "février", "mars", "avril", "mai", "juin",

@@ -18,8 +18,8 @@ from plugins.model import Audience, Content, ContentError, load_content, vocabul
 from plugins.outputs.calendar import write_calendars
 from plugins.outputs.search import index_site
 from plugins.outputs.feeds import FEED_SECTIONS, section_feeds, write_feeds
-from plugins.site.plan import PageSpec, SitePlan
-from plugins.site.static import public_static_files
+from plugins.website.plan import PageSpec, SitePlan
+from plugins.website.static import public_static_files
 
 EMPTY_SITEMAP = '<?xml version="1.0" encoding="UTF-8"?>\n<urlset xmlns="http://www.sitemaps.org/schemas/sitemap/0.9"></urlset>\n'
 TEMPLATES = Path(__file__).parent.parent / "templates"

@@ -11,7 +11,7 @@ from icalendar import Calendar, Event as VEvent
 
 from plugins.model import Event
 from plugins.model.vocabulary import department_label
-from plugins.site.plan import item_uri, page_url
+from plugins.website.plan import item_uri, page_url
 
 
 def location(event: Event) -> str:

@@ -11,7 +11,7 @@ from typing import Any
 from plugins.model import Audience, Content, Item, JobOffer, Msp, NewsItem, Story, ToolboxSheet
 from plugins.model.entities import Term
 from plugins.model.vocabulary import department_label
-from plugins.site.static import linked_files
+from plugins.website.static import linked_files
 
 TOOLBOX = "boite-a-outils"
 SHEETS = f"{TOOLBOX}/fiches"
