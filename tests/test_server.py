@@ -136,6 +136,10 @@ def test_a_valid_account_reads_the_members_site(nginx: Nginx) -> None:
     assert status == 200 and data == (nginx.project / "toolbox/files/modele.pdf").read_bytes()
     assert get(nginx.members + ATTACHMENT_URL)[0] == 401
     assert get(nginx.members + SHEET_URL, ("federation", "mot-de-passe-equipe-2026"))[0] == 200
+    css = next((nginx.project / "site/adherents/assets/stylesheets").glob("main.*.min.css")).name
+    status, _, headers = get(nginx.members + "assets/stylesheets/" + css, VALID)
+    assert status == 200 and headers["Cache-Control"] == "private, max-age=86400"
+    assert headers["X-Robots-Tag"] == "noindex, nofollow"
 
 
 def test_a_removed_account_is_refused_after_the_next_run(nginx: Nginx) -> None:
