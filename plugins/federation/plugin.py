@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import re
 from datetime import date
 from pathlib import Path
 from typing import Any
 
+from markupsafe import Markup
 from mkdocs.config.defaults import MkDocsConfig
 from mkdocs.exceptions import PluginError
 from mkdocs.plugins import BasePlugin
@@ -14,13 +16,15 @@ from mkdocs.structure.pages import Page as MkPage
 
 from plugins.federation.config import FederationConfig
 from plugins.federation.filters import FILTERS
-from plugins.model import Audience, Content, ContentError, load_content, vocabulary
+from plugins.model import Audience, Content, ContentError, Event, JobOffer, NewsItem, Story, load_content, vocabulary
+from plugins.outputs import structured
 from plugins.outputs.calendar import write_calendars
 from plugins.outputs.search import index_site
 from plugins.outputs.feeds import FEED_SECTIONS, section_feeds, write_feeds
 from plugins.website.plan import PageSpec, SitePlan
 from plugins.website.static import public_static_files
 
+HEADERLINK = re.compile(r'<a class="headerlink"[^>]*>.*?</a>')
 EMPTY_SITEMAP = '<?xml version="1.0" encoding="UTF-8"?>\n<urlset xmlns="http://www.sitemaps.org/schemas/sitemap/0.9"></urlset>\n'
 TEMPLATES = Path(__file__).parent.parent / "templates"
 ASSETS = Path(__file__).parent.parent / "assets"
@@ -95,6 +99,7 @@ class FederationPlugin(BasePlugin[FederationConfig]):
 
     def on_env(self, env, config: MkDocsConfig, files: Files):
         env.filters.update(FILTERS)
+        env.filters["structured_data"] = self.structured_data_filter(config)
         env.globals.update(
             audience=self.audience.value if self.audience else "public",
             members_site_url=self.config.members_site_url.rstrip("/") + "/",
@@ -105,6 +110,26 @@ class FederationPlugin(BasePlugin[FederationConfig]):
             feed_sections=FEED_SECTIONS,
         )
         return env
+
+    @staticmethod
+    def structured_data_filter(config: MkDocsConfig):
+        """Return the Jinja filter that writes an item's JSON-LD (empty for other items)."""
+        site_url = (config.site_url or "/").rstrip("/") + "/"
+        logo = site_url + (config.theme.get("logo") or "")
+
+        def structured_data(item: object, page: MkPage) -> Markup:
+            url = page.canonical_url or site_url
+            if isinstance(item, JobOffer):
+                data = structured.job_posting(item, url, HEADERLINK.sub("", page.content or "") or item.title)
+            elif isinstance(item, Event):
+                data = structured.event(item, url, config.site_name)
+            elif isinstance(item, (NewsItem, Story)):
+                data = structured.article(item, url, config.site_name, logo)
+            else:
+                return Markup("")
+            return Markup(structured.script_tag(data))
+
+        return structured_data
 
     def on_page_context(self, context: dict[str, Any], page: MkPage, config: MkDocsConfig, nav) -> dict[str, Any]:
         spec = self.specs.get(page.file.src_uri)
