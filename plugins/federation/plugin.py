@@ -19,6 +19,7 @@ from plugins.federation.filters import FILTERS
 from plugins.model import Audience, Content, ContentError, Event, JobOffer, NewsItem, Story, load_content, vocabulary
 from plugins.outputs import structured
 from plugins.outputs.calendar import write_calendars
+from plugins.outputs.geo import write_geojson
 from plugins.outputs.search import index_site
 from plugins.outputs.feeds import FEED_SECTIONS, section_feeds, write_feeds
 from plugins.website.plan import PageSpec, SitePlan
@@ -144,6 +145,7 @@ class FederationPlugin(BasePlugin[FederationConfig]):
         site_url = config.site_url or "http://localhost/"
         write_feeds(section_feeds(self.content, self.audience, self.today, site_url), site, config.site_name, site_url)
         write_calendars(self.content.events_for(self.audience), site, f"Agenda — {config.site_name}", site_url)
+        write_geojson(self.content.members(), site, site_url)
         index_site(site)
         if self.audience is Audience.ADHERENTS:
             # No page listed; the empty file is kept because Material's script asks for it (feed links).
