@@ -124,3 +124,14 @@ def test_the_search_page_speaks_french(public) -> None:
     page.keyboard.type("infirmier")
     page.wait_for_selector(".pagefind-ui__result-link")
     assert "infirmier" in page.locator(".pagefind-ui__message").inner_text()
+
+
+def test_the_home_search_form_leads_to_results_with_the_keyboard(public) -> None:
+    page, base = public
+    page.goto(base)
+    page.get_by_label("Rechercher sur le site").focus()
+    page.keyboard.type("kinésithérapeute")
+    page.keyboard.press("Enter")
+    page.wait_for_url("**/recherche/?q=*")
+    page.wait_for_selector(".pagefind-ui__result-link")
+    assert "/offres/kinesitherapeute-saumur/" in page.locator(".pagefind-ui__result-link").evaluate_all("els => els.map(e => e.href)")[0]
