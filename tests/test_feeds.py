@@ -93,3 +93,14 @@ def test_pages_announce_their_feeds(sites) -> None:
     assert 'href="atom.xml">flux Atom</a>' in listing
     agenda = (sites[0] / "public/agenda/index.html").read_text("utf-8")
     assert 'type="text/calendar"' in agenda
+
+
+def test_every_feed_and_calendar_of_the_sample_parses_clean(sample_site: Path) -> None:
+    feeds = sorted(sample_site.glob("*/*/rss.xml")) + sorted(sample_site.glob("*/*/atom.xml"))
+    assert len(feeds) == 20
+    for path in feeds:
+        assert parse(path).entries, path
+    calendars = sorted(sample_site.glob("*/agenda/**/*.ics"))
+    assert len(calendars) > 10
+    for path in calendars:
+        assert icalendar.Calendar.from_ical(path.read_bytes()).walk("VEVENT"), path
