@@ -7,10 +7,10 @@ import argparse
 import os
 import sys
 import traceback
-from datetime import date
+from datetime import date, datetime
 from pathlib import Path
 
-from plugins.builder import build_all, quiet_mkdocs
+from plugins.builder import build_all, letter_settings, quiet_mkdocs
 from plugins.model import ContentError, load_content
 
 PROJECT = Path(__file__).resolve().parent
@@ -98,6 +98,28 @@ def command_server(args: argparse.Namespace) -> int:
     return 0
 
 
+def command_send(args: argparse.Namespace) -> int:
+    from plugins.letters.send import RetryPolicy, SendRequest, run_send
+
+    try:
+        content = load_content(args.project)
+    except ContentError as exc:
+        print(exc.report("aucune lettre n'a été envoyée"), file=sys.stderr)
+        return 1
+    env = os.environ
+    path = lambda value, name: Path(value) if value else (Path(env[name]) if env.get(name) else None)  # noqa: E731
+    request = SendRequest(
+        letter=args.letter, due=args.due, subscribers=path(args.subscribers, "LETTER_SUBSCRIBERS"),
+        suppressed=path(args.suppressed, "LETTER_SUPPRESSED"), ledger=path(args.ledger, "LETTER_LEDGER"),
+        outbox=path(args.outbox, "LETTER_OUTBOX") or args.project / "outbox",
+        rate=args.rate if args.rate is not None else float(env.get("LETTER_RATE", "10")),
+        dry_run=args.dry_run, test_to=args.test_to, retry_unknown=args.retry_unknown,
+        secret=env.get("LETTER_SECRET", ""), now=args.now,
+        retry=RetryPolicy(backoff=float(env.get("LETTER_RETRY_BACKOFF", "2"))),
+    )
+    return run_send(content, letter_settings(args.project), request)
+
+
 def command_serve(args: argparse.Namespace) -> int:
     from plugins.preview import serve
 
@@ -129,6 +151,18 @@ def parser() -> argparse.ArgumentParser:
     a.add_argument("--public-name", default="_", help="nom de domaine du site public")
     a.add_argument("--members-name", default="_", help="nom de domaine de l'espace adhérents")
     a.add_argument("--cost", type=int, default=8, choices=range(4, 15), metavar="4-14", help="coût bcrypt (défaut : 8)")
+    e = sub.add_parser("send", help="envoie une lettre à ses abonnés, une seule fois chacun")
+    e.add_argument("letter", nargs="?", help="la lettre, ex. 2026-11-adherents")
+    e.add_argument("--due", action="store_true", help="toutes les lettres dont send_at est passé et qui ne sont pas entièrement envoyées")
+    e.add_argument("--subscribers", help="CSV des abonnés (email, name, audience) ; défaut : $LETTER_SUBSCRIBERS")
+    e.add_argument("--suppressed", help="adresses à ne jamais écrire (désinscriptions, rebonds) ; défaut : $LETTER_SUPPRESSED")
+    e.add_argument("--ledger", help="registre des envois SQLite ; défaut : $LETTER_LEDGER")
+    e.add_argument("--outbox", help="sans SMTP_HOST, dossier où écrire les messages .eml (défaut : outbox/)")
+    e.add_argument("--rate", type=float, help="messages par seconde au plus (défaut : $LETTER_RATE ou 10 ; 0 = sans limite)")
+    e.add_argument("--dry-run", action="store_true", help="prépare tout et affiche le bilan, sans rien envoyer")
+    e.add_argument("--test-to", metavar="ADRESSE", help="envoie un seul exemplaire de test à cette adresse")
+    e.add_argument("--retry-unknown", action="store_true", help="renvoie aussi les messages à l'état inconnu (même Message-ID)")
+    e.add_argument("--now", type=datetime.fromisoformat, default=None, help=argparse.SUPPRESS)
     s = sub.add_parser("serve", help="aperçu local des deux sites, rechargé à chaque modification")
     s.add_argument("--host", default="127.0.0.1")
     s.add_argument("--port", type=int, default=8000, help="port du site public ; l'espace adhérents prend le suivant")
@@ -141,7 +175,7 @@ def main(argv: list[str] | None = None) -> int:
     command = args.command or "build"
     if command == "build":
         args.output = (getattr(args, "output", None) or args.project / "site").resolve()
-    handlers = {"build": command_build, "check": command_check, "new": command_new, "serve": command_serve, "server": command_server}
+    handlers = {"build": command_build, "check": command_check, "new": command_new, "serve": command_serve, "server": command_server, "send": command_send}
     return handlers[command](args)
 
 

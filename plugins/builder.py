@@ -13,6 +13,8 @@ from mkdocs.config import load_config
 from mkdocs.config.defaults import MkDocsConfig
 
 from plugins.access.nginx import Identity
+from plugins.letters.publish import LetterSettings, write_letters
+from plugins.letters.render import Identity as RenderIdentity
 from plugins.model import Audience, Content, load_content
 
 SITE_DIRS = {Audience.PUBLIC: "public", Audience.ADHERENTS: "adherents"}
@@ -78,6 +80,7 @@ def build_all(project: Path, output: Path, today: date, strict: bool = False) ->
             SITE_DIRS[a]: build_site(content, a, staging / SITE_DIRS[a], today, strict=strict)
             for a in (Audience.PUBLIC, Audience.ADHERENTS)
         }
+        write_letters(content, staging, {a: staging / d for a, d in SITE_DIRS.items()}, letter_settings(project))
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)
         raise
@@ -95,6 +98,24 @@ def federation_identity(project: Path) -> Identity:
         name=config.site_name, email=federation.get("email", ""),
         join_url=join if "://" in join else public_url.rstrip("/") + "/" + join.lstrip("/"),
         public_url=public_url,
+    )
+
+
+def letter_settings(project: Path) -> LetterSettings:
+    """Return the letters' identity, links and sender from mkdocs.yml."""
+    config = site_config(project, Audience.PUBLIC, project / "site")
+    federation = config.extra.get("federation", {})
+    plugin = config.plugins["federation"].config
+    public_url = (plugin.public_site_url or config.site_url or "/").rstrip("/") + "/"
+    colors = federation.get("colors", {})
+    social = tuple((s.get("name", ""), s["link"]) for s in config.extra.get("social", []) if s.get("link"))
+    letters = federation.get("letters", {})
+    return LetterSettings(
+        identity=RenderIdentity(config.site_name, federation.get("address", ""), federation.get("email", ""),
+                                colors.get("primary", "#0b6e69"), colors.get("link", "#0a5f5b"), social),
+        public_url=public_url, members_url=(plugin.members_site_url or public_url).rstrip("/") + "/",
+        unsubscribe_url=letters.get("unsubscribe_url") or public_url + "lettres/desinscription/",
+        sender_name=federation.get("sender_name", config.site_name), sender_email=federation["sender_email"],
     )
 
 

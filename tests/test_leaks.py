@@ -52,7 +52,7 @@ FILES = {
         themes: [coordination]
         keywords: [cnrkeyword, anticoagulants]
         stage: fonctionnement
-        date: 2026-09-01
+        date: 2026-10-15
         summary: Un modèle de protocole partagé entre médecins, infirmiers et pharmaciens.
         attachments: [../files/cnrattachname-modele.pdf]
         ---
@@ -69,7 +69,7 @@ FILES = {
     "content/actualites/reservee.md": """\
         ---
         title: Réunion cnrnewstitle
-        date: 2026-11-10
+        date: 2026-10-20
         tags: [cnrnewstag]
         summary: Résumé cnrnewssummary.
         access: adherents
@@ -133,8 +133,13 @@ def site(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return root / "site"
 
 
+def public_files(site: Path) -> list[Path]:
+    """Every file of the public site, plus the public letters' e-mail parts written for operators."""
+    return [p for p in (site / "public").rglob("*") if p.is_file()] + sorted((site / "lettres").glob("*-public.*"))
+
+
 def test_no_canary_in_any_public_file(site: Path) -> None:
-    files = [p for p in (site / "public").rglob("*") if p.is_file()]
+    files = public_files(site)
     assert len(files) > 30
     leaks = {
         f"{p.relative_to(site)}: {where}"
@@ -151,6 +156,15 @@ def test_every_canary_is_in_the_members_site(site: Path) -> None:
     text = "\n".join(readable(p) + p.name.lower() for p in members)
     missing = [where for where, token in CANARIES.items() if token not in text]
     assert missing == []
+
+
+def test_the_public_letter_was_composed_from_the_same_window(site: Path) -> None:
+    """The public letter's window holds the canary items: it left them out, it did not miss them."""
+    text = readable(site / "lettres/2026-11-public.txt")
+    assert "journée régionale" in text and "médecin généraliste à nantes" in text
+    members = readable(site / "lettres/2026-11-adherents.txt")
+    assert "cnrnewstitle" in members and "protocole pluriprofessionnel verrouillé" in members
+    assert "cnrlettereditorial" in members and "cnreventtitle" in members
 
 
 def test_the_locked_teaser_keeps_its_allowed_fields(site: Path) -> None:

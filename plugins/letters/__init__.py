@@ -1,0 +1,1 @@
+"""Newsletters: compose from the content model, render with MJML, send each subscriber one message."""

@@ -1,0 +1,380 @@
+"""Send a letter to each subscriber once, through SMTP (or an outbox folder), with the ledger as memory."""
+
+from __future__ import annotations
+
+import functools
+import hashlib
+import os
+import smtplib
+import ssl
+import time
+from collections import deque
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from email.headerregistry import Address
+from pathlib import Path
+
+from plugins.letters.ledger import Delivery, SendLedger
+from plugins.letters.message import build_message, message_id, token, unsubscribe_links
+from plugins.letters.render import RenderedLetter
+from plugins.letters.subscribers import Subscriber
+
+
+class TemporaryFailure(Exception):
+    """4xx or a lost connection before DATA: the message was not accepted, try again later."""
+
+
+class PermanentFailure(Exception):
+    """5xx: the server refuses this recipient or message for good."""
+
+
+class LostDuringData(Exception):
+    """The connection broke after DATA began: the server may or may not have the message."""
+
+
+@dataclass(frozen=True)
+class SmtpSettings:
+    host: str
+    port: int
+    user: str = ""
+    password: str = ""
+    security: str = "none"
+    timeout: float = 30.0
+
+    @classmethod
+    def from_env(cls, environ: dict[str, str] | None = None) -> SmtpSettings | None:
+        """Return the settings from SMTP_* variables, or None when SMTP_HOST is unset (outbox mode)."""
+        env = os.environ if environ is None else environ
+        if not env.get("SMTP_HOST"):
+            return None
+        security = env.get("SMTP_SECURITY", "starttls").lower()
+        if security not in ("none", "starttls", "tls"):
+            raise ValueError(f"SMTP_SECURITY « {security} » inconnu, attendu none, starttls ou tls")
+        default_port = {"none": 25, "starttls": 587, "tls": 465}[security]
+        return cls(env["SMTP_HOST"], int(env.get("SMTP_PORT") or default_port), env.get("SMTP_USER", ""),
+                   env.get("SMTP_PASSWORD", ""), security)
+
+
+class SmtpTransport:
+    """One SMTP connection, reused for every message, reopened when it drops."""
+
+    def __init__(self, settings: SmtpSettings):
+        self.settings = settings
+        self.smtp: smtplib.SMTP | None = None
+
+    def open(self) -> None:
+        s = self.settings
+        try:
+            if s.security == "tls":
+                self.smtp = smtplib.SMTP_SSL(s.host, s.port, timeout=s.timeout, context=ssl.create_default_context())
+            else:
+                self.smtp = smtplib.SMTP(s.host, s.port, timeout=s.timeout)
+                if s.security == "starttls":
+                    self.smtp.starttls(context=ssl.create_default_context())
+            self.smtp.ehlo_or_helo_if_needed()  # mail()/rcpt() do not greet by themselves, unlike sendmail()
+            if s.user:
+                self.smtp.login(s.user, s.password)
+        except (OSError, smtplib.SMTPException) as exc:
+            self.smtp = None
+            raise TemporaryFailure(f"connexion à {s.host}:{s.port} impossible : {exc}") from exc
+
+    def close(self) -> None:
+        if self.smtp is not None:
+            try:
+                self.smtp.quit()
+            except (OSError, smtplib.SMTPException):
+                self.smtp.close()
+            self.smtp = None
+
+    def _reset(self) -> None:
+        try:
+            if self.smtp is not None:
+                self.smtp.rset()
+        except (OSError, smtplib.SMTPException):
+            self.drop()
+
+    def drop(self) -> None:
+        if self.smtp is not None:
+            self.smtp.close()
+        self.smtp = None
+
+    def _expect(self, step: str, answer: tuple[int, bytes]) -> None:
+        """Raise for a MAIL or RCPT reply that is not 250/251 (after resetting the transaction)."""
+        code, text = answer
+        if code in (250, 251):
+            return
+        self._reset()
+        error = PermanentFailure if code >= 500 else TemporaryFailure
+        raise error(f"{step} {code} {text.decode('utf-8', 'replace')}")
+
+    def send(self, sender: str, recipient: str, data: bytes, before_data: Callable[[], None]) -> None:
+        """Send one message; raise TemporaryFailure, PermanentFailure or LostDuringData."""
+        if self.smtp is None:
+            self.open()
+        assert self.smtp is not None
+        try:
+            self._expect("MAIL", self.smtp.mail(sender))
+            self._expect("RCPT", self.smtp.rcpt(recipient))
+        except (smtplib.SMTPServerDisconnected, OSError) as exc:
+            self.drop()
+            raise TemporaryFailure(f"connexion perdue avant l'envoi : {exc}") from exc
+        before_data()
+        try:
+            self.smtp.data(data)
+        except smtplib.SMTPDataError as exc:
+            self._reset()
+            text = f"DATA {exc.smtp_code} {exc.smtp_error.decode('utf-8', 'replace')}"
+            raise (PermanentFailure if exc.smtp_code >= 500 else TemporaryFailure)(text) from exc
+        except (smtplib.SMTPServerDisconnected, OSError) as exc:
+            self.drop()
+            raise LostDuringData(f"connexion perdue pendant l'envoi du message : {exc}") from exc
+
+
+class OutboxTransport:
+    """Write each message as an .eml file: the default when no SMTP server is configured."""
+
+    def __init__(self, folder: Path):
+        self.folder = folder
+
+    def open(self) -> None:
+        self.folder.mkdir(parents=True, exist_ok=True)
+
+    def close(self) -> None:
+        pass
+
+    def send(self, sender: str, recipient: str, data: bytes, before_data: Callable[[], None]) -> None:
+        before_data()
+        name = hashlib.sha256(recipient.lower().encode()).hexdigest()[:16]
+        target = self.folder / f"{name}.eml"
+        tmp = target.with_suffix(".tmp")
+        tmp.write_bytes(data)
+        tmp.replace(target)
+
+
+@dataclass
+class LetterEnvelope:
+    """Everything about a letter that is the same for every recipient."""
+
+    slug: str
+    audience: str
+    subject: str
+    rendered: RenderedLetter
+    sender: Address
+    domain: str
+    unsubscribe_url: str
+    unsubscribe_mailbox: str
+    list_id: str
+    secret: bytes
+
+
+@dataclass
+class SendReport:
+    enlisted: int = 0
+    sent: int = 0
+    failed: list[tuple[str, str]] = field(default_factory=list)
+    unknown: list[tuple[str, str]] = field(default_factory=list)
+    pending: int = 0
+    recovered: int = 0
+
+    @property
+    def done(self) -> bool:
+        return self.pending == 0
+
+
+@dataclass
+class RetryPolicy:
+    attempts: int = 5
+    backoff: float = 2.0  # seconds before the 2nd attempt; doubles each time
+    connection_failures: int = 5
+
+
+def message_bytes(envelope: LetterEnvelope, delivery: Delivery | Subscriber, msg_id: str) -> bytes:
+    tok = token(envelope.secret, envelope.audience, delivery.email)
+    https, mailto = unsubscribe_links(envelope.unsubscribe_url, envelope.unsubscribe_mailbox, tok, delivery.email)
+    msg = build_message(
+        envelope.rendered, subject=envelope.subject, sender=envelope.sender, to_email=delivery.email,
+        to_name=delivery.name, msg_id=msg_id, unsubscribe_https=https, unsubscribe_mailto=mailto,
+        list_id=envelope.list_id, date=datetime.now(UTC),
+    )
+    return msg.as_bytes()
+
+
+def send_letter(
+    envelope: LetterEnvelope, recipients: list[Subscriber], ledger: SendLedger, transport,
+    rate: float = 0.0, retry: RetryPolicy | None = None, retry_unknown: bool = False,
+    progress: Callable[[str], None] = lambda _: None,
+) -> SendReport:
+    """Send the letter to every recipient the ledger has not recorded as done."""
+    retry = retry or RetryPolicy()
+    report = SendReport()
+    report.enlisted = ledger.enlist(envelope.slug, [(r.email, r.name, message_id(envelope.slug, r.email, envelope.domain)) for r in recipients])
+    report.recovered = ledger.recover(envelope.slug)
+    queue = deque((d, 0.0) for d in ledger.to_send(envelope.slug, retry_unknown))
+    attempts: dict[str, int] = {}
+    interval = 1.0 / rate if rate > 0 else 0.0
+    last = 0.0
+    lost_connections = 0
+    if queue:
+        try:
+            transport.open()
+        except TemporaryFailure as exc:
+            progress(f"Envoi impossible pour l'instant : {exc}")
+    try:
+        while queue:
+            delivery, not_before = queue.popleft()
+            wait = max(not_before - time.monotonic(), last + interval - time.monotonic())
+            if wait > 0:
+                time.sleep(wait)
+            last = time.monotonic()
+            data = message_bytes(envelope, delivery, delivery.message_id)
+            email = delivery.email
+            try:
+                transport.send(envelope.sender.addr_spec, email, data, functools.partial(ledger.mark, envelope.slug, email, "inflight", attempt=True))
+            except TemporaryFailure as exc:
+                ledger.mark(envelope.slug, email, "pending", str(exc))
+                attempts[email] = attempts.get(email, 0) + 1
+                lost_connections = lost_connections + 1 if "connexion" in str(exc) else 0
+                if lost_connections >= retry.connection_failures:
+                    progress(f"Serveur injoignable après {lost_connections} tentatives : arrêt, reprise possible.")
+                    break
+                if attempts[email] < retry.attempts:
+                    queue.append((delivery, time.monotonic() + retry.backoff * 2 ** (attempts[email] - 1)))
+                else:
+                    progress(f"{email} : échec temporaire répété ({exc}), laissé en attente")
+                continue
+            except PermanentFailure as exc:
+                ledger.mark(envelope.slug, email, "failed", str(exc))
+                report.failed.append((email, str(exc)))
+                lost_connections = 0
+                continue
+            except LostDuringData as exc:
+                ledger.mark(envelope.slug, email, "unknown", str(exc))
+                report.unknown.append((email, str(exc)))
+                continue
+            ledger.mark(envelope.slug, email, "sent")
+            report.sent += 1
+            lost_connections = 0
+    finally:
+        transport.close()
+    counts = ledger.counts(envelope.slug)
+    report.pending = counts.get("pending", 0) + counts.get("inflight", 0)
+    if report.done:
+        ledger.complete(envelope.slug)
+    return report
+
+
+@dataclass
+class SendRequest:
+    """What `build.py send` was asked to do."""
+
+    letter: str | None
+    due: bool
+    subscribers: Path | None
+    suppressed: Path | None
+    ledger: Path | None
+    outbox: Path
+    rate: float
+    dry_run: bool = False
+    test_to: str | None = None
+    retry_unknown: bool = False
+    secret: str = ""
+    now: datetime | None = None
+    retry: RetryPolicy = field(default_factory=RetryPolicy)
+
+
+def _say(text: str) -> None:
+    print(text, flush=True)
+
+
+def _envelope(content, letter, settings, secret: str) -> LetterEnvelope:
+    from plugins.letters.publish import rendered
+
+    domain = settings.sender_email.rsplit("@", 1)[1]
+    return LetterEnvelope(
+        slug=letter.slug, audience=letter.audience.value, subject=letter.subject,
+        rendered=rendered(content, letter, settings),
+        sender=Address(display_name=settings.sender_name, addr_spec=settings.sender_email), domain=domain,
+        unsubscribe_url=settings.unsubscribe_url, unsubscribe_mailbox=settings.sender_email,
+        list_id=f"{settings.identity.site_name} <{letter.audience.value}.{domain}>",
+        secret=(secret or f"cle-locale:{settings.sender_email}").encode(),
+    )
+
+
+def _transport(request: SendRequest, slug: str):
+    smtp = SmtpSettings.from_env()
+    return SmtpTransport(smtp) if smtp else OutboxTransport(request.outbox / slug)
+
+
+def run_send(content, settings, request: SendRequest) -> int:
+    """Run `build.py send`: return the exit code (1 when something is left to send or unknown)."""
+    from plugins.letters.subscribers import read_subscribers, read_suppressed
+
+    if not request.subscribers or not request.ledger:
+        _say("Indiquez --subscribers et --ledger (ou LETTER_SUBSCRIBERS et LETTER_LEDGER).")
+        return 2
+    letters = {lt.slug: lt for lt in content.letters}
+    ledger = SendLedger(request.ledger)
+    try:
+        if request.due:
+            now = request.now or datetime.now(UTC)
+            chosen = [lt for lt in content.letters if lt.send_at and lt.send_at <= now and not ledger.is_complete(lt.slug)]
+            if not chosen:
+                _say("Aucune lettre à envoyer pour l'instant.")
+                return 0
+        elif request.letter:
+            slug = Path(request.letter).stem
+            if slug not in letters:
+                _say(f"Lettre « {request.letter} » introuvable dans newsletters/ ; lettres connues : {', '.join(sorted(letters))}")
+                return 2
+            chosen = [letters[slug]]
+        else:
+            _say("Indiquez une lettre (ex. 2026-11-adherents) ou --due.")
+            return 2
+        if not request.secret and SmtpSettings.from_env():
+            _say("Attention : LETTER_SECRET n'est pas défini, les jetons de désinscription sont prévisibles.")
+        suppressed = read_suppressed(request.suppressed)
+        code = 0
+        for letter in sorted(chosen, key=lambda lt: (lt.date, lt.slug)):
+            code = max(code, _send_one(content, settings, request, letter, ledger, suppressed, read_subscribers))
+        return code
+    finally:
+        ledger.close()
+
+
+def _send_one(content, settings, request, letter, ledger, suppressed, read_subscribers) -> int:
+    listed = read_subscribers(request.subscribers, letter.audience, suppressed)
+    for line in listed.invalid:
+        _say(line)
+    envelope = _envelope(content, letter, settings, request.secret)
+    _say(f"Lettre {letter.slug} « {letter.subject} » : {len(listed.recipients)} destinataires "
+         f"({listed.suppressed} adresses exclues par la liste de suppression, {len(listed.invalid)} adresses invalides ignorées).")
+    if request.dry_run:
+        done = ledger.done(letter.slug)
+        left = sum(1 for r in listed.recipients if r.email.lower() not in done)
+        _say(f"Essai à blanc : rien n'a été envoyé ; {left} messages partiraient ({len(done)} déjà traités selon le registre).")
+        return 0
+    transport = _transport(request, letter.slug)
+    if request.test_to:
+        test = LetterEnvelope(**{**envelope.__dict__, "subject": "[TEST] " + envelope.subject})
+        transport.open()
+        try:
+            transport.send(envelope.sender.addr_spec, request.test_to,
+                           message_bytes(test, Subscriber(request.test_to, ""), message_id(letter.slug + "-test", request.test_to, envelope.domain)),
+                           lambda: None)
+        finally:
+            transport.close()
+        _say(f"Exemplaire de test envoyé à {request.test_to} (non inscrit au registre).")
+        return 0
+    report = send_letter(envelope, listed.recipients, ledger, transport, request.rate, request.retry,
+                         retry_unknown=request.retry_unknown, progress=_say)
+    if report.recovered:
+        _say(f"Reprise : {report.recovered} message(s) en cours lors d'une interruption sont renvoyés, avec le même Message-ID.")
+    _say(f"Envoyés maintenant : {report.sent}. Déjà faits : {ledger.counts(letter.slug).get('sent', 0) - report.sent}.")
+    for email, error in report.failed:
+        _say(f"Refus définitif pour {email} : {error} (non renvoyé).")
+    for email, error in ledger.failures(letter.slug, "unknown"):
+        _say(f"État inconnu pour {email} : {error}. Relancez avec --retry-unknown pour le renvoyer (même Message-ID).")
+    if report.pending:
+        _say(f"Restent à envoyer : {report.pending}. Relancez la même commande : seuls ceux-là partiront.")
+    return 1 if report.pending or ledger.failures(letter.slug, "unknown") else 0
