@@ -19,9 +19,9 @@ from plugins.federation.filters import FILTERS
 from plugins.model import Audience, Content, ContentError, Event, JobOffer, NewsItem, Story, load_content, vocabulary
 from plugins.outputs import structured
 from plugins.outputs.calendar import write_calendars
+from plugins.outputs.feeds import FEED_SECTIONS, section_feeds, write_feeds
 from plugins.outputs.geo import write_geojson
 from plugins.outputs.search import index_site
-from plugins.outputs.feeds import FEED_SECTIONS, section_feeds, write_feeds
 from plugins.website.plan import PageSpec, SitePlan
 from plugins.website.static import public_static_files
 

@@ -7,7 +7,8 @@ from datetime import UTC, timedelta
 from pathlib import Path
 from urllib.parse import urlsplit
 
-from icalendar import Calendar, Event as VEvent
+from icalendar import Calendar
+from icalendar import Event as VEvent
 
 from plugins.model import Event
 from plugins.model.vocabulary import department_label
