@@ -192,12 +192,11 @@ class RetryPolicy:
 def message_bytes(envelope: LetterEnvelope, delivery: Delivery | Subscriber, msg_id: str) -> bytes:
     tok = token(envelope.secret, envelope.audience, delivery.email)
     https, mailto = unsubscribe_links(envelope.unsubscribe_url, envelope.unsubscribe_mailbox, tok, delivery.email)
-    msg = build_message(
+    return build_message(
         envelope.rendered, subject=envelope.subject, sender=envelope.sender, to_email=delivery.email,
         to_name=delivery.name, msg_id=msg_id, unsubscribe_https=https, unsubscribe_mailto=mailto,
         list_id=envelope.list_id, date=datetime.now(UTC),
     )
-    return msg.as_bytes()
 
 
 def send_letter(

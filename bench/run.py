@@ -1,0 +1,232 @@
+"""Benchmark the whole product at 1x and 10x the real federation, against baselines measured in the same run.
+
+    .venv/bin/python bench/run.py [--scales 1,10] [--subscribers 13500]
+
+For each scale: generate content in a temporary folder (bench/generate.py), then measure
+- the full build (both sites, search indexes, feeds, calendars, letters): wall time, peak memory;
+- a bare Material build of the same Markdown pages (one site, default lunr search, navigation
+  limited to sections), same machine, same run; and the ratio of the two;
+- output size; bytes a browser downloads to answer one search query on the public site;
+- the rebuild after editing one toolbox sheet while `build.py serve` runs;
+- the time to compose and render one letter;
+and once: messages per second sending one letter to N subscribers through a local SMTP sink on
+127.0.0.1 with the ledger, against plain smtplib on one reused connection.
+"""
+
+from __future__ import annotations
+
+import argparse
+import gzip
+import os
+import platform
+import resource
+import shutil
+import smtplib
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from bench.generate import generate  # noqa: E402
+
+PY = sys.executable
+SECTIONS = {"offres": "Postes à pourvoir", "boite-a-outils": "Boîte à outils", "actualites": "Actualités",
+            "agenda": "Agenda", "inspir-cafe": "Récits", "msp": "Les MSP", "lettres": "Lettres"}
+SOURCES = {"offres": "content/offres", "boite-a-outils": "toolbox", "actualites": "content/actualites",
+           "agenda": "content/agenda", "inspir-cafe": "content/inspir-cafe", "msp": "content/msp", "lettres": "newsletters"}
+
+
+def measured(cmd: list[str], cwd: Path | None = None, env: dict[str, str] | None = None) -> tuple[float, float]:
+    """Run a command; return (seconds, peak RSS in MB of it and the children it waited for)."""
+    start = time.perf_counter()
+    process = subprocess.Popen(cmd, cwd=cwd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    _, status, usage = os.wait4(process.pid, 0)
+    elapsed = time.perf_counter() - start
+    process.returncode = os.waitstatus_to_exitcode(status)
+    if process.returncode != 0:
+        raise RuntimeError(f"{' '.join(cmd)} a échoué :\n{process.stderr.read().decode()[-2000:]}")
+    return elapsed, usage.ru_maxrss / 1024
+
+
+def size_mb(path: Path) -> float:
+    return sum(p.stat().st_size for p in path.rglob("*") if p.is_file()) / 1e6
+
+
+def bare_material_project(project: Path, dest: Path) -> int:
+    """Write the same Markdown pages as a plain Material site with a section-only navigation."""
+    docs = dest / "docs"
+    pages = 0
+    for section, source in SOURCES.items():
+        (docs / section).mkdir(parents=True, exist_ok=True)
+        (docs / section / "index.md").write_text(f"# {SECTIONS[section]}\n", encoding="utf-8")
+        for md in sorted((project / source).rglob("*.md")):
+            text = md.read_text("utf-8").split("---\n", 2)
+            title = next((line.split(":", 1)[1].strip().strip('"') for line in text[1].splitlines()
+                          if line.startswith(("title:", "name:", "subject:"))), md.stem)
+            target = docs / section / md.relative_to(project / source)
+            target.parent.mkdir(parents=True, exist_ok=True)
+            target.write_text(f"# {title}\n\n{text[2]}", encoding="utf-8")
+            pages += 1
+    (docs / "index.md").write_text("# Accueil\n", encoding="utf-8")
+    nav = "\n".join(f"  - {title}: {section}/index.md" for section, title in SECTIONS.items())
+    (dest / "mkdocs.yml").write_text(
+        f"site_name: Référence\nsite_url: https://example.org/\ntheme:\n  name: material\n  language: fr\n"
+        f"plugins:\n  - search\nnav:\n  - Accueil: index.md\n{nav}\n", encoding="utf-8")
+    return pages
+
+
+def search_bytes(site: Path, query: str) -> tuple[int, int]:
+    """Return the bytes the browser fetches from /pagefind/ to show one query's results: raw, and gzip'd as nginx serves them."""
+    from playwright.sync_api import sync_playwright
+
+    from tests.conftest import CHROMIUM, CHROMIUM_ARGS, static_server
+
+    with static_server(site) as base, sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        page = browser.new_page()
+        page.goto(base + "recherche/")
+        page.wait_for_load_state("networkidle")
+        bodies: dict[str, bytes] = {}
+        page.on("response", lambda r: bodies.__setitem__(r.url, r.body()) if "/pagefind/" in r.url and r.status == 200 else None)
+        page.goto(base + f"recherche/?q={query}")
+        page.wait_for_selector(".pagefind-ui__result-link")
+        page.wait_for_load_state("networkidle")
+        browser.close()
+    raw = sum(len(b) for b in bodies.values())
+    served = sum(min(len(b), len(gzip.compress(b, 6))) for b in bodies.values())
+    return raw, served
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def wait_for(url: str, needle: str, timeout: float) -> float:
+    start = time.perf_counter()
+    while time.perf_counter() - start < timeout:
+        try:
+            if needle in urllib.request.urlopen(url, timeout=5).read().decode("utf-8"):
+                return time.perf_counter() - start
+        except OSError:
+            pass
+        time.sleep(0.05)
+    raise TimeoutError(f"« {needle} » n'est pas apparu sur {url} en {timeout} s")
+
+
+def rebuild_after_edit(project: Path) -> float:
+    """Edit one sheet while `build.py serve` runs; return the seconds until the members' page shows it."""
+    port = free_port()
+    serve = subprocess.Popen([PY, str(ROOT / "build.py"), "--project", str(project), "--today", "2026-11-23", "serve",
+                              "--port", str(port)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        sheet = sorted((project / "toolbox").rglob("*.md"))[1]
+        url = f"http://127.0.0.1:{port + 1}/boite-a-outils/fiches/{sheet.relative_to(project / 'toolbox').with_suffix('').as_posix()}/"
+        wait_for(url, "<h1", 600)
+        time.sleep(2)
+        start = time.perf_counter()
+        sheet.write_text(sheet.read_text("utf-8") + "\nMarqueur de modification mesurée.\n", encoding="utf-8")
+        wait_for(url, "Marqueur de modification", 600)
+        return time.perf_counter() - start
+    finally:
+        serve.terminate()
+        serve.wait(timeout=30)
+
+
+def letter_render_seconds(project: Path) -> float:
+    from plugins.builder import letter_settings
+    from plugins.letters.publish import rendered
+    from plugins.model import load_content
+
+    content = load_content(project)
+    settings = letter_settings(project)
+    letter = max(content.letters, key=lambda lt: lt.date)
+    rendered(content, letter, settings)  # warm the template cache
+    start = time.perf_counter()
+    rendered(content, letter, settings)
+    return time.perf_counter() - start
+
+
+def send_rate(project: Path, count: int, work: Path) -> tuple[float, float]:
+    """Return (messages/s with build.py send and its ledger, messages/s with plain smtplib) to a local sink."""
+    from aiosmtpd.controller import Controller
+
+    class Sink:
+        received = 0
+
+        async def handle_DATA(self, server, session, envelope):
+            Sink.received += 1
+            return "250 OK"
+
+    controller = Controller(Sink(), hostname="127.0.0.1", port=free_port())
+    controller.start()
+    try:
+        listing = work / "abonnes.csv"
+        listing.write_text("email,name,audience\n" + "".join(f"lecteur{n}@example.org,Lecteur {n},public\n" for n in range(count)), "utf-8")
+        letter = sorted((project / "newsletters").glob("*-public.md"))[-1].stem
+        env = {**os.environ, "SMTP_HOST": "127.0.0.1", "SMTP_PORT": str(controller.port), "SMTP_SECURITY": "none", "LETTER_SECRET": "mesure"}
+        start = time.perf_counter()
+        subprocess.run([PY, str(ROOT / "build.py"), "--project", str(project), "send", letter, "--subscribers", str(listing),
+                        "--ledger", str(work / "envois.sqlite"), "--rate", "0"], env=env, check=True, stdout=subprocess.DEVNULL)
+        ours = count / (time.perf_counter() - start)
+        data = b"Subject: mesure\r\n\r\n" + (b"x" * 76 + b"\r\n") * 400  # about the size of a letter
+        start = time.perf_counter()
+        with smtplib.SMTP("127.0.0.1", controller.port) as smtp:
+            for n in range(count):
+                smtp.sendmail("lettre@example.org", [f"lecteur{n}@example.org"], data)
+        plain = count / (time.perf_counter() - start)
+    finally:
+        controller.stop()
+    return ours, plain
+
+
+def machine() -> str:
+    cpu = next((line.split(":", 1)[1].strip() for line in Path("/proc/cpuinfo").read_text().splitlines() if line.startswith("model name")), platform.machine())
+    mem = int(next(line.split()[1] for line in Path("/proc/meminfo").read_text().splitlines() if line.startswith("MemTotal"))) / 1024 / 1024
+    return f"{cpu}, {os.cpu_count()} cœurs, {mem:.0f} Gio, Python {platform.python_version()}, {platform.system()} {platform.release()}"
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--scales", default="1,10")
+    parser.add_argument("--subscribers", type=int, default=13500)
+    parser.add_argument("--skip-serve", action="store_true", help="ne pas mesurer la reconstruction sous serve")
+    args = parser.parse_args()
+    print(f"Machine : {machine()}")
+    with tempfile.TemporaryDirectory(prefix="bench-") as tmp:
+        work = Path(tmp)
+        for scale in (int(s) for s in args.scales.split(",")):
+            project = work / f"x{scale}"
+            counts = generate(project, scale)
+            bare = work / f"bare{scale}"
+            pages = bare_material_project(project, bare)
+            ours_s, ours_mb = measured([PY, str(ROOT / "build.py"), "--project", str(project), "--today", "2026-11-23"])
+            bare_s, bare_mb = measured([PY, "-m", "mkdocs", "build", "-q", "-f", str(bare / "mkdocs.yml")])
+            print(f"\n== {scale}× : {counts} ({pages} pages Markdown)")
+            print(f"construction complète : {ours_s:7.1f} s, {ours_mb:6.0f} Mo max")
+            print(f"Material nu (référence) : {bare_s:7.1f} s, {bare_mb:6.0f} Mo max")
+            print(f"rapport temps : {ours_s / bare_s:.2f}   rapport mémoire : {ours_mb / bare_mb:.2f}")
+            print(f"taille : {size_mb(project / 'site'):.0f} Mo (Material nu : {size_mb(bare / 'site'):.0f} Mo, index lunr "
+                  f"{(bare / 'site/search/search_index.json').stat().st_size / 1e6:.1f} Mo)")
+            raw, served = search_bytes(project / "site/public", "protocole")
+            print(f"octets téléchargés pour une recherche (« protocole ») : {served / 1000:.0f} ko compressés ({raw / 1000:.0f} ko bruts)")
+            print(f"rendu d'une lettre : {letter_render_seconds(project) * 1000:.0f} ms")
+            if not args.skip_serve and scale == 1:
+                print(f"reconstruction après modification d'une fiche (serve) : {rebuild_after_edit(project):.1f} s")
+            shutil.rmtree(bare)
+        ours, plain = send_rate(work / "x1", args.subscribers, work)
+        print(f"\nenvoi de {args.subscribers} messages : {ours:.0f} messages/s avec registre, "
+              f"{plain:.0f} messages/s smtplib seul (rapport {ours / plain:.2f})")
+    return 0
+
+
+if __name__ == "__main__":
+    resource.setrlimit(resource.RLIMIT_NOFILE, (4096, 4096))
+    sys.exit(main())
