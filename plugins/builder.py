@@ -43,11 +43,12 @@ def site_config(
 
 
 def build_site(
-    content: Content, audience: Audience, site_dir: Path, today: date, site_url: str | None = None, strict: bool = False
+    content: Content, audience: Audience, site_dir: Path, today: date, site_url: str | None = None, strict: bool = False,
+    rendered: dict | None = None,
 ) -> int:
     """Build one site with MkDocs from an already loaded model; return its page count."""
     config = site_config(content.root, audience, site_dir, site_url, strict)
-    config.plugins["federation"].prepare(content, audience, today)
+    config.plugins["federation"].prepare(content, audience, today, rendered)
     mkdocs_build(config)
     return len(config.plugins["federation"].specs)
 
@@ -75,9 +76,10 @@ def build_all(project: Path, output: Path, today: date, strict: bool = False) ->
     if staging.exists():
         shutil.rmtree(staging)
     staging.mkdir(parents=True)
+    rendered: dict = {}  # pages shared by both sites are converted from Markdown once
     try:
         pages = {
-            SITE_DIRS[a]: build_site(content, a, staging / SITE_DIRS[a], today, strict=strict)
+            SITE_DIRS[a]: build_site(content, a, staging / SITE_DIRS[a], today, strict=strict, rendered=rendered)
             for a in (Audience.PUBLIC, Audience.ADHERENTS)
         }
         write_letters(content, staging, {a: staging / d for a, d in SITE_DIRS.items()}, letter_settings(project))

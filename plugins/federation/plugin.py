@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
 from typing import Any
@@ -31,6 +32,18 @@ TEMPLATES = Path(__file__).parent.parent / "templates"
 ASSETS = Path(__file__).parent.parent / "assets"
 
 
+@dataclass(frozen=True)
+class RenderedPage:
+    """A page's Markdown converted once, for the other site's build."""
+
+    html: str
+    toc: Any
+    anchors: set[str]
+
+
+RenderedPages = dict[tuple[str, int], RenderedPage]
+
+
 class FederationPlugin(BasePlugin[FederationConfig]):
     """Generate the federation's pages from the content model for one audience."""
 
@@ -39,10 +52,14 @@ class FederationPlugin(BasePlugin[FederationConfig]):
         self.audience: Audience | None = None
         self.today: date | None = None
         self.specs: dict[str, PageSpec] = {}
+        self.rendered: RenderedPages | None = None
+        self.reused: dict[str, RenderedPage] = {}
+        self.keys: dict[str, tuple[str, int]] = {}
 
-    def prepare(self, content: Content, audience: Audience, today: date) -> None:
-        """Hand over an already loaded model, so that two builds share one load."""
+    def prepare(self, content: Content, audience: Audience, today: date, rendered: RenderedPages | None = None) -> None:
+        """Hand over an already loaded model (and the pages another build rendered), so that builds share work."""
         self.content, self.audience, self.today = content, audience, today
+        self.rendered = rendered
 
     def on_config(self, config: MkDocsConfig) -> MkDocsConfig:
         self.audience = self.audience or Audience(self.config.audience)
@@ -96,7 +113,26 @@ class FederationPlugin(BasePlugin[FederationConfig]):
             page.meta.update(title=spec.title, template=spec.template)
             if spec.description:
                 page.meta["description"] = spec.description
+        if self.rendered is None:
+            return markdown
+        key = (page.file.src_uri, hash(markdown))
+        done = self.rendered.get(key)
+        if done is not None:
+            # The other site already converted this very Markdown: nothing left to convert here.
+            self.reused[page.file.src_uri] = done
+            return ""
+        self.keys[page.file.src_uri] = key
         return markdown
+
+    def on_page_content(self, html: str, page: MkPage, config: MkDocsConfig, files: Files) -> str:
+        done = self.reused.pop(page.file.src_uri, None)
+        if done is not None:
+            page.toc, page.present_anchor_ids = done.toc, done.anchors
+            return done.html
+        key = self.keys.pop(page.file.src_uri, None)
+        if key is not None and self.rendered is not None:
+            self.rendered[key] = RenderedPage(html, page.toc, set(page.present_anchor_ids or ()))
+        return html
 
     def on_env(self, env, config: MkDocsConfig, files: Files):
         env.filters.update(FILTERS)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -42,6 +43,7 @@ class RenderedLetter:
                               self.text.replace(UNSUBSCRIBE_PLACEHOLDER, unsubscribe_url))
 
 
+@functools.lru_cache(maxsize=2)
 def _environment(autoescape: bool) -> Environment:
     return Environment(loader=FileSystemLoader(TEMPLATES), undefined=StrictUndefined, autoescape=autoescape,
                        trim_blocks=not autoescape, lstrip_blocks=not autoescape, keep_trailing_newline=True)

@@ -2,15 +2,17 @@
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterable
-from datetime import UTC, timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from urllib.parse import urlsplit
 
-from icalendar import Calendar
+from icalendar import Calendar, Component
 from icalendar import Event as VEvent
 
 from plugins.model import Event
+from plugins.model.fields import PARIS
 from plugins.model.vocabulary import department_label
 from plugins.website.plan import item_uri, page_url
 
@@ -45,6 +47,17 @@ def vevent(event: Event, site_url: str) -> VEvent:
     return ve
 
 
+@functools.lru_cache(maxsize=1)
+def paris_timezone() -> Component:
+    """Return the VTIMEZONE of Europe/Paris, computed once (icalendar derives it from the tz database)."""
+    probe = Calendar()
+    event = VEvent()
+    event.add("dtstart", datetime(2026, 1, 1, tzinfo=PARIS))
+    probe.add_component(event)
+    probe.add_missing_timezones()
+    return probe.walk("VTIMEZONE")[0]
+
+
 def render_calendar(events: Iterable[Event], name: str, site_url: str) -> bytes:
     """Return an iCalendar file (Europe/Paris times with their VTIMEZONE)."""
     cal = Calendar()
@@ -53,9 +66,9 @@ def render_calendar(events: Iterable[Event], name: str, site_url: str) -> bytes:
     cal.add("calscale", "GREGORIAN")
     cal.add("x-wr-calname", name)
     cal.add("x-wr-timezone", "Europe/Paris")
+    cal.add_component(paris_timezone())
     for event in events:
         cal.add_component(vevent(event, site_url))
-    cal.add_missing_timezones()
     return cal.to_ical()
 
 
