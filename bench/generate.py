@@ -79,7 +79,7 @@ def generate(dest: Path, scale: int = 1, seed: int = 2026) -> dict[str, int]:
     (dest / "toolbox" / "files").mkdir(parents=True)
     (dest / "toolbox" / "themes.yml").write_text("".join(f"{t}: {t.replace('-', ' ').capitalize()}\n" for t in THEMES), "utf-8")
     counts = {"sheets": 211 * scale, "msp": 90 * scale, "offers": 13 * len(YEARS) * scale, "news": 50 * len(YEARS) * scale,
-              "stories": 5 * len(YEARS) * scale, "events": 30 * len(YEARS) * scale, "letters": 20 * len(YEARS)}
+              "stories": 5 * len(YEARS) * scale, "events": 30 * len(YEARS) * scale}
     sheets = [f"{THEMES[i % 8]}/fiche-{i:05d}" for i in range(counts["sheets"])]
     for i, ref in enumerate(sheets):
         public = i % 7 == 0
@@ -134,6 +134,7 @@ def generate(dest: Path, scale: int = 1, seed: int = 2026) -> dict[str, int]:
                 write(dest / "newsletters" / f"{year}-{month:02d}-{audience}.md",
                       f'subject: "Lettre {audience} {month:02d}/{year}"\naudience: {audience}\ndate: {year}-{month:02d}-01\n'
                       f"send_at: {year}-{month:02d}-01T09:00\n", paragraph(rng, 6) + "\n")
+    counts["letters"] = len(list((dest / "newsletters").glob("*.md")))
     return counts
 
 

@@ -116,13 +116,19 @@ class FederationPlugin(BasePlugin[FederationConfig]):
         if self.rendered is None:
             return markdown
         key = (page.file.src_uri, hash(markdown))
-        done = self.rendered.get(key)
+        done = self.rendered.pop(key, None)  # each page is reused once: free it as we go
         if done is not None:
             # The other site already converted this very Markdown: nothing left to convert here.
             self.reused[page.file.src_uri] = done
             return ""
         self.keys[page.file.src_uri] = key
         return markdown
+
+    def on_post_page(self, output: str, page: MkPage, config: MkDocsConfig) -> str:
+        # The page is written next: nothing reads its HTML again, so do not keep thousands of them.
+        page.content = None
+        page.markdown = None
+        return output
 
     def on_page_content(self, html: str, page: MkPage, config: MkDocsConfig, files: Files) -> str:
         done = self.reused.pop(page.file.src_uri, None)
