@@ -14,7 +14,6 @@ from __future__ import annotations
 import argparse
 import base64
 import re
-import socket
 import statistics
 import sys
 import tempfile
@@ -31,15 +30,11 @@ sys.path.insert(0, str(ROOT))
 from plugins.access.accounts import Account, write_htpasswd  # noqa: E402
 from plugins.access.nginx import Identity, LocalNginx, ServerSettings, write_server_files  # noqa: E402
 from plugins.builder import build_all, quiet_mkdocs  # noqa: E402
+from tests.conftest import free_port  # noqa: E402
 
 LOGIN, SECRET = "msp-bench", "mot-de-passe-de-mesure"
 PAGE = "boite-a-outils/"
 
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def fetch(url: str, auth: bool) -> bytes:

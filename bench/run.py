@@ -22,7 +22,6 @@ import platform
 import resource
 import shutil
 import smtplib
-import socket
 import subprocess
 import sys
 import tempfile
@@ -34,6 +33,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from bench.generate import generate  # noqa: E402
+from tests.conftest import free_port  # noqa: E402
 
 PY = sys.executable
 SECTIONS = {"offres": "Postes à pourvoir", "boite-a-outils": "Boîte à outils", "actualites": "Actualités",
@@ -102,11 +102,6 @@ def search_bytes(site: Path, query: str) -> tuple[int, int]:
     served = sum(min(len(b), len(gzip.compress(b, 6))) for b in bodies.values())
     return raw, served
 
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def wait_for(url: str, needle: str, timeout: float) -> float:

@@ -6,6 +6,7 @@ import contextlib
 import functools
 import http.server
 import shutil
+import socket
 import textwrap
 import threading
 from collections.abc import Iterator
@@ -181,6 +182,13 @@ def browser():
         chromium = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
         yield chromium
         chromium.close()
+
+
+def free_port() -> int:
+    """Return a TCP port free on 127.0.0.1 right now."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
 
 
 @contextlib.contextmanager

@@ -7,7 +7,6 @@ import collections
 import email
 import os
 import signal
-import socket
 import subprocess
 import sys
 from email.policy import default
@@ -17,16 +16,11 @@ import pytest
 from aiosmtpd.controller import Controller
 
 from plugins.model import load_content
-from tests.conftest import REPO
+from tests.conftest import REPO, free_port
 
 LETTER = "2026-11-adherents"
 SUPPRESSED = ["desinscrite@example.org", "rebond@example.org"]
 
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 class Sink:

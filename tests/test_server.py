@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import base64
 import shutil
-import socket
 import subprocess
 import sys
 import urllib.error
@@ -17,7 +16,7 @@ import pytest
 
 from plugins.access.nginx import LocalNginx
 from plugins.builder import build_all
-from tests.conftest import REPO, TODAY, make_project
+from tests.conftest import REPO, TODAY, free_port, make_project
 
 NGINX = shutil.which("nginx") or "/usr/sbin/nginx"
 pytestmark = pytest.mark.skipif(not Path(NGINX).exists(), reason="nginx absent : lancez bash scripts/install.sh --test")
@@ -31,11 +30,6 @@ VALID = ("msp-loire", "correct-cheval-pile-agrafe")
 SHEET_URL = "boite-a-outils/fiches/fiche-rcp/"
 ATTACHMENT_URL = "boite-a-outils/fiches/files/modele.pdf"
 
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 @dataclass
