@@ -14,6 +14,7 @@ if [ "$want_test" = 1 ]; then
   missing=()
   command -v chromium >/dev/null 2>&1 || missing+=(chromium)
   [ -x /usr/sbin/nginx ] || missing+=(nginx-light)
+  command -v npm >/dev/null 2>&1 || missing+=(npm)
   if [ "${#missing[@]}" -gt 0 ]; then
     echo "Installation des paquets Debian : ${missing[*]}"
     as_root apt-get update -qq
@@ -28,4 +29,8 @@ fi
 extra=""
 [ "$want_test" = 1 ] && extra="[test]"
 .venv/bin/python -m pip install -q --disable-pip-version-check -e ".${extra}"
+if [ "$want_test" = 1 ] && [ ! -f .venv/axe/node_modules/axe-core/axe.min.js ]; then
+  echo "Installation d'axe-core (tests d'accessibilité)"
+  npm install --silent --no-audit --no-fund --prefix .venv/axe axe-core@4.14.1 >/dev/null
+fi
 echo "Installation terminée."

@@ -8,6 +8,12 @@ window.addEventListener("DOMContentLoaded", function () {
     openFilters: ["Rubrique"],
     translations: { placeholder: "Rechercher (ex. : protocole, infirmier, Nantes)" }
   });
+  // Pagefind's field only has a title: give it a real accessible name.
+  (function label() {
+    var input = document.querySelector("#recherche .pagefind-ui__search-input");
+    if (!input) { return window.requestAnimationFrame(label); }
+    input.setAttribute("aria-label", "Rechercher sur le site");
+  }());
   var query = new URLSearchParams(window.location.search).get("q");
   if (query) { ui.triggerSearch(query); }
 });

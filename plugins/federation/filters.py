@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from datetime import date, datetime
 
 from plugins.model.fields import PARIS
@@ -58,7 +59,23 @@ def author_line(author) -> str:
     return f"{author.name}, {author.profession}" if author.profession else author.name
 
 
+_YOUTUBE = re.compile(r"(?:youtube\.com/watch\?(?:.*&)?v=|youtu\.be/|youtube\.com/embed/)([\w-]{6,})")
+_VIMEO = re.compile(r"vimeo\.com/(?:video/)?(\d+)")
+
+
+def video_embed(url: str | None) -> str:
+    """Return the privacy-friendly player URL of a YouTube or Vimeo link, '' for other sites."""
+    if not url:
+        return ""
+    if m := _YOUTUBE.search(url):
+        return f"https://www.youtube-nocookie.com/embed/{m.group(1)}?autoplay=1"
+    if m := _VIMEO.search(url):
+        return f"https://player.vimeo.com/video/{m.group(1)}?dnt=1&autoplay=1"
+    return ""
+
+
 FILTERS = {
+    "video_embed": video_embed,
     "author_line": author_line,
     "date_fr": date_fr,
     "time_fr": time_fr,

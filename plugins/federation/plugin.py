@@ -151,6 +151,7 @@ class FederationPlugin(BasePlugin[FederationConfig]):
             join_url=config.extra.get("federation", {}).get("join_url", "adherer/"),
             today=self.today,
             feed_sections=FEED_SECTIONS,
+            footer_pages=self.plan.footer_pages(),
         )
         return env
 

@@ -18,6 +18,7 @@ SHEETS = f"{TOOLBOX}/fiches"
 FACET_FOLDERS = {"theme": "theme", "type": "type", "stage": "etape", "keyword": "mot-cle"}
 FACET_TITLES = {"theme": "Thème", "type": "Type d'outil", "stage": "Étape du projet", "keyword": "Mot-clé"}
 HOME_INTRO = "accueil"
+FOOTER_ORDER = 90  # pages ordered from 90 on (legal notice...) are linked from the footer, not the menu
 
 
 @dataclass(frozen=True)
@@ -140,8 +141,12 @@ class SitePlan:
             Section("Lettres", "lettres/index.md"),
             Section("Rechercher", "recherche.md"),
         ]
-        sections += [Section(p.title, item_uri(p)) for p in self.content.pages_for(self.audience) if p.slug != HOME_INTRO]
+        sections += [Section(p.title, item_uri(p)) for p in self.content.pages_for(self.audience)
+                     if p.slug != HOME_INTRO and p.order < FOOTER_ORDER]
         return sections
+
+    def footer_pages(self) -> list:
+        return [p for p in self.content.pages_for(self.audience) if p.order >= FOOTER_ORDER]
 
     def pages(self) -> Iterator[PageSpec]:
         """Yield every page of the site."""
