@@ -80,6 +80,43 @@ def test_the_menu_works_with_the_keyboard_and_shows_focus(browser, servers) -> N
     context.close()
 
 
+def test_on_a_phone_the_drawer_opens_and_closes_with_the_keyboard(browser, servers) -> None:
+    """Material's drawer is a <label>: without navigation.js the keyboard cannot open it and Tab walks
+    through its off-screen links with an invisible focus."""
+    context = browser.new_context(viewport={"width": 375, "height": 800})
+    page, _ = open_page(context, servers["public"], "")
+    focused = "(() => { const e = document.activeElement, r = e.getBoundingClientRect(), s = getComputedStyle(e);"\
+        " return [e.getAttribute('aria-label') || e.textContent.trim(), r.left >= 0 && r.right <= innerWidth, s.outlineStyle]; })()"
+    page.keyboard.press("Tab")
+    page.keyboard.press("Tab")
+    label, visible, outline = page.evaluate(focused)
+    assert (label, visible) == ("Menu", True) and outline != "none"
+    assert page.get_attribute("label[for='__drawer'][role='button']", "aria-expanded") == "false"
+    page.keyboard.press("Tab")  # the closed drawer's links are out of the tab order
+    assert page.evaluate(focused)[1] is True
+    page.keyboard.press("Shift+Tab")
+    page.keyboard.press("Enter")
+    assert page.get_attribute("label[for='__drawer'][role='button']", "aria-expanded") == "true"
+    page.wait_for_timeout(400)  # the drawer slides in
+    for _ in range(15):
+        page.keyboard.press("Tab")
+        label, visible, _ = page.evaluate(focused)
+        assert visible, label
+        if label == "Boîte à outils":
+            break
+    assert page.evaluate(focused)[:2] == ["Boîte à outils", True]
+    page.keyboard.press("Escape")
+    assert page.evaluate(focused)[0] == "Menu" and not page.is_checked("#__drawer")
+    page.keyboard.press("Enter")
+    page.wait_for_timeout(400)
+    page.keyboard.press("Tab")
+    page.keyboard.press("Tab")
+    assert page.evaluate(focused)[:2] == ["Postes à pourvoir", True]
+    page.keyboard.press("Enter")
+    page.wait_for_url("**/offres/")
+    context.close()
+
+
 def test_a_video_player_loads_only_when_asked(browser, servers) -> None:
     context = browser.new_context()
     asked: list[str] = []
