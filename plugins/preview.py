@@ -1,11 +1,21 @@
-"""Preview both sites locally with live reload (`build.py serve`)."""
+"""Preview both sites locally with live reload (`build.py serve`).
+
+One preview holds both sites. The first change noticed by either server rebuilds both, once:
+the content is loaded once, each page's Markdown converted once for both sites, and only the
+pages whose plan changed since the previous build are written again (see
+plugins/federation/incremental.py). The search index is rebuilt in the background after the
+pages, so that the browser reloads as soon as the pages are written.
+"""
 
 from __future__ import annotations
 
 import logging
 import shutil
+import signal
 import tempfile
 import threading
+import time
+import traceback
 from datetime import date
 from pathlib import Path
 
@@ -13,40 +23,161 @@ from mkdocs.commands.build import build as mkdocs_build
 from mkdocs.livereload import LiveReloadServer
 
 from plugins.builder import SITE_DIRS, site_config
+from plugins.federation.incremental import Incremental
 from plugins.model import Audience, ContentError, load_content
+from plugins.outputs.search import index_site
 
 log = logging.getLogger("plugins.preview")
 WATCHED = ("content", "toolbox", "newsletters", "mkdocs.yml")
+ORDER = (Audience.PUBLIC, Audience.ADHERENTS)
 
 
-def preview_server(project: Path, audience: Audience, today: date, host: str, port: int) -> LiveReloadServer:
-    """Return a live-reload server that rebuilds one audience's site on every change."""
-    site_dir = Path(tempfile.mkdtemp(prefix=f"apercu-{SITE_DIRS[audience]}-"))
-    url = f"http://{host}:{port}/"
+class _NoDirtyWarning(logging.Filter):
+    """MkDocs warns about 'dirty' builds on every rebuild; the preview's are exact (see incremental.py)."""
 
-    def builder() -> None:
-        try:
-            content = load_content(project)
-        except ContentError as exc:
-            print(exc.report())
-            return
-        config = site_config(project, audience, site_dir, url)
-        config.plugins["federation"].prepare(content, audience, today)
-        mkdocs_build(config, serve_url=url)
+    def filter(self, record: logging.LogRecord) -> bool:
+        return "'dirty' build" not in record.getMessage()
 
-    server = LiveReloadServer(builder=builder, host=host, port=port, root=str(site_dir))
-    for name in WATCHED:
-        if (project / name).exists():
-            server.watch(str(project / name))
-    builder()
-    return server
+
+class BackgroundIndexer:
+    """Run Pagefind on the sites that changed, one at a time, after the pages are served."""
+
+    def __init__(self) -> None:
+        self._pending: list[Path] = []
+        self._cond = threading.Condition()
+        self._busy = False
+        self._stop = False
+        self._thread = threading.Thread(target=self._run, name="apercu-recherche", daemon=True)
+        self._thread.start()
+
+    def request(self, site: Path) -> None:
+        with self._cond:
+            if site not in self._pending:
+                self._pending.append(site)
+            self._cond.notify_all()
+
+    def wait_idle(self, timeout: float = 120) -> bool:
+        """Wait until no index is pending or running (for tests); return False on timeout."""
+        with self._cond:
+            return self._cond.wait_for(lambda: not self._pending and not self._busy, timeout)
+
+    def stop(self) -> None:
+        with self._cond:
+            self._stop = True
+            self._cond.notify_all()
+        self._thread.join(timeout=60)
+
+    def _run(self) -> None:
+        while True:
+            with self._cond:
+                self._cond.wait_for(lambda: self._pending or self._stop)
+                if self._stop:
+                    return
+                site = self._pending.pop(0)
+                self._busy = True
+            try:
+                index_site(site)
+            except Exception as exc:  # noqa: BLE001 - the preview goes on; the message says what failed
+                print(f"Aperçu : {exc}")
+            finally:
+                with self._cond:
+                    self._busy = False
+                    self._cond.notify_all()
+
+
+class Preview:
+    """Both sites of a project, built into temporary folders and rebuilt when a source changes."""
+
+    def __init__(self, project: Path, today: date, host: str = "127.0.0.1", port: int = 8000) -> None:
+        self.project, self.today, self.host = project, today, host
+        self.ports = {Audience.PUBLIC: port, Audience.ADHERENTS: port + 1}
+        self.dirs = {a: Path(tempfile.mkdtemp(prefix=f"apercu-{SITE_DIRS[a]}-")) for a in ORDER}
+        self.indexer = BackgroundIndexer()
+        self.states = {a: Incremental(index=self.indexer.request) for a in ORDER}
+        self.rendered: dict = {}
+        self.lock = threading.Lock()
+        self.sources: tuple | None = None
+        self.builds = 0
+        self.last_seconds = 0.0
+        logging.getLogger("mkdocs.commands.build").addFilter(_NoDirtyWarning())
+
+    def url(self, audience: Audience) -> str:
+        return f"http://{self.host}:{self.ports[audience]}/"
+
+    def _sources(self) -> tuple:
+        """Return the state (path, size, mtime) of every watched file: what a rebuild depends on."""
+        state = []
+        for name in WATCHED:
+            path = self.project / name
+            paths = [path] if path.is_file() else sorted(p for p in path.rglob("*") if p.is_file())
+            for p in paths:
+                try:
+                    st = p.stat()
+                except FileNotFoundError:
+                    continue
+                state.append((str(p), st.st_size, st.st_mtime_ns))
+        return tuple(state)
+
+    def refresh(self) -> None:
+        """Rebuild both sites if a watched file changed since the last build (the other server's call finds none)."""
+        with self.lock:
+            sources = self._sources()
+            if sources == self.sources:
+                return
+            start = time.perf_counter()
+            try:
+                content = load_content(self.project)
+            except ContentError as exc:
+                print(exc.report())
+                print("Aperçu non mis à jour : corrigez les erreurs ci-dessus, il se reconstruira tout seul.")
+                self.sources = sources
+                return
+            if len(self.rendered) > 4 * len(content.sheets) + 4000:
+                self.rendered.clear()  # old versions of edited pages: start afresh now and then
+            try:
+                for audience in ORDER:
+                    config = site_config(self.project, audience, self.dirs[audience], self.url(audience))
+                    config.plugins["federation"].prepare(content, audience, self.today, self.rendered, self.states[audience])
+                    mkdocs_build(config, serve_url=self.url(audience), dirty=True)
+            except Exception:  # noqa: BLE001 - the servers keep the previous version
+                traceback.print_exc()
+                print("Aperçu non mis à jour : la construction a échoué (voir ci-dessus).")
+                return
+            self.sources = sources
+            self.builds += 1
+            self.last_seconds = time.perf_counter() - start
+            written = sum(s.written for s in self.states.values())
+            print(f"Aperçu à jour en {self.last_seconds:.1f} s ({written} pages réécrites).", flush=True)
+
+    def servers(self) -> dict[Audience, LiveReloadServer]:
+        """Return one live-reload server per site, both watching the sources."""
+        servers = {}
+        for audience in ORDER:
+            server = LiveReloadServer(
+                builder=self.refresh, host=self.host, port=self.ports[audience], root=str(self.dirs[audience]),
+                polling_interval=0.25,
+            )
+            for name in WATCHED:
+                if (self.project / name).exists():
+                    server.watch(str(self.project / name))
+            servers[audience] = server
+        return servers
+
+    def close(self) -> None:
+        self.indexer.stop()
+        for folder in self.dirs.values():
+            shutil.rmtree(folder, ignore_errors=True)
 
 
 def serve(project: Path, today: date, host: str = "127.0.0.1", port: int = 8000) -> None:
     """Serve the public site on port and the members' site on port + 1 until Ctrl+C."""
-    public = preview_server(project, Audience.PUBLIC, today, host, port)
-    members = preview_server(project, Audience.ADHERENTS, today, host, port + 1)
-    print(f"Site public : http://{host}:{port}/  —  espace adhérents : http://{host}:{port + 1}/  (Ctrl+C pour arrêter)")
+    signal.signal(signal.SIGTERM, _interrupt)  # a service manager's stop cleans up like Ctrl+C
+    preview = Preview(project, today, host, port)
+    preview.refresh()
+    servers = preview.servers()
+    public, members = servers[Audience.PUBLIC], servers[Audience.ADHERENTS]
+    print(f"Site public : {preview.url(Audience.PUBLIC)}  —  espace adhérents : {preview.url(Audience.ADHERENTS)}"
+          "  (Ctrl+C pour arrêter)", flush=True)
     thread = threading.Thread(target=public.serve, daemon=True)
     thread.start()
     try:
@@ -56,4 +187,8 @@ def serve(project: Path, today: date, host: str = "127.0.0.1", port: int = 8000)
     finally:
         for server in (public, members):
             server.shutdown()
-            shutil.rmtree(server.root, ignore_errors=True)
+        preview.close()
+
+
+def _interrupt(signum: int, frame: object) -> None:
+    raise KeyboardInterrupt

@@ -17,13 +17,15 @@ from mkdocs.structure.pages import Page as MkPage
 
 from plugins.federation.config import FederationConfig
 from plugins.federation.filters import FILTERS
+from plugins.federation.incremental import Fingerprinter, Incremental, digest, tree_state
+from plugins.federation.themeenv import share_theme_work
 from plugins.model import Audience, Content, ContentError, Event, JobOffer, NewsItem, Story, load_content, vocabulary
 from plugins.outputs import structured
 from plugins.outputs.calendar import write_calendars
 from plugins.outputs.feeds import FEED_SECTIONS, section_feeds, write_feeds
 from plugins.outputs.geo import write_geojson
 from plugins.outputs.search import index_site
-from plugins.website.plan import PageSpec, SitePlan
+from plugins.website.plan import PageSpec, SitePlan, item_uri
 from plugins.website.static import public_static_files
 
 HEADERLINK = re.compile(r'<a class="headerlink"[^>]*>.*?</a>')
@@ -55,11 +57,24 @@ class FederationPlugin(BasePlugin[FederationConfig]):
         self.rendered: RenderedPages | None = None
         self.reused: dict[str, RenderedPage] = {}
         self.keys: dict[str, tuple[str, int]] = {}
+        self.incremental: Incremental | None = None
+        self.fingerprints: dict[str, str] = {}
+        self.dests: list[str] = []
+        self.site_fingerprint = ""
+        self.written = 0
 
-    def prepare(self, content: Content, audience: Audience, today: date, rendered: RenderedPages | None = None) -> None:
-        """Hand over an already loaded model (and the pages another build rendered), so that builds share work."""
+    def prepare(
+        self, content: Content, audience: Audience, today: date, rendered: RenderedPages | None = None,
+        incremental: Incremental | None = None,
+    ) -> None:
+        """Hand over an already loaded model (and the pages another build rendered), so that builds share work.
+
+        With incremental (the preview), the build skips the pages its previous build wrote from the
+        same plan; MkDocs must then be run with dirty=True, which keeps the previous files.
+        """
         self.content, self.audience, self.today = content, audience, today
         self.rendered = rendered
+        self.incremental = incremental
 
     def on_config(self, config: MkDocsConfig) -> MkDocsConfig:
         self.audience = self.audience or Audience(self.config.audience)
@@ -71,6 +86,7 @@ class FederationPlugin(BasePlugin[FederationConfig]):
             except ContentError as exc:
                 raise PluginError(exc.report()) from None
         config.theme.dirs.insert(0, str(TEMPLATES))
+        share_theme_work(config.theme)
         plan = SitePlan(self.content, self.audience, self.today)
         self.plan = plan
         config.nav = [{s.title: s.src_uri} for s in plan.sections()]
@@ -85,12 +101,33 @@ class FederationPlugin(BasePlugin[FederationConfig]):
                 if not file.src_dir or Path(file.src_dir).resolve() == Path(config.docs_dir).resolve():
                     files.remove(file)
         in_nav = {s.src_uri for s in self.plan.sections()}
-        self.specs = {}
-        for spec in self.plan.pages():
-            self.specs[spec.src_uri] = spec
+        self.specs = {spec.src_uri: spec for spec in self.plan.pages()}
+        attachments = list(self.plan.attachments())
+        incremental = self.incremental
+        if incremental is not None:
+            self.site_fingerprint = digest(
+                self.audience, self.today, config.site_url, Path(config.config_file_path).read_bytes(),
+                tree_state(TEMPLATES, ASSETS), self.plan.sections(), sorted(self.specs), attachments,
+                [(p.title, item_uri(p)) for p in self.plan.footer_pages()],
+            )
+            self.fingerprints, self.dests, self.written = {}, [], 0
+            fingerprint_of = Fingerprinter()
+        for spec in self.specs.values():
             level = InclusionLevel.INCLUDED if spec.src_uri in in_nav else InclusionLevel.NOT_IN_NAV
-            self._put(files, File.generated(config, spec.src_uri, content=spec.markdown, inclusion=level))
-        for attachment in self.plan.attachments():
+            file = File.generated(config, spec.src_uri, content=spec.markdown, inclusion=level)
+            if incremental is not None:
+                fingerprint = fingerprint_of(spec.title, spec.template, spec.markdown, spec.context, spec.description, spec.search)
+                self.fingerprints[spec.src_uri] = fingerprint
+                self.dests.append(file.abs_dest_path)
+                # Section pages stay: the navigation of every page needs their titles, read while rendering them.
+                if spec.src_uri not in in_nav and incremental.unchanged(
+                    self.site_fingerprint, spec.src_uri, fingerprint, file.abs_dest_path
+                ):
+                    file.is_modified = _unchanged  # type: ignore[method-assign]  # MkDocs' dirty build skips it
+            self._put(files, file)
+        if incremental is not None:
+            incremental.site = ""  # until this build completes
+        for attachment in attachments:
             if attachment.dest_uri not in files.src_uris:
                 files.append(File.generated(config, attachment.dest_uri, abs_src_path=str(attachment.source)))
         for asset in sorted(ASSETS.rglob("*")):
@@ -116,7 +153,10 @@ class FederationPlugin(BasePlugin[FederationConfig]):
         if self.rendered is None:
             return markdown
         key = (page.file.src_uri, hash(markdown))
-        done = self.rendered.pop(key, None)  # each page is reused once: free it as we go
+        if self.incremental is not None:
+            done = self.rendered.get(key)  # the preview keeps them for its next builds
+        else:
+            done = self.rendered.pop(key, None)  # each page is reused once: free it as we go
         if done is not None:
             # The other site already converted this very Markdown: nothing left to convert here.
             self.reused[page.file.src_uri] = done
@@ -128,6 +168,7 @@ class FederationPlugin(BasePlugin[FederationConfig]):
         # The page is written next: nothing reads its HTML again, so do not keep thousands of them.
         page.content = None
         page.markdown = None
+        self.written += 1
         return output
 
     def on_page_content(self, html: str, page: MkPage, config: MkDocsConfig, files: Files) -> str:
@@ -182,14 +223,36 @@ class FederationPlugin(BasePlugin[FederationConfig]):
         context["search_filters"] = spec.search if spec else None
         return context
 
+    def on_build_error(self, error: Exception) -> None:
+        if self.incremental is not None:  # start the next preview build from scratch
+            self.incremental.site = ""
+            self.incremental.outputs.clear()
+
     def on_post_build(self, config: MkDocsConfig) -> None:
         site = Path(config.site_dir)
         assert self.content and self.audience and self.today
         site_url = config.site_url or "http://localhost/"
-        write_feeds(section_feeds(self.content, self.audience, self.today, site_url), site, config.site_name, site_url)
-        write_calendars(self.content.events_for(self.audience), site, f"Agenda — {config.site_name}", site_url)
-        write_geojson(self.content.members(), site, site_url)
-        index_site(site)
+        incremental = self.incremental
+
+        def changed(name: str, *inputs: object) -> bool:
+            return incremental is None or incremental.output_changed(name, site_url, config.site_name, *inputs)
+
+        feeds = section_feeds(self.content, self.audience, self.today, site_url)
+        if changed("feeds", feeds):
+            write_feeds(feeds, site, config.site_name, site_url)
+        events = self.content.events_for(self.audience)
+        if changed("calendars", events):
+            write_calendars(events, site, f"Agenda — {config.site_name}", site_url)
+        members = self.content.members()
+        if changed("map", members):
+            write_geojson(members, site, site_url)
+        if incremental is None:
+            index_site(site)
+        else:
+            incremental.finish(self.site_fingerprint, self.fingerprints, self.dests)
+            incremental.written = self.written
+            if self.written and incremental.index:
+                incremental.index(site)
         if self.audience is Audience.ADHERENTS:
             # No page listed; the empty file is kept because Material's script asks for it (feed links).
             (site / "sitemap.xml.gz").unlink(missing_ok=True)
@@ -198,3 +261,8 @@ class FederationPlugin(BasePlugin[FederationConfig]):
         else:
             sitemap = (config.site_url or "").rstrip("/") + "/sitemap.xml"
             (site / "robots.txt").write_text(f"User-agent: *\nAllow: /\nSitemap: {sitemap}\n", encoding="utf-8")
+
+
+def _unchanged() -> bool:
+    """File.is_modified for a page the previous preview build wrote from the same plan."""
+    return False

@@ -41,6 +41,18 @@ def _construct_mapping(loader: _LineLoader, node: yaml.MappingNode):
 
 _LineLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _construct_mapping)
 
+if getattr(yaml, "__with_libyaml__", False):
+
+    class _FastLineLoader(yaml.CSafeLoader):
+        """The same loader over libyaml's parser: five times faster. Its error messages and lines
+        differ from PyYAML's, so a file it rejects is parsed again by _LineLoader to explain why."""
+
+    _FastLineLoader.yaml_implicit_resolvers = _LineLoader.yaml_implicit_resolvers
+    _FastLineLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _construct_mapping)
+    _LOADERS: tuple[type, ...] = (_FastLineLoader, _LineLoader)
+else:  # pragma: no cover - PyYAML built without libyaml
+    _LOADERS = (_LineLoader,)
+
 _YAML_PROBLEMS = {
     "mapping values are not allowed here": "deux-points inattendu (mettez la valeur entre guillemets)",
     "could not find expected ':'": "il manque « : » entre la clé et la valeur",
@@ -106,14 +118,17 @@ def parse_source(text: str, rel: str, path: Path) -> SourceDocument | Problem:
         return Problem(rel, 1, "en-tête", "en-tête non fermé, attendu une ligne --- après les champs")
     # python-frontmatter's boundary may swallow blank lines: locate fm to keep lines exact.
     offset = text[: text.find(fm, 3)].count("\n")
-    loader = _LineLoader(fm)
-    loader.line_offset = offset  # type: ignore[attr-defined]
-    try:
-        meta = loader.get_single_data()
-    except yaml.YAMLError as exc:
-        return _yaml_problem(rel, exc, offset)
-    finally:
-        loader.dispose()
+    for loader_class in _LOADERS:
+        loader = loader_class(fm)
+        loader.line_offset = offset  # type: ignore[attr-defined]
+        try:
+            meta = loader.get_single_data()
+            break
+        except yaml.YAMLError as exc:
+            if loader_class is _LOADERS[-1]:
+                return _yaml_problem(rel, exc, offset)
+        finally:
+            loader.dispose()
     if meta is None:
         meta = LineDict()
         meta.lines = {}

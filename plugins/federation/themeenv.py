@@ -1,0 +1,62 @@
+"""Share the theme's template work between builds of the same process.
+
+Each MkDocs build creates a new Jinja environment: it compiles Material's templates again and
+lists the theme's 14,500 files (its icons included) to find the static ones. A full build makes
+two sites, the preview rebuilds both on every edit: the compiled templates (Jinja's bytecode,
+checked against the template's source) and the listing are kept for the process instead.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import jinja2
+
+
+class MemoryBytecodeCache(jinja2.BytecodeCache):
+    """Jinja bytecode kept in memory; Jinja compares each template's source checksum before reuse."""
+
+    def __init__(self) -> None:
+        self.store: dict[str, bytes] = {}
+
+    def load_bytecode(self, bucket: jinja2.bccache.Bucket) -> None:
+        data = self.store.get(bucket.key)
+        if data is not None:
+            bucket.bytecode_from_string(data)
+
+    def dump_bytecode(self, bucket: jinja2.bccache.Bucket) -> None:
+        self.store[bucket.key] = bucket.bytecode_to_string()
+
+    def clear(self) -> None:
+        self.store.clear()
+
+
+BYTECODE = MemoryBytecodeCache()
+_LISTINGS: dict[tuple[Any, ...], list[str]] = {}
+
+
+def share_theme_work(theme: Any) -> None:
+    """Make theme.get_env() return environments that reuse compiled templates and the theme's file listing."""
+    original: Callable[[], jinja2.Environment] = type(theme).get_env.__get__(theme)
+
+    def get_env() -> jinja2.Environment:
+        env = original()
+        env.bytecode_cache = BYTECODE
+        search_path = tuple(theme.dirs)
+        static_templates = tuple(sorted(theme.static_templates))
+        list_templates = env.list_templates
+
+        def listed(extensions=None, filter_func=None) -> list[str]:
+            # MkDocs' only caller passes a filter defined in its code (same __code__ every build)
+            # that depends on the theme's static templates: the listing depends on nothing else.
+            key = (search_path, static_templates, extensions and tuple(extensions),
+                   getattr(filter_func, "__code__", filter_func))
+            if key not in _LISTINGS:
+                _LISTINGS[key] = list_templates(extensions, filter_func)
+            return list(_LISTINGS[key])
+
+        env.list_templates = listed  # type: ignore[method-assign]
+        return env
+
+    theme.get_env = get_env

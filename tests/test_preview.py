@@ -1,0 +1,157 @@
+"""`build.py serve`: incremental rebuilds must write exactly what a full build writes, and the live server must follow edits."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+from plugins.builder import build_site
+from plugins.model import Audience, load_content
+from plugins.preview import ORDER, Preview
+from tests.conftest import REPO, TODAY, free_port
+
+SOURCES = ("content", "toolbox", "newsletters")
+
+
+def copy_sample(dest: Path) -> Path:
+    for name in SOURCES:
+        shutil.copytree(REPO / name, dest / name)
+    shutil.copy(REPO / "mkdocs.yml", dest / "mkdocs.yml")
+    return dest
+
+
+def tree(root: Path) -> dict[str, bytes]:
+    """Every file of a built site but the search index (built in the background by the preview)."""
+    return {
+        p.relative_to(root).as_posix(): p.read_bytes()
+        for p in sorted(root.rglob("*"))
+        if p.is_file() and not p.relative_to(root).as_posix().startswith("pagefind/")
+    }
+
+
+def assert_same_as_full_build(preview: Preview, project: Path, work: Path) -> None:
+    """Build both sites from scratch, at the preview's addresses, and compare every file."""
+    content = load_content(project)
+    for audience in ORDER:
+        reference = work / f"reference-{audience.value}-{time.monotonic_ns()}"
+        build_site(content, audience, reference, TODAY, site_url=preview.url(audience))
+        expected, got = tree(reference), tree(preview.dirs[audience])
+        assert sorted(got) == sorted(expected), audience
+        different = [name for name in expected if got[name] != expected[name]]
+        assert different == [], audience
+        shutil.rmtree(reference)
+
+
+@pytest.fixture
+def preview(tmp_path: Path):
+    project = copy_sample(tmp_path / "projet")
+    preview = Preview(project, TODAY, port=free_port())
+    yield preview
+    preview.close()
+    assert not any(d.exists() for d in preview.dirs.values())
+
+
+def edit(path: Path, old: str, new: str) -> None:
+    text = path.read_text("utf-8")
+    assert old in text, (path, old)
+    path.write_text(text.replace(old, new, 1), encoding="utf-8")
+
+
+def test_each_incremental_rebuild_writes_what_a_full_build_writes(preview: Preview, tmp_path: Path) -> None:
+    project = preview.project
+    preview.refresh()
+    total = sum(s.written for s in preview.states.values())
+    assert total > 200
+    assert_same_as_full_build(preview, project, tmp_path)
+
+    # The body of a members-only sheet: its page and the pages listing it, nothing else.
+    sheet = next(p for p in sorted((project / "toolbox").rglob("*.md")) if "access: public" not in p.read_text("utf-8"))
+    sheet.write_text(sheet.read_text("utf-8") + "\nParagraphe ajouté pendant l'aperçu.\n", encoding="utf-8")
+    preview.refresh()
+    assert 0 < sum(s.written for s in preview.states.values()) < total / 4
+    assert_same_as_full_build(preview, project, tmp_path)
+
+    # The title of a public sheet: shown on listings and facet pages of both sites.
+    public_sheet = next(p for p in sorted((project / "toolbox").rglob("*.md")) if "access: public" in p.read_text("utf-8"))
+    edit(public_sheet, "title: ", "title: Nouveau titre — ")
+    preview.refresh()
+    assert_same_as_full_build(preview, project, tmp_path)
+
+    # An offer deleted, a news item added.
+    offer = sorted((project / "content/offres").glob("*.md"))[0]
+    offer.unlink()
+    news = project / "content/actualites/nouvelle-pendant-apercu.md"
+    news.write_text("---\ntitle: Nouvelle écrite pendant l'aperçu\ndate: 2026-11-20\nsummary: Une actualité de test.\n"
+                    "tags: [\"vie de la fédération\"]\n---\n\nTexte de la nouvelle.\n", encoding="utf-8")
+    preview.refresh()
+    assert_same_as_full_build(preview, project, tmp_path)
+
+    # mkdocs.yml: every page changes.
+    edit(project / "mkdocs.yml", "site_name: ", "site_name: Aperçu — ")
+    preview.refresh()
+    assert_same_as_full_build(preview, project, tmp_path)
+
+
+def test_a_broken_file_keeps_the_previous_preview_and_says_why(preview: Preview, tmp_path: Path, capsys) -> None:
+    project = preview.project
+    preview.refresh()
+    before = tree(preview.dirs[Audience.ADHERENTS])
+    sheet = sorted((project / "toolbox").rglob("*.md"))[0]
+    good = sheet.read_text("utf-8")
+    sheet.write_text(good.replace("title: ", "title: [non fermé ", 1), encoding="utf-8")
+    preview.refresh()
+    out = capsys.readouterr().out
+    assert sheet.relative_to(project / "toolbox").as_posix() in out and "Aperçu non mis à jour" in out
+    assert tree(preview.dirs[Audience.ADHERENTS]) == before
+    sheet.write_text(good + "\nCorrigé.\n", encoding="utf-8")
+    preview.refresh()
+    assert "Aperçu à jour" in capsys.readouterr().out
+    assert_same_as_full_build(preview, project, tmp_path)
+
+
+def test_the_search_index_follows_in_the_background(preview: Preview) -> None:
+    preview.refresh()
+    assert preview.indexer.wait_idle(120)
+    for audience in ORDER:
+        assert (preview.dirs[audience] / "pagefind/pagefind.js").exists()
+
+
+def wait_for(url: str, needle: str, timeout: float) -> float:
+    start = time.monotonic()
+    while time.monotonic() - start < timeout:
+        try:
+            if needle in urllib.request.urlopen(url, timeout=5).read().decode("utf-8"):
+                return time.monotonic() - start
+        except (urllib.error.URLError, ConnectionError):
+            pass
+        time.sleep(0.1)
+    raise AssertionError(f"{needle!r} absent de {url} après {timeout} s")
+
+
+def test_serve_follows_an_edit_on_both_sites_and_stops_cleanly(tmp_path: Path) -> None:
+    project = copy_sample(tmp_path / "projet")
+    port = free_port()
+    process = subprocess.Popen(
+        [sys.executable, str(REPO / "build.py"), "--project", str(project), "--today", TODAY.isoformat(), "serve", "--port", str(port)],
+        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+    )
+    try:
+        public, members = f"http://127.0.0.1:{port}/", f"http://127.0.0.1:{port + 1}/"
+        wait_for(public + "boite-a-outils/", "Boîte à outils", 120)
+        wait_for(members + "boite-a-outils/", "Boîte à outils", 30)
+        sheet = next(p for p in sorted((project / "toolbox").rglob("*.md")) if "access: public" in p.read_text("utf-8"))
+        edit(sheet, "title: ", "title: Titre modifié en direct — ")
+        wait_for(public + "boite-a-outils/", "Titre modifié en direct", 30)
+        wait_for(members + "boite-a-outils/", "Titre modifié en direct", 30)
+    finally:
+        process.terminate()
+        output, _ = process.communicate(timeout=60)
+    assert "Aperçu à jour" in output and "Traceback" not in output
+    assert "Arrêt de l'aperçu." in output
