@@ -9,6 +9,7 @@ import os
 import signal
 import subprocess
 import sys
+import time
 from email.policy import default
 from pathlib import Path
 
@@ -268,3 +269,29 @@ def test_due_sends_letters_whose_time_has_come(smtp, subscribers, tmp_path: Path
     assert dict(subjects) == expected
     again = subprocess.run([*base, "--now", "2026-12-01T10:00+01:00"], env=environment(smtp), capture_output=True, text=True, check=False)
     assert "Aucune lettre à envoyer" in again.stdout
+
+
+def test_a_second_send_while_one_runs_sends_nothing(smtp, subscribers, tmp_path: Path) -> None:
+    """The scheduled job and a manual command on the same ledger: the second one stops, nobody gets two."""
+    sink, _ = smtp
+    members = subscribers[2]
+    ledger = tmp_path / "envois.sqlite"
+    command = send_command(smtp, subscribers, ledger)
+    command[command.index("--rate") + 1] = "20"  # 40 messages: about two seconds
+    first = subprocess.Popen(command, env=environment(smtp), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        deadline = time.monotonic() + 60
+        while len(sink.messages) < 3 and time.monotonic() < deadline:
+            time.sleep(0.02)
+        assert 3 <= len(sink.messages) < len(members), "the first send should be under way"
+        second = run(smtp, subscribers, ledger)
+        out, err = first.communicate(timeout=120)
+    finally:
+        first.kill()
+    assert second.returncode == 1
+    assert "Un autre envoi est en cours" in second.stdout and str(ledger) in second.stdout
+    assert first.returncode == 0, out + err
+    exactly_once(sink, members)
+    # Once the first has finished, the ledger is free again.
+    again = run(smtp, subscribers, ledger)
+    assert again.returncode == 0 and "Envoyés maintenant : 0." in again.stdout

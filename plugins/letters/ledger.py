@@ -3,10 +3,13 @@
 States: pending (not sent; safe to send), inflight (DATA under way), sent (the server accepted it),
 failed (permanent refusal, 5xx), unknown (connection lost during DATA: the server may have it).
 A row found inflight when a run starts belongs to a run that died: see SendLedger.recover().
+Only one run sends with a given ledger at a time (SendLedger.hold()); that is also what
+makes "inflight means dead" true.
 """
 
 from __future__ import annotations
 
+import fcntl
 import sqlite3
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -44,18 +47,43 @@ class Delivery:
     attempts: int
 
 
+class LedgerBusy(Exception):
+    """Another process is sending with this ledger."""
+
+
 class SendLedger:
     """What was sent to whom; every state change is committed before the next SMTP step."""
 
     def __init__(self, path: Path):
         path.parent.mkdir(parents=True, exist_ok=True)
+        self.path = path
+        self.lock_file = None
         self.db = sqlite3.connect(path, isolation_level=None, timeout=30)
         self.db.execute("PRAGMA journal_mode=WAL")
         self.db.execute("PRAGMA synchronous=NORMAL")
         self.db.executescript(SCHEMA)
 
+    def hold(self) -> None:
+        """Take the ledger for this process until close(); raise LedgerBusy if another process has it.
+
+        Two runs reading the same pending rows would both send them, and the second one's
+        recover() would take the first one's inflight rows for a dead run's. The lock is an
+        flock on a file beside the ledger: the kernel releases it when the process ends,
+        even by kill -9, so a crashed run never blocks the next one.
+        """
+        handle = open(self.path.with_name(self.path.name + ".lock"), "a")  # noqa: SIM115 (held until close)
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            handle.close()
+            raise LedgerBusy(str(self.path)) from None
+        self.lock_file = handle
+
     def close(self) -> None:
         self.db.close()
+        if self.lock_file is not None:
+            self.lock_file.close()  # releases the flock
+            self.lock_file = None
 
     def enlist(self, letter: str, recipients: list[tuple[str, str, str]]) -> int:
         """Add (email, name, message_id) rows as pending; rows already there keep their state."""

@@ -15,7 +15,7 @@ from datetime import UTC, datetime
 from email.headerregistry import Address
 from pathlib import Path
 
-from plugins.letters.ledger import Delivery, SendLedger
+from plugins.letters.ledger import Delivery, LedgerBusy, SendLedger
 from plugins.letters.message import build_message, message_id, token, unsubscribe_links
 from plugins.letters.render import RenderedLetter
 from plugins.letters.subscribers import Subscriber
@@ -315,6 +315,13 @@ def run_send(content, settings, request: SendRequest) -> int:
     letters = {lt.slug: lt for lt in content.letters}
     ledger = SendLedger(request.ledger)
     try:
+        if not request.dry_run and not request.test_to:
+            try:
+                ledger.hold()
+            except LedgerBusy:
+                _say(f"Un autre envoi est en cours avec le registre {request.ledger} : cette commande n'a rien envoyé. "
+                     "Relancez-la quand il sera terminé : elle ne reprendra que ce qui reste.")
+                return 1
         if request.due:
             now = request.now or datetime.now(UTC)
             chosen = [lt for lt in content.letters if lt.send_at and lt.send_at <= now and not ledger.is_complete(lt.slug)]
