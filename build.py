@@ -26,7 +26,8 @@ def parse_day(value: str) -> date:
 def command_build(args: argparse.Namespace) -> int:
     quiet_mkdocs()
     try:
-        result = build_all(args.project, args.output, args.today)
+        result = build_all(args.project, args.output, args.today, on_wait=lambda: print(
+            f"Une autre construction est en cours vers {args.output} : attente de sa fin…", file=sys.stderr, flush=True))
     except ContentError as exc:
         print(exc.report(), file=sys.stderr)
         print(f"Le site précédent dans {args.output} est conservé.", file=sys.stderr)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import shutil
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
@@ -15,6 +16,7 @@ from mkdocs.config.defaults import MkDocsConfig
 from plugins.access.nginx import Identity
 from plugins.letters.publish import LetterSettings, write_letters
 from plugins.letters.render import Identity as RenderIdentity
+from plugins.locking import FileLock
 from plugins.model import Audience, Content, load_content
 
 SITE_DIRS = {Audience.PUBLIC: "public", Audience.ADHERENTS: "adherents"}
@@ -69,8 +71,19 @@ def swap_in(staging: Path, output: Path) -> None:
     staging.rmdir()
 
 
-def build_all(project: Path, output: Path, today: date, strict: bool = False) -> BuildResult:
-    """Load, check and build everything; the previous output stays intact on any failure."""
+def build_all(project: Path, output: Path, today: date, strict: bool = False,
+              on_wait: Callable[[], None] = lambda: None) -> BuildResult:
+    """Load, check and build everything; the previous output stays intact on any failure.
+
+    Builds into the same output take turns (two commits pushed seconds apart): the second
+    waits for the first, then loads the content as it is by then.
+    """
+    with FileLock(output.parent / f".{output.name}.lock") as lock:
+        lock.acquire(wait=True, on_wait=on_wait)
+        return _build_all(project, output, today, strict)
+
+
+def _build_all(project: Path, output: Path, today: date, strict: bool) -> BuildResult:
     content = load_content(project)
     staging = output.parent / f".{output.name}-staging"
     if staging.exists():

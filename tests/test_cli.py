@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -90,3 +91,25 @@ def test_the_shipped_project_passes_check() -> None:
 def test_make_project_copies_the_real_configuration(tmp_path: Path) -> None:
     root = make_project(tmp_path)
     assert (root / "mkdocs.yml").read_text("utf-8") == (REPO / "mkdocs.yml").read_text("utf-8")
+
+
+def test_two_builds_at_once_take_turns(project: Path) -> None:
+    """Two commits pushed seconds apart start two builds into the same site/: the second waits for the first."""
+    command = [sys.executable, str(REPO / "build.py"), "--project", str(project), "--today", "2026-11-23", "build"]
+    first = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        staging = project / ".site-staging"
+        deadline = time.monotonic() + 60
+        while not staging.exists() and first.poll() is None and time.monotonic() < deadline:
+            time.sleep(0.01)
+        assert staging.exists(), "the first build should be under way"
+        second = run(project, "build")
+        out, err = first.communicate(timeout=300)
+    finally:
+        first.kill()
+    assert first.returncode == 0, out + err
+    assert second.returncode == 0, second.stdout + second.stderr
+    assert "Une autre construction est en cours" in second.stderr
+    assert sorted(p.name for p in project.iterdir() if p.name.startswith(".")) == [".site.lock"]
+    assert sorted(p.name for p in (project / "site").iterdir()) == ["adherents", "lettres", "public"]
+    assert (project / "site/public/index.html").exists() and (project / "site/adherents/index.html").exists()

@@ -9,11 +9,12 @@ makes "inflight means dead" true.
 
 from __future__ import annotations
 
-import fcntl
 import sqlite3
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
+
+from plugins.locking import Busy, FileLock
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS deliveries (
@@ -47,8 +48,7 @@ class Delivery:
     attempts: int
 
 
-class LedgerBusy(Exception):
-    """Another process is sending with this ledger."""
+LedgerBusy = Busy  # another process is sending with this ledger
 
 
 class SendLedger:
@@ -57,7 +57,7 @@ class SendLedger:
     def __init__(self, path: Path):
         path.parent.mkdir(parents=True, exist_ok=True)
         self.path = path
-        self.lock_file = None
+        self.lock = FileLock(path.with_name(path.name + ".lock"))
         self.db = sqlite3.connect(path, isolation_level=None, timeout=30)
         self.db.execute("PRAGMA journal_mode=WAL")
         self.db.execute("PRAGMA synchronous=NORMAL")
@@ -67,23 +67,13 @@ class SendLedger:
         """Take the ledger for this process until close(); raise LedgerBusy if another process has it.
 
         Two runs reading the same pending rows would both send them, and the second one's
-        recover() would take the first one's inflight rows for a dead run's. The lock is an
-        flock on a file beside the ledger: the kernel releases it when the process ends,
-        even by kill -9, so a crashed run never blocks the next one.
+        recover() would take the first one's inflight rows for a dead run's.
         """
-        handle = open(self.path.with_name(self.path.name + ".lock"), "a")  # noqa: SIM115 (held until close)
-        try:
-            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            handle.close()
-            raise LedgerBusy(str(self.path)) from None
-        self.lock_file = handle
+        self.lock.acquire(wait=False)
 
     def close(self) -> None:
         self.db.close()
-        if self.lock_file is not None:
-            self.lock_file.close()  # releases the flock
-            self.lock_file = None
+        self.lock.release()
 
     def enlist(self, letter: str, recipients: list[tuple[str, str, str]]) -> int:
         """Add (email, name, message_id) rows as pending; rows already there keep their state."""

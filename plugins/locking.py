@@ -1,0 +1,47 @@
+"""One process at a time on a shared resource (a site folder, a send ledger), with an flock.
+
+The kernel releases an flock when its process ends, even by kill -9, so a crashed run never
+blocks the next one and no stale lock file has to be cleaned by hand.
+"""
+
+from __future__ import annotations
+
+import fcntl
+from collections.abc import Callable
+from pathlib import Path
+from typing import IO
+
+
+class Busy(Exception):
+    """Another process holds the lock."""
+
+
+class FileLock:
+    def __init__(self, path: Path):
+        self.path = path
+        self.handle: IO[str] | None = None
+
+    def acquire(self, wait: bool = False, on_wait: Callable[[], None] = lambda: None) -> None:
+        """Take the lock; raise Busy if it is held elsewhere and wait is False, else call on_wait and block."""
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        handle = open(self.path, "a")  # noqa: SIM115 - held until release()
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            if not wait:
+                handle.close()
+                raise Busy(str(self.path)) from None
+            on_wait()
+            fcntl.flock(handle, fcntl.LOCK_EX)
+        self.handle = handle
+
+    def release(self) -> None:
+        if self.handle is not None:
+            self.handle.close()  # closing the file releases the flock
+            self.handle = None
+
+    def __enter__(self) -> FileLock:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.release()
