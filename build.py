@@ -9,6 +9,7 @@ import sys
 import traceback
 from datetime import date, datetime
 from pathlib import Path
+from urllib.parse import urlsplit
 
 from plugins.builder import build_all, letter_settings, quiet_mkdocs
 from plugins.model import ContentError, load_content
@@ -90,12 +91,16 @@ def command_server(args: argparse.Namespace) -> int:
     settings = ServerSettings(
         site / "public", site / "adherents", htpasswd,
         args.public_listen, args.members_listen, args.public_name, args.members_name,
+        args.service, urlsplit(letter_settings(args.project).unsubscribe_url).path or "/",
     )
     conf = write_server_files(dest, settings, federation_identity(args.project), args.today)
     print(f"Comptes actifs écrits dans {htpasswd} : {summary.written}.")
     if summary.expired:
         print(f"Comptes expirés exclus : {len(summary.expired)} ({', '.join(summary.expired)}).")
     print(f"Configuration nginx écrite dans {conf} : incluez-la dans le bloc http, puis « nginx -s reload ».")
+    if not args.service:
+        print("Sans --service, les formulaires d'inscription et les liens de désinscription des lettres ne répondent pas : "
+              "lancez « build.py service » et indiquez son adresse.")
     return 0
 
 
@@ -112,6 +117,7 @@ def command_send(args: argparse.Namespace) -> int:
     request = SendRequest(
         letter=args.letter, due=args.due, subscribers=path(args.subscribers, "LETTER_SUBSCRIBERS"),
         suppressed=path(args.suppressed, "LETTER_SUPPRESSED"), ledger=path(args.ledger, "LETTER_LEDGER"),
+        store=path(args.db, "LETTER_DB"),
         outbox=path(args.outbox, "LETTER_OUTBOX") or args.project / "outbox",
         rate=args.rate if args.rate is not None else float(env.get("LETTER_RATE", "10")),
         dry_run=args.dry_run, test_to=args.test_to, retry_unknown=args.retry_unknown,
@@ -119,6 +125,43 @@ def command_send(args: argparse.Namespace) -> int:
         retry=RetryPolicy(backoff=float(env.get("LETTER_RETRY_BACKOFF", "2"))),
     )
     return run_send(content, letter_settings(args.project), request)
+
+
+def command_service(args: argparse.Namespace) -> int:
+    from plugins.readers.commands import OperatorError, service_app
+    from plugins.readers.core import serve
+
+    try:
+        app = service_app(args.project, args.db, args.outbox)
+    except OperatorError as exc:
+        print(exc, file=sys.stderr)
+        return 1
+    try:
+        serve(app, args.host, args.port, ready=lambda line: print(line, flush=True))
+    except OSError as exc:
+        print(f"Impossible d'écouter sur {args.host}:{args.port} : {exc}", file=sys.stderr)
+        return 1
+    return 0
+
+
+def command_readers(args: argparse.Namespace) -> int:
+    from plugins.readers import commands
+
+    try:
+        store = commands.open_store(args.db, args.project, create=args.action == "importer")
+        if args.action == "importer":
+            return commands.import_csv(store, args.fichier, args.audience)
+        if args.action == "exporter":
+            if args.sortie:
+                with args.sortie.open("w", encoding="utf-8", newline="") as out:
+                    return commands.export_csv(store, args.audience, out)
+            return commands.export_csv(store, args.audience, sys.stdout)
+        if args.action == "historique":
+            return commands.show_history(store, args.adresse)
+        return commands.erase(store, args.adresse)
+    except commands.OperatorError as exc:
+        print(exc, file=sys.stderr)
+        return 1
 
 
 def command_serve(args: argparse.Namespace) -> int:
@@ -151,6 +194,8 @@ def parser() -> argparse.ArgumentParser:
     a.add_argument("--members-listen", default="80", help="adresse d'écoute de l'espace adhérents (défaut : 80)")
     a.add_argument("--public-name", default="_", help="nom de domaine du site public")
     a.add_argument("--members-name", default="_", help="nom de domaine de l'espace adhérents")
+    a.add_argument("--service", metavar="HÔTE:PORT", default="",
+                   help="adresse du service des lecteurs (build.py service), ex. 127.0.0.1:8025")
     a.add_argument("--cost", type=int, default=8, choices=range(4, 15), metavar="4-14", help="coût bcrypt (défaut : 8)")
     e = sub.add_parser("send", help="envoie une lettre à ses abonnés, une seule fois chacun")
     e.add_argument("letter", nargs="?", help="la lettre, ex. 2026-11-adherents")
@@ -163,7 +208,26 @@ def parser() -> argparse.ArgumentParser:
     e.add_argument("--dry-run", action="store_true", help="prépare tout et affiche le bilan, sans rien envoyer")
     e.add_argument("--test-to", metavar="ADRESSE", help="envoie un seul exemplaire de test à cette adresse")
     e.add_argument("--retry-unknown", action="store_true", help="renvoie aussi les messages à l'état inconnu (même Message-ID)")
+    e.add_argument("--db", type=Path, help="base des lecteurs (SQLite) ; défaut : $LETTER_DB")
     e.add_argument("--now", type=datetime.fromisoformat, default=None, help=argparse.SUPPRESS)
+    v = sub.add_parser("service", help="service des lecteurs (inscriptions, désinscriptions), derrière nginx")
+    v.add_argument("--host", default="127.0.0.1", help="adresse d'écoute (défaut : 127.0.0.1)")
+    v.add_argument("--port", type=int, default=8025, help="port d'écoute (défaut : 8025)")
+    v.add_argument("--db", type=Path, help="base des lecteurs (SQLite) ; défaut : $LETTER_DB")
+    v.add_argument("--outbox", type=Path, help="sans SMTP_HOST, dossier où écrire les messages de confirmation")
+    r = sub.add_parser("abonnes", help="base des lecteurs des lettres : importer, exporter, historique, effacer")
+    r.add_argument("--db", type=Path, help="base des lecteurs (SQLite) ; défaut : $LETTER_DB")
+    ra = r.add_subparsers(dest="action", required=True)
+    ri = ra.add_parser("importer", help="importe un CSV (email, name, audience) ; rien n'est importé si une ligne est fausse")
+    ri.add_argument("fichier", type=Path)
+    ri.add_argument("--audience", choices=("public", "adherents"), help="lettre des lignes sans colonne audience")
+    rx = ra.add_parser("exporter", help="exporte la base en CSV")
+    rx.add_argument("--audience", choices=("public", "adherents"))
+    rx.add_argument("--sortie", type=Path, help="fichier CSV (défaut : la sortie standard)")
+    rh = ra.add_parser("historique", help="affiche tout ce que la base sait d'une adresse")
+    rh.add_argument("adresse")
+    re_ = ra.add_parser("effacer", help="efface une adresse (RGPD art. 17) ; seule son empreinte reste")
+    re_.add_argument("adresse")
     s = sub.add_parser("serve", help="aperçu local des deux sites, rechargé à chaque modification")
     s.add_argument("--host", default="127.0.0.1")
     s.add_argument("--port", type=int, default=8000, help="port du site public ; l'espace adhérents prend le suivant")
@@ -176,7 +240,8 @@ def main(argv: list[str] | None = None) -> int:
     command = args.command or "build"
     if command == "build":
         args.output = (getattr(args, "output", None) or args.project / "site").resolve()
-    handlers = {"build": command_build, "check": command_check, "new": command_new, "serve": command_serve, "server": command_server, "send": command_send}
+    handlers = {"build": command_build, "check": command_check, "new": command_new, "serve": command_serve, "server": command_server, "send": command_send,
+                "service": command_service, "abonnes": command_readers}
     return handlers[command](args)
 
 

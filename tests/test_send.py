@@ -121,7 +121,7 @@ def test_a_normal_send_reaches_each_subscriber_once(smtp, subscribers, tmp_path:
     assert result.returncode == 0, result.stdout + result.stderr
     exactly_once(sink, subscribers[2])
     assert "abonnes.csv:43: email: « pas-une-adresse » n'est pas une adresse valide" in result.stdout
-    assert "2 adresses exclues par la liste de suppression" in result.stdout
+    assert "2 adresses exclues" in result.stdout
     again = run(smtp, subscribers, tmp_path / "envois.sqlite")
     assert again.returncode == 0 and "Envoyés maintenant : 0." in again.stdout
     exactly_once(sink, subscribers[2])

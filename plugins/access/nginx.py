@@ -28,6 +28,9 @@ class ServerSettings:
     members_listen: str = "80"
     public_name: str = "_"
     members_name: str = "_"
+    service: str = ""  # host:port of `build.py service`; empty: no forms, no unsubscribe page
+    unsubscribe_path: str = "/lettres/desinscription/"  # the path of the letters' unsubscribe links
+    subscribe_rate: str = "10r/m"  # per client IP: slows bots without hindering a person
 
 
 @dataclass(frozen=True)
@@ -61,9 +64,11 @@ def write_server_files(dest: Path, settings: ServerSettings, identity: Identity,
     env = _env()
     page = dest / "401.html"
     _write(page, env.get_template("unauthorized.html.j2").render(**vars(identity)))
+    refused = dest / "refus.html"
+    _write(refused, env.get_template("refused.html.j2").render(**vars(identity)))
     conf = dest / "nginx.conf"
     values = {k: str(v) for k, v in vars(settings).items()}
-    _write(conf, env.get_template("nginx.conf.j2").render(**values, unauthorized_page=page, today=today.isoformat()))
+    _write(conf, env.get_template("nginx.conf.j2").render(**values, unauthorized_page=page, refused_page=refused, today=today.isoformat()))
     return conf
 
 

@@ -1,7 +1,8 @@
 """The send ledger (SQLite): one row per (letter, recipient), so that a rerun sends only what is unsent.
 
 States: pending (not sent; safe to send), inflight (DATA under way), sent (the server accepted it),
-failed (permanent refusal, 5xx), unknown (connection lost during DATA: the server may have it).
+failed (permanent refusal, 5xx), unknown (connection lost during DATA: the server may have it),
+skipped (the reader left or bounced after the letter's list was drawn up: never sent).
 A row found inflight when a run starts belongs to a run that died: see SendLedger.recover().
 Only one run sends with a given ledger at a time (SendLedger.hold()); that is also what
 makes "inflight means dead" true.
@@ -22,7 +23,7 @@ CREATE TABLE IF NOT EXISTS deliveries (
     email TEXT NOT NULL,
     name TEXT NOT NULL DEFAULT '',
     message_id TEXT NOT NULL,
-    status TEXT NOT NULL CHECK (status IN ('pending', 'inflight', 'sent', 'failed', 'unknown')),
+    status TEXT NOT NULL CHECK (status IN ('pending', 'inflight', 'sent', 'failed', 'unknown', 'skipped')),
     attempts INTEGER NOT NULL DEFAULT 0,
     last_error TEXT NOT NULL DEFAULT '',
     updated TEXT NOT NULL,
@@ -61,7 +62,20 @@ class SendLedger:
         self.db = sqlite3.connect(path, isolation_level=None, timeout=30)
         self.db.execute("PRAGMA journal_mode=WAL")
         self.db.execute("PRAGMA synchronous=NORMAL")
+        self._migrate()
         self.db.executescript(SCHEMA)
+
+    def _migrate(self) -> None:
+        """Rebuild a ledger written before the 'skipped' state existed (SQLite cannot alter a CHECK)."""
+        row = self.db.execute("SELECT sql FROM sqlite_master WHERE type = 'table' AND name = 'deliveries'").fetchone()
+        if row is None or "'skipped'" in row[0]:
+            return
+        self.db.execute("BEGIN IMMEDIATE")
+        self.db.execute("ALTER TABLE deliveries RENAME TO deliveries_before_skipped")
+        self.db.execute(SCHEMA.split("CREATE TABLE IF NOT EXISTS letters")[0])
+        self.db.execute("INSERT INTO deliveries SELECT * FROM deliveries_before_skipped")
+        self.db.execute("DROP TABLE deliveries_before_skipped")
+        self.db.execute("COMMIT")
 
     def hold(self) -> None:
         """Take the ledger for this process until close(); raise LedgerBusy if another process has it.
@@ -114,8 +128,8 @@ class SendLedger:
         )
 
     def done(self, letter: str) -> set[str]:
-        """Return the addresses this letter reached or permanently failed to reach."""
-        rows = self.db.execute("SELECT email FROM deliveries WHERE letter = ? AND status IN ('sent', 'failed')", (letter,))
+        """Return the addresses this letter reached, permanently failed to reach, or must not reach any more."""
+        rows = self.db.execute("SELECT email FROM deliveries WHERE letter = ? AND status IN ('sent', 'failed', 'skipped')", (letter,))
         return {row[0] for row in rows}
 
     def counts(self, letter: str) -> dict[str, int]:

@@ -176,6 +176,7 @@ class SendReport:
     unknown: list[tuple[str, str]] = field(default_factory=list)
     pending: int = 0
     recovered: int = 0
+    skipped: int = 0
 
     @property
     def done(self) -> bool:
@@ -202,9 +203,13 @@ def message_bytes(envelope: LetterEnvelope, delivery: Delivery | Subscriber, msg
 def send_letter(
     envelope: LetterEnvelope, recipients: list[Subscriber], ledger: SendLedger, transport,
     rate: float = 0.0, retry: RetryPolicy | None = None, retry_unknown: bool = False,
-    progress: Callable[[str], None] = lambda _: None,
+    progress: Callable[[str], None] = lambda _: None, wanted: Callable[[str], bool] = lambda _: True,
 ) -> SendReport:
-    """Send the letter to every recipient the ledger has not recorded as done."""
+    """Send the letter to every recipient the ledger has not recorded as done.
+
+    wanted(email) is asked right before each message: an unsubscription recorded while the
+    send runs takes effect for the very next message.
+    """
     retry = retry or RetryPolicy()
     report = SendReport()
     report.enlisted = ledger.enlist(envelope.slug, [(r.email, r.name, message_id(envelope.slug, r.email, envelope.domain)) for r in recipients])
@@ -226,8 +231,12 @@ def send_letter(
             if wait > 0:
                 time.sleep(wait)
             last = time.monotonic()
-            data = message_bytes(envelope, delivery, delivery.message_id)
             email = delivery.email
+            if not wanted(email):
+                ledger.mark(envelope.slug, email, "skipped", "désinscrit ou en erreur avant l'envoi")
+                report.skipped += 1
+                continue
+            data = message_bytes(envelope, delivery, delivery.message_id)
             try:
                 transport.send(envelope.sender.addr_spec, email, data, functools.partial(ledger.mark, envelope.slug, email, "inflight", attempt=True))
             except TemporaryFailure as exc:
@@ -271,6 +280,7 @@ class SendRequest:
     due: bool
     subscribers: Path | None
     suppressed: Path | None
+    store: Path | None
     ledger: Path | None
     outbox: Path
     rate: float
@@ -305,13 +315,44 @@ def _transport(request: SendRequest, slug: str):
     return SmtpTransport(smtp) if smtp else OutboxTransport(request.outbox / slug)
 
 
+def check_inputs(request: SendRequest) -> str | None:
+    """Return a French line naming the first operator input that is missing or wrong, or None.
+
+    Everything is checked before the first message: a typo must never send more than asked.
+    """
+    from plugins.letters.subscribers import check_columns
+
+    if not request.ledger:
+        return "Indiquez le registre des envois : --ledger FICHIER.sqlite ou la variable LETTER_LEDGER."
+    if not request.store and not request.subscribers:
+        return ("Indiquez les destinataires : la base des lecteurs (--db ou LETTER_DB) "
+                "ou un CSV d'abonnés (--subscribers ou LETTER_SUBSCRIBERS).")
+    named = [(request.store, "base des lecteurs (--db / LETTER_DB)"), (request.subscribers, "CSV des abonnés (--subscribers / LETTER_SUBSCRIBERS)"),
+             (request.suppressed, "liste de suppression (--suppressed / LETTER_SUPPRESSED)")]
+    for path, what in named:
+        if path is not None and not path.is_file():
+            return f"{what} introuvable : {path} ; rien n'a été envoyé."
+    if request.subscribers:
+        problem = check_columns(request.subscribers)
+        if problem:
+            return problem + " ; rien n'a été envoyé."
+    try:
+        smtp = SmtpSettings.from_env()
+    except ValueError as exc:
+        return f"{exc} ; rien n'a été envoyé."
+    if smtp and not request.secret and not request.dry_run:
+        return ("LETTER_SECRET n'est pas défini : les liens de désinscription seraient prévisibles et refusés par le service. "
+                "Définissez-le (le même que pour « build.py service ») ; rien n'a été envoyé.")
+    return None
+
+
 def run_send(content, settings, request: SendRequest) -> int:
     """Run `build.py send`: return the exit code (1 when something is left to send or unknown)."""
-    from plugins.letters.subscribers import read_subscribers, read_suppressed
-
-    if not request.subscribers or not request.ledger:
-        _say("Indiquez --subscribers et --ledger (ou LETTER_SUBSCRIBERS et LETTER_LEDGER).")
-        return 2
+    problem = check_inputs(request)
+    if problem:
+        _say(problem)
+        return 1
+    assert request.ledger is not None
     letters = {lt.slug: lt for lt in content.letters}
     ledger = SendLedger(request.ledger)
     try:
@@ -337,27 +378,42 @@ def run_send(content, settings, request: SendRequest) -> int:
         else:
             _say("Indiquez une lettre (ex. 2026-11-adherents) ou --due.")
             return 2
-        if not request.secret and SmtpSettings.from_env():
-            _say("Attention : LETTER_SECRET n'est pas défini, les jetons de désinscription sont prévisibles.")
-        suppressed = read_suppressed(request.suppressed)
         code = 0
         for letter in sorted(chosen, key=lambda lt: (lt.date, lt.slug)):
-            code = max(code, _send_one(content, settings, request, letter, ledger, suppressed, read_subscribers))
+            code = max(code, _send_one(content, settings, request, letter, ledger))
         return code
     finally:
         ledger.close()
 
 
-def _send_one(content, settings, request, letter, ledger, suppressed, read_subscribers) -> int:
-    listed = read_subscribers(request.subscribers, letter.audience, suppressed)
-    for line in listed.invalid:
-        _say(line)
+def _recipients(request: SendRequest, letter, store) -> tuple[list[Subscriber], int]:
+    """Return the letter's recipients and how many were left out: the store's subscribers, or the CSV filtered by the store."""
+    from plugins.letters.subscribers import read_subscribers, read_suppressed
+
+    suppressed = read_suppressed(request.suppressed)
+    audience = letter.audience.value
+    if request.subscribers:
+        listed = read_subscribers(request.subscribers, letter.audience, suppressed)
+        for line in listed.invalid:
+            _say(line)
+        kept = [r for r in listed.recipients if store is None or not store.blocked(r.email, audience)]
+        return kept, listed.suppressed + len(listed.recipients) - len(kept)
+    rows = [Subscriber(email, name) for email, name in store.recipients(audience)]
+    kept = [r for r in rows if r.email.lower() not in suppressed]
+    return kept, len(rows) - len(kept)
+
+
+def _send_one(content, settings, request, letter, ledger) -> int:
+    from plugins.readers.store import ReaderStore
+
+    store = ReaderStore(request.store) if request.store else None
+    recipients, left_out = _recipients(request, letter, store)
     envelope = _envelope(content, letter, settings, request.secret)
-    _say(f"Lettre {letter.slug} « {letter.subject} » : {len(listed.recipients)} destinataires "
-         f"({listed.suppressed} adresses exclues par la liste de suppression, {len(listed.invalid)} adresses invalides ignorées).")
+    _say(f"Lettre {letter.slug} « {letter.subject} » : {len(recipients)} destinataires "
+         f"({left_out} adresses exclues : désinscrites, en erreur ou sur la liste de suppression).")
     if request.dry_run:
         done = ledger.done(letter.slug)
-        left = sum(1 for r in listed.recipients if r.email.lower() not in done)
+        left = sum(1 for r in recipients if r.email.lower() not in done)
         _say(f"Essai à blanc : rien n'a été envoyé ; {left} messages partiraient ({len(done)} déjà traités selon le registre).")
         return 0
     transport = _transport(request, letter.slug)
@@ -372,11 +428,15 @@ def _send_one(content, settings, request, letter, ledger, suppressed, read_subsc
             transport.close()
         _say(f"Exemplaire de test envoyé à {request.test_to} (non inscrit au registre).")
         return 0
-    report = send_letter(envelope, listed.recipients, ledger, transport, request.rate, request.retry,
-                         retry_unknown=request.retry_unknown, progress=_say)
+    audience = letter.audience.value
+    report = send_letter(envelope, recipients, ledger, transport, request.rate, request.retry,
+                         retry_unknown=request.retry_unknown, progress=_say,
+                         wanted=(lambda email: not store.blocked(email, audience)) if store else (lambda _: True))
     if report.recovered:
         _say(f"Reprise : {report.recovered} message(s) en cours lors d'une interruption sont renvoyés, avec le même Message-ID.")
     _say(f"Envoyés maintenant : {report.sent}. Déjà faits : {ledger.counts(letter.slug).get('sent', 0) - report.sent}.")
+    if report.skipped:
+        _say(f"Non envoyés : {report.skipped} lecteur(s) désinscrit(s) ou en erreur pendant l'envoi.")
     for email, error in report.failed:
         _say(f"Refus définitif pour {email} : {error} (non renvoyé).")
     for email, error in ledger.failures(letter.slug, "unknown"):

@@ -47,6 +47,18 @@ def read_suppressed(path: Path | None) -> set[str]:
     return {line.strip().lower() for line in text.splitlines() if "@" in line}
 
 
+def check_columns(path: Path) -> str | None:
+    """Return a French line if the subscribers' CSV lacks a column send needs, else None."""
+    try:
+        header, _ = _rows(path)
+    except (OSError, UnicodeDecodeError, csv.Error) as exc:
+        return f"{path} illisible : {exc}"
+    missing = {"email", "audience"} - set(header)
+    if missing:
+        return f"{path}:1: en-tête: colonnes absentes : {', '.join(sorted(missing))} ; attendu email, name, audience"
+    return None
+
+
 def read_subscribers(path: Path, audience: Audience, suppressed: set[str]) -> SubscriberList:
     """Return the valid, unsuppressed, de-duplicated subscribers of one audience, in file order."""
     header, rows = _rows(path)

@@ -1,0 +1,1 @@
+"""The readers service: letter subscriptions (and, next, event registrations and membership requests)."""

@@ -1,0 +1,133 @@
+"""The operators' commands on the readers' store and the service's start, in French (called by build.py)."""
+
+from __future__ import annotations
+
+import csv
+import io
+import os
+import sys
+from datetime import UTC, datetime
+from email.headerregistry import Address
+from pathlib import Path
+from urllib.parse import urlsplit
+
+from plugins.readers.core import ADDRESS
+from plugins.readers.store import AUDIENCES, ReaderStore
+
+
+class OperatorError(Exception):
+    """A missing or wrong operator input: the message says which, in French."""
+
+
+def store_path(option: Path | None, project: Path) -> Path:
+    """Return the store's path from --db or LETTER_DB, refusing one inside the built sites (nginx would serve it)."""
+    value = option or (Path(os.environ["LETTER_DB"]) if os.environ.get("LETTER_DB") else None)
+    if value is None:
+        raise OperatorError("Indiquez la base des lecteurs : --db FICHIER.sqlite ou la variable LETTER_DB.")
+    value = value.resolve()
+    if value.is_relative_to(project.resolve() / "site"):
+        raise OperatorError(f"{value} est dans le dossier des sites publiés : la base des lecteurs ne doit jamais y être.")
+    return value
+
+
+def open_store(option: Path | None, project: Path, create: bool) -> ReaderStore:
+    """Open the store; a store that does not exist is created only where a command is meant to create it."""
+    path = store_path(option, project)
+    if not path.parent.is_dir():
+        raise OperatorError(f"Le dossier {path.parent} n'existe pas : vérifiez le chemin de la base des lecteurs.")
+    if not create and not path.is_file():
+        raise OperatorError(f"Base des lecteurs introuvable : {path} (créée par « build.py service » ou « build.py abonnes importer »).")
+    return ReaderStore(path)
+
+
+def read_import(path: Path, default_audience: str | None) -> tuple[list[tuple[str, str, str]], list[str]]:
+    """Return the rows of an import CSV (email, name, audience) and its problems, one French line each."""
+    if not path.is_file():
+        raise OperatorError(f"Fichier introuvable : {path}")
+    text = path.read_text(encoding="utf-8-sig")
+    first = text.split("\n", 1)[0]
+    reader = csv.DictReader(io.StringIO(text), delimiter=";" if first.count(";") > first.count(",") else ",")
+    reader.fieldnames = [h.strip().lower() for h in reader.fieldnames or []]
+    if "email" not in reader.fieldnames or ("audience" not in reader.fieldnames and not default_audience):
+        raise OperatorError(f"{path.name}:1: en-tête: colonnes attendues email, name, audience (ou --audience) ; trouvé : {', '.join(reader.fieldnames)}")
+    rows, problems = [], []
+    for row in reader:
+        email = (row.get("email") or "").strip()
+        audience = (row.get("audience") or "").strip() or default_audience or ""
+        if not ADDRESS.match(email):
+            problems.append(f"{path.name}:{reader.line_num}: email: « {email[:80]} » n'est pas une adresse valide")
+        elif audience not in AUDIENCES:
+            problems.append(f"{path.name}:{reader.line_num}: audience: « {audience[:40]} » inconnue, attendu public ou adherents")
+        else:
+            rows.append((email, (row.get("name") or "").strip(), audience))
+    return rows, problems
+
+
+def import_csv(store: ReaderStore, path: Path, audience: str | None) -> int:
+    rows, problems = read_import(path, audience)
+    if problems:
+        for line in problems:
+            print(line, file=sys.stderr)
+        print(f"{len(problems)} ligne(s) à corriger : rien n'a été importé.", file=sys.stderr)
+        return 1
+    outcomes = store.import_rows(rows, f"import {path.name}", datetime.now(UTC))
+    for email, outcome in outcomes:
+        print(f"{email} : {outcome}")
+    added = sum(1 for _, outcome in outcomes if outcome.startswith("ajoutée"))
+    print(f"Import terminé : {added} adresse(s) ajoutée(s) sur {len(outcomes)} ligne(s).")
+    return 0
+
+
+def export_csv(store: ReaderStore, audience: str | None, out) -> int:
+    writer = csv.writer(out, delimiter=";", lineterminator="\n")
+    writer.writerow(["email", "name", "audience", "etat", "source", "cree", "consentement", "formulaire", "confirme"])
+    for r in store.export(audience):
+        writer.writerow([r.email, r.name, r.audience, r.state, r.source, r.created, r.consent_at or "", r.consent_form, r.confirmed_at or ""])
+    return 0
+
+
+def show_history(store: ReaderStore, email: str) -> int:
+    rows, events = store.history(email)
+    if not rows and not events:
+        erased = " (effacée à sa demande : seule son empreinte est gardée)" if store.is_erased(email) else ""
+        print(f"Aucune donnée pour {email}{erased}.")
+        return 0
+    for r in rows:
+        print(f"{r.audience} : {r.state} (source {r.source}, créée le {r.created}"
+              + (f", consentement le {r.consent_at} via {r.consent_form}" if r.consent_at else "")
+              + (f", confirmée le {r.confirmed_at}" if r.confirmed_at else "") + ")")
+    for at, audience, event, detail in events:
+        print(f"{at} {audience or '-'} {event}" + (f" : {detail}" if detail else ""))
+    return 0
+
+
+def erase(store: ReaderStore, email: str) -> int:
+    removed = store.erase(email, datetime.now(UTC))
+    print(f"{email} effacée ({removed} enregistrement(s) supprimé(s)) ; son empreinte reste dans la liste de suppression :"
+          " aucun import ne la réinscrira.")
+    return 0
+
+
+def service_app(project: Path, db: Path | None, outbox: Path | None):
+    """Return the readers service's application from the project's settings and the environment."""
+    from plugins.builder import letter_settings
+    from plugins.letters.send import SmtpSettings
+    from plugins.readers import letters
+    from plugins.readers.core import Federation, Service, create_app
+    from plugins.readers.mail import Postman
+
+    secret = os.environ.get("LETTER_SECRET", "")
+    if len(secret) < 16:
+        raise OperatorError("LETTER_SECRET manquant ou trop court (16 caractères au moins) : c'est la clé des liens signés, "
+                            "la même que pour « build.py send ».")
+    settings = letter_settings(project)
+    try:
+        smtp = SmtpSettings.from_env()
+        sender = Address(display_name=settings.sender_name, addr_spec=settings.sender_email)
+        postman = Postman(sender, smtp, outbox)
+    except ValueError as exc:
+        raise OperatorError(f"Envoi des messages impossible : {exc}.") from exc
+    federation = Federation(settings.identity.site_name, settings.identity.email, settings.public_url, settings.members_url,
+                            settings.identity.primary)
+    service = Service(federation, open_store(db, project, create=True), postman, secret.encode())
+    return create_app(service, [letters.purpose(urlsplit(settings.unsubscribe_url).path or "/")])

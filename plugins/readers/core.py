@@ -1,0 +1,156 @@
+"""The shared core of the readers service: settings, French pages, request bodies, the Starlette app and its server.
+
+Each purpose (letters today; event registrations and membership requests next) is a module that
+returns its routes from the Service it is given; nothing here knows about letters.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import re
+import signal
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+from urllib.parse import parse_qs
+
+from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import HTMLResponse, Response
+from starlette.routing import BaseRoute
+
+from plugins.readers.mail import Postman
+from plugins.readers.store import ReaderStore
+
+TEMPLATES = Path(__file__).parent / "templates"
+BODY_LIMIT = 8 * 1024  # a form of this service never needs more
+# Deliberately simple and ASCII only (no SMTPUTF8), the same rule as the subscribers' CSV.
+ADDRESS = re.compile(r"^[A-Za-z0-9._%+'-]+@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,}$")
+# Set by the nginx configuration that `build.py server` writes, overwriting whatever the client sent.
+SPACE_HEADER = "x-federation-space"
+HEADERS = {
+    "Cache-Control": "no-store",
+    "X-Robots-Tag": "noindex, nofollow",
+    "Referrer-Policy": "no-referrer",
+    "X-Content-Type-Options": "nosniff",
+    # No script at all; the one stylesheet is inline; forms post to this service only.
+    "Content-Security-Policy": "default-src 'none'; style-src 'unsafe-inline'; img-src 'self'; form-action 'self';"
+                               " base-uri 'none'; frame-ancestors 'none'",
+}
+
+
+@dataclass(frozen=True)
+class Federation:
+    """What the pages and emails show of the federation, from mkdocs.yml."""
+
+    name: str
+    email: str
+    public_url: str
+    members_url: str
+    primary: str = "#0b6e69"
+    privacy_url: str = ""
+
+
+@dataclass
+class Service:
+    """Everything a purpose module needs: the store, the mail, the key, the pages, the clock."""
+
+    federation: Federation
+    store: ReaderStore
+    postman: Postman
+    secret: bytes
+    confirm_max_age: timedelta = timedelta(hours=48)
+    clock: Callable[[], datetime] = field(default=lambda: datetime.now(UTC))
+    env: Environment = field(init=False)
+
+    def __post_init__(self) -> None:
+        # Escaped by default; only the text parts of emails (.txt.j2) are plain text.
+        self.env = Environment(loader=FileSystemLoader(TEMPLATES), undefined=StrictUndefined,
+                               autoescape=select_autoescape(enabled_extensions=("html.j2",), disabled_extensions=("txt.j2",), default=True),
+                               trim_blocks=True, lstrip_blocks=True)
+
+    def page(self, template: str, status: int = 200, **values: Any) -> HTMLResponse:
+        """Return a French page of the service (escaped by default)."""
+        body = self.env.get_template(template).render(federation=self.federation, **values)
+        return HTMLResponse(body, status_code=status, headers=HEADERS)
+
+    def text(self, template: str, **values: Any) -> str:
+        return self.env.get_template(template).render(federation=self.federation, **values)
+
+
+class BodyTooLarge(Exception):
+    """The request body is larger than any form of the service."""
+
+
+async def form_fields(request: Request, limit: int = BODY_LIMIT) -> dict[str, str]:
+    """Return a urlencoded form's fields (first value of each); raise BodyTooLarge beyond limit bytes."""
+    declared = request.headers.get("content-length", "")
+    if declared.isdigit() and int(declared) > limit:
+        raise BodyTooLarge
+    body = bytearray()
+    async for chunk in request.stream():
+        body += chunk
+        if len(body) > limit:
+            raise BodyTooLarge
+    if "application/x-www-form-urlencoded" not in request.headers.get("content-type", ""):
+        return {}
+    try:
+        fields = parse_qs(body.decode("utf-8"), max_num_fields=20)
+    except (UnicodeDecodeError, ValueError):
+        return {}
+    return {key: values[0] for key, values in fields.items()}
+
+
+def space(request: Request) -> str:
+    """Return the site the request came through: "adherents" only when nginx's authenticated location says so."""
+    return "adherents" if request.headers.get(SPACE_HEADER, "") == "adherents" else "public"
+
+
+def create_app(service: Service, purposes: list[Callable[[Service], list[BaseRoute]]]) -> Starlette:
+    """Return the service's application: every purpose's routes, French error pages."""
+    routes = [route for purpose in purposes for route in purpose(service)]
+
+    async def not_found(request: Request, exc: Exception) -> Response:
+        return service.page("message.html.j2", 404, title="Page introuvable",
+                            lines=["Cette adresse ne correspond à aucune page du service."])
+
+    async def too_large(request: Request, exc: Exception) -> Response:
+        return service.page("message.html.j2", 413, title="Envoi trop volumineux",
+                            lines=["Le formulaire envoyé est bien plus long que prévu : rien n'a été enregistré."])
+
+    async def failure(request: Request, exc: Exception) -> Response:
+        # 5xx on our side only: a mail provider retries a one-click unsubscription that got one.
+        return service.page("message.html.j2", 500, title="Le service a rencontré un problème",
+                            lines=["Rien n'a été perdu de ce qui était déjà enregistré. Réessayez dans quelques minutes ;"
+                                   " si le problème continue, écrivez-nous."])
+
+    handlers: dict[Any, Callable] = {404: not_found, 405: not_found, BodyTooLarge: too_large, 500: failure, Exception: failure}
+    return Starlette(routes=routes, exception_handlers=handlers)
+
+
+def serve(app: Starlette, host: str, port: int, ready: Callable[[str], None] = print) -> None:
+    """Serve with uvicorn until SIGTERM or Ctrl+C (both finish the requests under way)."""
+    import uvicorn
+
+    class Server(uvicorn.Server):
+        async def startup(self, sockets: list | None = None) -> None:
+            await super().startup(sockets)
+            if self.started:
+                ready(f"Service des lecteurs à l'écoute sur http://{host}:{port}/ (Ctrl+C pour arrêter).")
+
+        @contextlib.contextmanager
+        def capture_signals(self) -> Iterator[None]:
+            # uvicorn raises the signal again once stopped; a clean stop asked by systemd exits 0 instead.
+            previous = {sig: signal.signal(sig, self.handle_exit) for sig in (signal.SIGINT, signal.SIGTERM)}
+            try:
+                yield
+            finally:
+                for sig, handler in previous.items():
+                    signal.signal(sig, handler)
+
+    config = uvicorn.Config(app, host=host, port=port, log_level="warning", access_log=False, server_header=False,
+                            proxy_headers=False, lifespan="off")
+    Server(config).run()

@@ -1,0 +1,189 @@
+"""The letters' readers: subscribe (double opt-in), confirm, unsubscribe (link and RFC 8058 one-click).
+
+GET never changes anything: mail filters open links to scan them. Every change is a POST: the
+button of a page, or the mail provider's one-click request on the reader's behalf.
+"""
+
+from __future__ import annotations
+
+import functools
+import hmac
+from collections.abc import Callable
+from datetime import datetime
+from urllib.parse import quote, urlencode
+
+from starlette.concurrency import run_in_threadpool
+from starlette.requests import Request
+from starlette.responses import HTMLResponse
+from starlette.routing import BaseRoute, Route
+
+from plugins.letters.message import token
+from plugins.readers import tokens
+from plugins.readers.core import ADDRESS, Service, form_fields, space
+from plugins.readers.mail import Mail
+
+SUBSCRIBE_PATH = "/lettres/inscription/"
+CONFIRM_PATH = "/lettres/inscription/confirmer"
+LETTER_NAMES = {"public": "la lettre d'information", "adherents": "la lettre des adhérents"}
+HONEYPOT = "site"  # hidden from people; a bot that fills every field fills it
+CONFIRM = "confirmation d'inscription"
+
+
+def audiences(request: Request) -> list[str]:
+    """Return the letters one may subscribe to from the site the request came through."""
+    return ["public", "adherents"] if space(request) == "adherents" else ["public"]
+
+
+def audience_of(secret: bytes, email: str, tok: str) -> str | None:
+    """Return the audience whose letters carried this unsubscribe token for this address, or None if forged."""
+    for audience in LETTER_NAMES:
+        if hmac.compare_digest(token(secret, audience, email), tok):
+            return audience
+    return None
+
+
+def confirmation_mail(service: Service, email: str, audience: str, when: datetime) -> Mail:
+    signed = tokens.sign(service.secret, CONFIRM, (email.lower(), audience), when)
+    link = (service.federation.public_url.rstrip("/") + CONFIRM_PATH + "?"
+            + urlencode({"adresse": email.lower(), "lettre": audience}) + "&" + signed.query())
+    values = {"letter": LETTER_NAMES[audience], "link": link, "hours": int(service.confirm_max_age.total_seconds() // 3600)}
+    return Mail(email, f"Confirmez votre inscription à {LETTER_NAMES[audience]}",
+                service.text("lettres/confirmation.txt.j2", **values), service.text("lettres/confirmation.html.j2", **values))
+
+
+def routes(service: Service, unsubscribe_path: str = "/lettres/desinscription/") -> list[BaseRoute]:
+    """Return the letters' routes."""
+
+    def form(request: Request, status: int = 200, error: str = "") -> HTMLResponse:
+        return service.page("lettres/formulaire.html.j2", status, title="S'inscrire à une lettre", error=error,
+                            audiences=audiences(request), letter_names=LETTER_NAMES, action=SUBSCRIBE_PATH)
+
+    def sent() -> HTMLResponse:
+        # The same answer whatever the store holds: the page tells nobody who is subscribed.
+        return service.page("message.html.j2", title="Vérifiez votre messagerie", lines=[
+            "Si l'adresse indiquée peut être inscrite, un message vient de lui être envoyé avec un lien de confirmation.",
+            f"Ce lien est valable {int(service.confirm_max_age.total_seconds() // 3600)} heures. Rien n'est enregistré"
+            " comme inscription tant qu'il n'a pas été suivi.",
+            "Pas de message ? Regardez dans les indésirables, ou réessayez dans une heure."])
+
+    def request_subscription(email: str, audience: str, form_name: str) -> bool:
+        now = service.clock()
+        asked = service.store.request(email, audience, "", form_name, now)
+        if not asked.send_confirmation:
+            return True
+        try:
+            service.postman.send(confirmation_mail(service, email, audience, now), now)
+        except Exception as exc:  # noqa: BLE001 - any refusal: the next request must be able to send again
+            service.store.confirmation_failed(email, audience, now, str(exc))
+            return False
+        return True
+
+    async def subscribe_page(request: Request) -> HTMLResponse:
+        return form(request)
+
+    async def subscribe(request: Request) -> HTMLResponse:
+        fields = await form_fields(request)
+        if fields.get(HONEYPOT):
+            return sent()
+        audience = fields.get("lettre", "public")
+        if audience not in LETTER_NAMES:
+            return form(request, 400, "Cette lettre n'existe pas : choisissez l'une de celles proposées.")
+        if audience not in audiences(request):
+            return form(request, 403, "La lettre des adhérents s'obtient depuis l'espace adhérents, une fois connecté.")
+        email = fields.get("adresse", "").strip()
+        if len(email) > 254 or not ADDRESS.match(email):
+            return form(request, 400, "Cette adresse électronique n'est pas valide : vérifiez-la (exemple : prenom.nom@exemple.fr).")
+        where = "espace adhérents" if space(request) == "adherents" else "site public"
+        if not await run_in_threadpool(request_subscription, email, audience, f"formulaire {SUBSCRIBE_PATH} ({where})"):
+            return service.page("message.html.j2", 503, title="Envoi momentanément impossible", lines=[
+                "Le message de confirmation n'a pas pu partir. Réessayez dans quelques minutes : rien n'est inscrit."])
+        return sent()
+
+    def confirmation_state(request: Request) -> tuple[str, str, str]:
+        q = request.query_params
+        email, audience = q.get("adresse", "").lower(), q.get("lettre", "")
+        state = tokens.check(service.secret, CONFIRM, (email, audience), q.get("t", ""), q.get("jeton", ""),
+                             service.confirm_max_age, service.clock())
+        return state, email, audience
+
+    def link_problem(state: str) -> HTMLResponse:
+        if state == "expiré":
+            return service.page("message.html.j2", 410, title="Ce lien de confirmation a expiré", lines=[
+                "Rien n'a été inscrit. Recommencez l'inscription : un nouveau lien vous sera envoyé."],
+                link=(SUBSCRIBE_PATH, "S'inscrire à nouveau"))
+        return service.page("message.html.j2", 400, title="Ce lien de confirmation n'est pas valide", lines=[
+            "Il a peut-être été coupé par votre messagerie : copiez le lien complet depuis le message reçu."])
+
+    async def confirm_page(request: Request) -> HTMLResponse:
+        state, email, audience = confirmation_state(request)
+        if state != "ok":
+            return link_problem(state)
+        return service.page("lettres/confirmer.html.j2", title="Confirmer l'inscription", email=email,
+                            letter=LETTER_NAMES[audience], action=f"{CONFIRM_PATH}?{request.url.query}")
+
+    async def confirm(request: Request) -> HTMLResponse:
+        await form_fields(request)
+        state, email, audience = confirmation_state(request)
+        if state != "ok":
+            return link_problem(state)
+        if not await run_in_threadpool(service.store.confirm, email, audience, service.clock()):
+            return service.page("message.html.j2", 410, title="Cette demande n'existe plus", lines=[
+                "Elle a été effacée entre-temps. Recommencez l'inscription si vous le souhaitez."],
+                link=(SUBSCRIBE_PATH, "S'inscrire"))
+        return service.page("message.html.j2", title="Inscription confirmée", lines=[
+            f"L'adresse {email} recevra {LETTER_NAMES[audience]}.",
+            "Chaque lettre contient un lien pour se désinscrire en un clic."])
+
+    def unsubscribe_state(request: Request) -> tuple[str | None, str, str]:
+        q = request.query_params
+        email, tok = q.get("adresse", "").strip(), q.get("jeton", "").strip()
+        audience = audience_of(service.secret, email, tok) if ADDRESS.match(email) else None
+        return audience, email, tok
+
+    def bad_link(request: Request) -> HTMLResponse:
+        if not request.query_params:
+            return service.page("message.html.j2", title="Se désinscrire d'une lettre", lines=[
+                "Utilisez le lien « Se désinscrire » en bas de la lettre reçue : il est propre à votre adresse.",
+                f"Vous pouvez aussi écrire à {service.federation.email} en indiquant l'adresse à désinscrire."])
+        return service.page("message.html.j2", 400, title="Ce lien de désinscription n'est pas valide", lines=[
+            "Il a peut-être été coupé par votre messagerie. Copiez le lien complet depuis la lettre reçue,"
+            f" ou écrivez à {service.federation.email} en indiquant l'adresse à désinscrire : nous nous en occupons."])
+
+    def done(email: str, audience: str) -> HTMLResponse:
+        return service.page("message.html.j2", title="Désinscription enregistrée", lines=[
+            f"L'adresse {email} ne recevra plus {LETTER_NAMES[audience]}.",
+            "Un envoi déjà commencé peut encore vous parvenir dans les minutes qui viennent."],
+            link=(SUBSCRIBE_PATH, "Vous réinscrire"))
+
+    async def unsubscribe_page(request: Request) -> HTMLResponse:
+        audience, email, tok = unsubscribe_state(request)
+        if audience is None:
+            return bad_link(request)
+        reader = await run_in_threadpool(service.store.reader, email, audience)
+        if reader is not None and reader.state == "désabonné":
+            return done(email, audience)
+        return service.page("lettres/desinscrire.html.j2", title="Se désinscrire", email=email, letter=LETTER_NAMES[audience],
+                            action=f"{unsubscribe_path}?jeton={quote(tok)}&adresse={quote(email)}")
+
+    async def unsubscribe(request: Request) -> HTMLResponse:
+        fields = await form_fields(request)
+        audience, email, _ = unsubscribe_state(request)
+        if audience is None:
+            return bad_link(request)
+        how = "un clic (RFC 8058)" if fields.get("List-Unsubscribe") == "One-Click" else "lien de la lettre"
+        await run_in_threadpool(service.store.unsubscribe, email, audience, how, service.clock())
+        return done(email, audience)
+
+    return [
+        Route(SUBSCRIBE_PATH, subscribe_page, methods=["GET"]),
+        Route(SUBSCRIBE_PATH, subscribe, methods=["POST"]),
+        Route(CONFIRM_PATH, confirm_page, methods=["GET"]),
+        Route(CONFIRM_PATH, confirm, methods=["POST"]),
+        Route(unsubscribe_path, unsubscribe_page, methods=["GET"]),
+        Route(unsubscribe_path, unsubscribe, methods=["POST"]),
+    ]
+
+
+def purpose(unsubscribe_path: str) -> Callable[[Service], list[BaseRoute]]:
+    """Return the letters' purpose for create_app, with the unsubscribe path of the letters' links."""
+    return functools.partial(routes, unsubscribe_path=unsubscribe_path)

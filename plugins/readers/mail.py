@@ -1,0 +1,66 @@
+"""Transactional emails of the service (confirmations, notices): text + HTML, through the same SMTP as `send`."""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from email.headerregistry import Address
+from email.message import EmailMessage
+from email.utils import format_datetime
+from pathlib import Path
+
+from plugins.letters.message import POLICY
+from plugins.letters.send import SmtpSettings, SmtpTransport
+
+
+@dataclass(frozen=True)
+class Mail:
+    to: str
+    subject: str
+    text: str
+    html: str
+
+
+class Postman:
+    """Send one message at a time: SMTP when SMTP_HOST is set, else .eml files in an outbox folder."""
+
+    def __init__(self, sender: Address, smtp: SmtpSettings | None, outbox: Path | None):
+        if smtp is None and outbox is None:
+            raise ValueError("ni SMTP_HOST ni dossier --outbox : les messages de confirmation ne partiraient nulle part")
+        self.sender, self.smtp, self.outbox = sender, smtp, outbox
+
+    def message(self, mail: Mail, when: datetime) -> bytes:
+        msg = EmailMessage(policy=POLICY)
+        msg["From"] = self.sender
+        msg["To"] = mail.to
+        msg["Subject"] = mail.subject
+        msg["Date"] = format_datetime(when.astimezone(UTC))
+        digest = hashlib.sha256(f"{mail.to}:{mail.subject}:{when.timestamp()}".encode()).hexdigest()[:24]
+        msg["Message-ID"] = f"<service.{digest}@{self.sender.domain}>"
+        msg["Auto-Submitted"] = "auto-generated"  # no vacation replies to the federation
+        msg.set_content(mail.text)
+        msg.add_alternative(mail.html, subtype="html")
+        return msg.as_bytes(policy=POLICY)
+
+    def send(self, mail: Mail, when: datetime | None = None) -> None:
+        """Send now; raise the transport's TemporaryFailure or PermanentFailure (or OSError) if it fails."""
+        when = when or datetime.now(UTC)
+        data = self.message(mail, when)
+        if self.smtp is None:
+            self._file(data, when)
+            return
+        transport = SmtpTransport(self.smtp)
+        transport.open()
+        try:
+            transport.send(self.sender.addr_spec, mail.to, data, lambda: None)
+        finally:
+            transport.close()
+
+    def _file(self, data: bytes, when: datetime) -> None:
+        assert self.outbox is not None
+        self.outbox.mkdir(parents=True, exist_ok=True)
+        name = f"{when:%Y%m%dT%H%M%S}-{hashlib.sha256(data).hexdigest()[:12]}.eml"
+        tmp = self.outbox / f".{name}.tmp"
+        tmp.write_bytes(data)
+        tmp.replace(self.outbox / name)

@@ -1,0 +1,317 @@
+"""The readers' store (SQLite): who receives which letter, since when, on whose word, and what happened since.
+
+One row per (address, audience) with its state:
+- « en attente »: asked on a form, confirmation link not followed yet (receives nothing);
+- « abonné »: confirmed (or imported by the operator, who vouches for the consent);
+- « désabonné »: left (link, one-click, mailto or operator); never written to again by `send`;
+- « en erreur »: the address bounced (one hard bounce, or soft bounces on three letters in a row).
+Every change is one transaction and leaves a line in the history. An erased address (RGPD
+art. 17) leaves only its SHA-256 in the suppression list, so that a later import cannot bring
+it back; only the person's own confirmed subscription can.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import sqlite3
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+AUDIENCES = ("public", "adherents")
+PENDING, SUBSCRIBED, UNSUBSCRIBED, BOUNCED = "en attente", "abonné", "désabonné", "en erreur"
+STATES = (PENDING, SUBSCRIBED, UNSUBSCRIBED, BOUNCED)
+FORM, IMPORT, OPERATOR = "formulaire", "import", "opérateur"
+CONFIRMATION_INTERVAL = timedelta(hours=1)  # at most one confirmation email per address and hour
+
+SCHEMA = f"""
+CREATE TABLE IF NOT EXISTS readers (
+    email TEXT NOT NULL,
+    audience TEXT NOT NULL CHECK (audience IN {AUDIENCES}),
+    name TEXT NOT NULL DEFAULT '',
+    state TEXT NOT NULL CHECK (state IN {STATES}),
+    source TEXT NOT NULL CHECK (source IN ('{FORM}', '{IMPORT}', '{OPERATOR}')),
+    created TEXT NOT NULL,
+    updated TEXT NOT NULL,
+    consent_at TEXT,
+    consent_form TEXT NOT NULL DEFAULT '',
+    confirmed_at TEXT,
+    confirmation_sent TEXT,
+    PRIMARY KEY (email, audience)
+);
+CREATE TABLE IF NOT EXISTS history (
+    id INTEGER PRIMARY KEY,
+    email TEXT NOT NULL,
+    audience TEXT NOT NULL,
+    at TEXT NOT NULL,
+    event TEXT NOT NULL,
+    detail TEXT NOT NULL DEFAULT ''
+);
+CREATE INDEX IF NOT EXISTS history_email ON history (email);
+CREATE TABLE IF NOT EXISTS bounces (
+    email TEXT NOT NULL,
+    letter TEXT NOT NULL,
+    kind TEXT NOT NULL CHECK (kind IN ('hard', 'soft')),
+    at TEXT NOT NULL,
+    status TEXT NOT NULL DEFAULT '',
+    PRIMARY KEY (email, letter, kind)
+);
+CREATE TABLE IF NOT EXISTS erased (
+    digest TEXT PRIMARY KEY,
+    at TEXT NOT NULL
+);
+"""
+
+
+def stamp(when: datetime) -> str:
+    return when.astimezone(UTC).isoformat(timespec="seconds")
+
+
+def digest(email: str) -> str:
+    """Return what the suppression list keeps of an erased address."""
+    return hashlib.sha256(email.strip().lower().encode()).hexdigest()
+
+
+@dataclass(frozen=True)
+class Reader:
+    email: str
+    audience: str
+    name: str
+    state: str
+    source: str
+    created: str
+    updated: str
+    consent_at: str | None
+    consent_form: str
+    confirmed_at: str | None
+    confirmation_sent: str | None
+
+
+@dataclass(frozen=True)
+class Request:
+    """What a subscription request did: whether a confirmation email is due now."""
+
+    send_confirmation: bool
+    already: bool  # the address already receives this letter
+
+
+class ReaderStore:
+    """The SQLite store; one short connection per operation, so that threads and processes share it safely."""
+
+    def __init__(self, path: Path):
+        self.path = path
+        if path.parent and not path.parent.exists():
+            raise FileNotFoundError(f"le dossier {path.parent} n'existe pas")
+        with self._connect() as db:
+            db.execute("PRAGMA journal_mode=WAL")
+            db.executescript(SCHEMA)
+
+    def _connect(self) -> sqlite3.Connection:
+        db = sqlite3.connect(self.path, isolation_level=None, timeout=30)
+        db.execute("PRAGMA synchronous=FULL")  # an answered request survives a power cut too
+        db.execute("PRAGMA busy_timeout=30000")
+        return db
+
+    @contextmanager
+    def transaction(self) -> Iterator[sqlite3.Connection]:
+        """Yield a connection inside BEGIN IMMEDIATE … COMMIT (rolled back on any exception)."""
+        db = self._connect()
+        try:
+            db.execute("BEGIN IMMEDIATE")
+            try:
+                yield db
+            except BaseException:
+                db.execute("ROLLBACK")
+                raise
+            db.execute("COMMIT")
+        finally:
+            db.close()
+
+    @staticmethod
+    def _log(db: sqlite3.Connection, email: str, audience: str, when: datetime, event: str, detail: str = "") -> None:
+        db.execute("INSERT INTO history (email, audience, at, event, detail) VALUES (?, ?, ?, ?, ?)",
+                   (email, audience, stamp(when), event, detail))
+
+    @staticmethod
+    def _row(db: sqlite3.Connection, email: str, audience: str) -> Reader | None:
+        row = db.execute("SELECT * FROM readers WHERE email = ? AND audience = ?", (email, audience)).fetchone()
+        return Reader(*row) if row else None
+
+    def reader(self, email: str, audience: str) -> Reader | None:
+        with self.transaction() as db:
+            return self._row(db, email.lower(), audience)
+
+    def request(self, email: str, audience: str, name: str, form: str, when: datetime) -> Request:
+        """Record a form's subscription request; nothing is subscribed before the confirmation."""
+        email = email.lower()
+        with self.transaction() as db:
+            row = self._row(db, email, audience)
+            if row and row.state == SUBSCRIBED:
+                return Request(send_confirmation=False, already=True)
+            if row and row.confirmation_sent and when - datetime.fromisoformat(row.confirmation_sent) < CONFIRMATION_INTERVAL:
+                return Request(send_confirmation=False, already=False)
+            if row is None:
+                db.execute(
+                    "INSERT INTO readers (email, audience, name, state, source, created, updated, consent_at, consent_form,"
+                    " confirmation_sent) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                    (email, audience, name, PENDING, FORM, stamp(when), stamp(when), stamp(when), form, stamp(when)))
+            else:
+                # A former reader asking again keeps their state until they confirm.
+                db.execute("UPDATE readers SET consent_at = ?, consent_form = ?, confirmation_sent = ?, updated = ?"
+                           " WHERE email = ? AND audience = ?", (stamp(when), form, stamp(when), stamp(when), email, audience))
+            self._log(db, email, audience, when, "demande d'inscription", form)
+            return Request(send_confirmation=True, already=False)
+
+    def confirmation_failed(self, email: str, audience: str, when: datetime, error: str) -> None:
+        """Forget that a confirmation went out (the mail server refused it), so that the next request sends one."""
+        with self.transaction() as db:
+            db.execute("UPDATE readers SET confirmation_sent = NULL WHERE email = ? AND audience = ?", (email.lower(), audience))
+            self._log(db, email.lower(), audience, when, "confirmation non envoyée", error[:200])
+
+    def confirm(self, email: str, audience: str, when: datetime) -> bool:
+        """Subscribe on the confirmation click; return False if there is no request to confirm."""
+        email = email.lower()
+        with self.transaction() as db:
+            row = self._row(db, email, audience)
+            if row is None:
+                return False  # erased since, or never asked: the link alone is not a request
+            if row.state != SUBSCRIBED:
+                db.execute("UPDATE readers SET state = ?, confirmed_at = ?, updated = ? WHERE email = ? AND audience = ?",
+                           (SUBSCRIBED, stamp(when), stamp(when), email, audience))
+                db.execute("DELETE FROM erased WHERE digest = ?", (digest(email),))
+                db.execute("DELETE FROM bounces WHERE email = ?", (email,))
+                self._log(db, email, audience, when, "inscription confirmée")
+            return True
+
+    def unsubscribe(self, email: str, audience: str, how: str, when: datetime) -> bool:
+        """Unsubscribe from one audience's letter (recorded even if the address came from a CSV); False if already."""
+        email = email.lower()
+        with self.transaction() as db:
+            row = self._row(db, email, audience)
+            if row is not None and row.state == UNSUBSCRIBED:
+                return False
+            if row is None:
+                db.execute("INSERT INTO readers (email, audience, state, source, created, updated) VALUES (?, ?, ?, ?, ?, ?)",
+                           (email, audience, UNSUBSCRIBED, OPERATOR, stamp(when), stamp(when)))
+            else:
+                db.execute("UPDATE readers SET state = ?, updated = ? WHERE email = ? AND audience = ?",
+                           (UNSUBSCRIBED, stamp(when), email, audience))
+            self._log(db, email, audience, when, "désinscription", how)
+            return True
+
+    def bounce(self, email: str, letter: str, hard: bool, status: str, when: datetime, recent_letters: list[str]) -> bool:
+        """Record a bounce; mark the address « en erreur » after one hard bounce or soft ones on the last three letters.
+
+        recent_letters: the letters of that audience up to and including this one, oldest first.
+        Return True if the address has just been marked.
+        """
+        email = email.lower()
+        kind = "hard" if hard else "soft"
+        with self.transaction() as db:
+            db.execute("INSERT OR IGNORE INTO bounces (email, letter, kind, at, status) VALUES (?, ?, ?, ?, ?)",
+                       (email, letter, kind, stamp(when), status))
+            soft = {r[0] for r in db.execute("SELECT letter FROM bounces WHERE email = ? AND kind = 'soft'", (email,))}
+            last_three = recent_letters[-3:]
+            if not hard and not (len(last_three) == 3 and soft.issuperset(last_three)):
+                self._log(db, email, "", when, "rebond temporaire", f"{letter} {status}")
+                return False
+            rows = db.execute("SELECT audience FROM readers WHERE email = ? AND state != ?", (email, BOUNCED)).fetchall()
+            if not rows:
+                db.execute("INSERT OR IGNORE INTO readers (email, audience, state, source, created, updated)"
+                           " VALUES (?, 'public', ?, ?, ?, ?)", (email, BOUNCED, OPERATOR, stamp(when), stamp(when)))
+            db.execute("UPDATE readers SET state = ?, updated = ? WHERE email = ?", (BOUNCED, stamp(when), email))
+            why = f"rebond définitif {status}" if hard else f"rebonds temporaires sur {', '.join(last_three)}"
+            self._log(db, email, "", when, "adresse en erreur", f"{letter} : {why}")
+            return True
+
+    def blocked(self, email: str, audience: str) -> bool:
+        """Return True if this address must not receive this audience's letter, whatever a CSV says."""
+        email = email.lower()
+        db = self._connect()
+        try:
+            row = db.execute(
+                "SELECT 1 FROM readers WHERE email = ? AND (state = ? OR (audience = ? AND state = ?))"
+                " UNION ALL SELECT 1 FROM erased WHERE digest = ? LIMIT 1",
+                (email, BOUNCED, audience, UNSUBSCRIBED, digest(email))).fetchone()
+        finally:
+            db.close()
+        return row is not None
+
+    def recipients(self, audience: str) -> list[tuple[str, str]]:
+        """Return (email, name) of this audience's subscribers, oldest first."""
+        db = self._connect()
+        try:
+            rows = db.execute(
+                "SELECT email, name FROM readers r WHERE audience = ? AND state = ? AND NOT EXISTS"
+                " (SELECT 1 FROM readers b WHERE b.email = r.email AND b.state = ?) ORDER BY created, email",
+                (audience, SUBSCRIBED, BOUNCED)).fetchall()
+        finally:
+            db.close()
+        return rows
+
+    def import_rows(self, rows: list[tuple[str, str, str]], form: str, when: datetime) -> list[tuple[str, str]]:
+        """Subscribe (email, name, audience) rows vouched for by the operator; return (email, outcome) per row.
+
+        Unsubscribed, bounced and erased addresses are never brought back by an import.
+        """
+        outcomes = []
+        with self.transaction() as db:
+            for email, name, audience in rows:
+                email = email.lower()
+                row = self._row(db, email, audience)
+                if db.execute("SELECT 1 FROM erased WHERE digest = ?", (digest(email),)).fetchone():
+                    outcomes.append((email, "ignorée : adresse effacée à la demande de la personne"))
+                elif row is None:
+                    db.execute(
+                        "INSERT INTO readers (email, audience, name, state, source, created, updated, consent_at, consent_form,"
+                        " confirmed_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                        (email, audience, name, SUBSCRIBED, IMPORT, stamp(when), stamp(when), stamp(when), form, stamp(when)))
+                    self._log(db, email, audience, when, "importée", form)
+                    outcomes.append((email, "ajoutée"))
+                elif row.state in (UNSUBSCRIBED, BOUNCED):
+                    outcomes.append((email, f"ignorée : {row.state} depuis le {row.updated[:10]}"))
+                elif row.state == PENDING:
+                    db.execute("UPDATE readers SET state = ?, source = ?, confirmed_at = ?, updated = ? WHERE email = ? AND audience = ?",
+                               (SUBSCRIBED, IMPORT, stamp(when), stamp(when), email, audience))
+                    self._log(db, email, audience, when, "importée", form)
+                    outcomes.append((email, "ajoutée (demande en attente)"))
+                else:
+                    outcomes.append((email, "déjà abonnée"))
+        return outcomes
+
+    def export(self, audience: str | None = None) -> list[Reader]:
+        db = self._connect()
+        try:
+            query = "SELECT * FROM readers" + (" WHERE audience = ?" if audience else "") + " ORDER BY email, audience"
+            return [Reader(*row) for row in db.execute(query, (audience,) if audience else ())]
+        finally:
+            db.close()
+
+    def history(self, email: str) -> tuple[list[Reader], list[tuple[str, str, str, str]]]:
+        """Return the address's rows and its history (at, audience, event, detail), oldest first."""
+        email = email.lower()
+        db = self._connect()
+        try:
+            rows = [Reader(*r) for r in db.execute("SELECT * FROM readers WHERE email = ? ORDER BY audience", (email,))]
+            events = db.execute("SELECT at, audience, event, detail FROM history WHERE email = ? ORDER BY id", (email,)).fetchall()
+        finally:
+            db.close()
+        return rows, events
+
+    def is_erased(self, email: str) -> bool:
+        db = self._connect()
+        try:
+            return db.execute("SELECT 1 FROM erased WHERE digest = ?", (digest(email),)).fetchone() is not None
+        finally:
+            db.close()
+
+    def erase(self, email: str, when: datetime) -> int:
+        """Erase everything about an address, keep its digest in the suppression list; return the rows removed."""
+        email = email.lower()
+        with self.transaction() as db:
+            removed = sum(db.execute(f"DELETE FROM {table} WHERE email = ?", (email,)).rowcount
+                          for table in ("readers", "history", "bounces"))
+            db.execute("INSERT OR IGNORE INTO erased (digest, at) VALUES (?, ?)", (digest(email), stamp(when)))
+        return removed
