@@ -158,10 +158,29 @@ def command_readers(args: argparse.Namespace) -> int:
             return commands.export_csv(store, args.audience, sys.stdout)
         if args.action == "historique":
             return commands.show_history(store, args.adresse)
+        if args.action == "retours":
+            return command_replies(args, store)
         return commands.erase(store, args.adresse)
     except commands.OperatorError as exc:
         print(exc, file=sys.stderr)
         return 1
+
+
+def command_replies(args: argparse.Namespace, store) -> int:
+    from plugins.letters.send import letter_secret
+    from plugins.readers import bounces, commands
+
+    if args.dossier is not None and not args.dossier.is_dir():
+        raise commands.OperatorError(f"Dossier introuvable : {args.dossier}")
+    try:
+        mailbox = bounces.FolderMailbox(args.dossier) if args.dossier else bounces.imap_from_env()
+        content = load_content(args.project)
+        secret = letter_secret(os.environ.get("LETTER_SECRET", ""), letter_settings(args.project))
+        return commands.process_replies(store, mailbox, secret, content)
+    except (ValueError, bounces.MailboxError) as exc:
+        raise commands.OperatorError(str(exc)) from exc
+    except ContentError as exc:
+        raise commands.OperatorError(exc.report("aucun message n'a été traité")) from exc
 
 
 def command_serve(args: argparse.Namespace) -> int:
@@ -226,6 +245,8 @@ def parser() -> argparse.ArgumentParser:
     rx.add_argument("--sortie", type=Path, help="fichier CSV (défaut : la sortie standard)")
     rh = ra.add_parser("historique", help="affiche tout ce que la base sait d'une adresse")
     rh.add_argument("adresse")
+    rr = ra.add_parser("retours", help="lit les rebonds et les désinscriptions par courriel (IMAP_* ou --dossier)")
+    rr.add_argument("--dossier", type=Path, help="dossier de fichiers .eml au lieu de la boîte IMAP")
     re_ = ra.add_parser("effacer", help="efface une adresse (RGPD art. 17) ; seule son empreinte reste")
     re_.add_argument("adresse")
     s = sub.add_parser("serve", help="aperçu local des deux sites, rechargé à chaque modification")

@@ -15,6 +15,8 @@ if [ "$want_test" = 1 ]; then
   command -v chromium >/dev/null 2>&1 || missing+=(chromium)
   [ -x /usr/sbin/nginx ] || missing+=(nginx-light)
   command -v npm >/dev/null 2>&1 || missing+=(npm)
+  [ -x /usr/sbin/dovecot ] || missing+=(dovecot-imapd)   # a real IMAP server for the bounce tests
+  command -v openssl >/dev/null 2>&1 || missing+=(openssl)
   if [ "${#missing[@]}" -gt 0 ]; then
     echo "Installation des paquets Debian : ${missing[*]}"
     as_root apt-get update -qq

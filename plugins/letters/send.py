@@ -15,6 +15,7 @@ from datetime import UTC, datetime
 from email.headerregistry import Address
 from pathlib import Path
 
+from plugins.letters.dkim import DkimKey
 from plugins.letters.ledger import Delivery, LedgerBusy, SendLedger
 from plugins.letters.message import build_message, message_id, token, unsubscribe_links
 from plugins.letters.render import RenderedLetter
@@ -52,7 +53,10 @@ class SmtpSettings:
         if security not in ("none", "starttls", "tls"):
             raise ValueError(f"SMTP_SECURITY « {security} » inconnu, attendu none, starttls ou tls")
         default_port = {"none": 25, "starttls": 587, "tls": 465}[security]
-        return cls(env["SMTP_HOST"], int(env.get("SMTP_PORT") or default_port), env.get("SMTP_USER", ""),
+        port = env.get("SMTP_PORT") or str(default_port)
+        if not port.isdigit():
+            raise ValueError(f"SMTP_PORT « {port[:20]} » n'est pas un numéro de port")
+        return cls(env["SMTP_HOST"], int(port), env.get("SMTP_USER", ""),
                    env.get("SMTP_PASSWORD", ""), security)
 
 
@@ -166,6 +170,7 @@ class LetterEnvelope:
     unsubscribe_mailbox: str
     list_id: str
     secret: bytes
+    dkim: DkimKey | None = None
 
 
 @dataclass
@@ -193,11 +198,12 @@ class RetryPolicy:
 def message_bytes(envelope: LetterEnvelope, delivery: Delivery | Subscriber, msg_id: str) -> bytes:
     tok = token(envelope.secret, envelope.audience, delivery.email)
     https, mailto = unsubscribe_links(envelope.unsubscribe_url, envelope.unsubscribe_mailbox, tok, delivery.email)
-    return build_message(
+    data = build_message(
         envelope.rendered, subject=envelope.subject, sender=envelope.sender, to_email=delivery.email,
         to_name=delivery.name, msg_id=msg_id, unsubscribe_https=https, unsubscribe_mailto=mailto,
         list_id=envelope.list_id, date=datetime.now(UTC),
     )
+    return envelope.dkim.sign(data) if envelope.dkim else data
 
 
 def send_letter(
@@ -306,8 +312,13 @@ def _envelope(content, letter, settings, secret: str) -> LetterEnvelope:
         sender=Address(display_name=settings.sender_name, addr_spec=settings.sender_email), domain=domain,
         unsubscribe_url=settings.unsubscribe_url, unsubscribe_mailbox=settings.sender_email,
         list_id=f"{settings.identity.site_name} <{letter.audience.value}.{domain}>",
-        secret=(secret or f"cle-locale:{settings.sender_email}").encode(),
+        secret=letter_secret(secret, settings), dkim=DkimKey.from_env(),
     )
+
+
+def letter_secret(secret: str, settings) -> bytes:
+    """Return the key of the unsubscribe tokens: LETTER_SECRET, or a predictable local one for outbox trials."""
+    return (secret or f"cle-locale:{settings.sender_email}").encode()
 
 
 def _transport(request: SendRequest, slug: str):
@@ -338,6 +349,7 @@ def check_inputs(request: SendRequest) -> str | None:
             return problem + " ; rien n'a été envoyé."
     try:
         smtp = SmtpSettings.from_env()
+        DkimKey.from_env()
     except ValueError as exc:
         return f"{exc} ; rien n'a été envoyé."
     if smtp and not request.secret and not request.dry_run:

@@ -108,6 +108,33 @@ def erase(store: ReaderStore, email: str) -> int:
     return 0
 
 
+def process_replies(store: ReaderStore, mailbox, secret: bytes, content) -> int:
+    """Apply the bounces and mailto unsubscriptions of a mailbox to the store; print each; leave the rest."""
+    from plugins.readers.bounces import understood
+
+    letters = sorted(content.letters, key=lambda lt: (lt.date, lt.slug))
+    audience_of = {lt.slug: lt.audience.value for lt in letters}
+    now = datetime.now(UTC)
+    handled = 0
+    for key, notices in understood(mailbox, secret):
+        for notice in notices:
+            if notice.kind == "unsubscribe":
+                changed = store.unsubscribe(notice.email, notice.audience or "public", "courriel de désinscription", now)
+                print(f"{notice.email} : désinscrit·e de {notice.audience} par courriel" + ("" if changed else " (déjà fait)"))
+                continue
+            letter = notice.letter or "lettre inconnue"
+            audience = audience_of.get(letter)
+            recent = [lt.slug for lt in letters if lt.audience.value == audience and lt.slug <= letter] if audience else []
+            marked = store.bounce(notice.email, letter, notice.kind == "hard", notice.status, now, recent)
+            kind = "définitif" if notice.kind == "hard" else "temporaire"
+            print(f"{notice.email} : rebond {kind} {notice.status} ({letter})" + (" → adresse en erreur" if marked else ""))
+        mailbox.done(key)
+        handled += 1
+    mailbox.close()
+    print(f"{handled} message(s) traité(s) ; les messages non reconnus restent dans la boîte, à lire par une personne.")
+    return 0
+
+
 def service_app(project: Path, db: Path | None, outbox: Path | None):
     """Return the readers service's application from the project's settings and the environment."""
     from plugins.builder import letter_settings
