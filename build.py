@@ -66,7 +66,7 @@ def command_new(args: argparse.Namespace) -> int:
     except ScaffoldError as exc:
         print(str(exc), file=sys.stderr)
         return 1
-    print(f"Fichier créé : {path.relative_to(args.project)} — complétez les champs puis lancez « python build.py check ».")
+    print(f"Fichier créé : {path.relative_to(args.project)} — remplacez chaque « À COMPLÉTER » puis lancez « python build.py check ».")
     return 0
 
 

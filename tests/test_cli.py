@@ -59,14 +59,17 @@ def test_a_build_with_bad_content_fails_and_keeps_the_previous_site(project: Pat
 
 
 @pytest.mark.parametrize("kind", sorted(KINDS))
-def test_new_writes_a_file_that_passes_check(project: Path, kind: str) -> None:
+def test_new_writes_a_file_that_check_refuses_until_filled(project: Path, kind: str) -> None:
+    """Issue 14: `check` refuses the placeholders left by `new` (tests/test_model_errors.py fills them in)."""
     result = run(project, "new", kind, "Réunion d'équipe : l'essentiel")
     assert result.returncode == 0, result.stderr
     assert result.stdout.startswith("Fichier créé : ")
-    created = project / result.stdout.split("Fichier créé : ")[1].split(" — ")[0]
-    assert created.is_file()
+    rel = result.stdout.split("Fichier créé : ")[1].split(" — ")[0]
+    assert (project / rel).is_file()
     check = run(project, "check")
-    assert check.returncode == 0, check.stderr
+    assert check.returncode == 1, check.stdout + check.stderr
+    assert all(line.startswith(rel) for line in check.stderr.splitlines()[:-1]), check.stderr
+    assert f"{rel}:" in check.stderr and "encore à compléter" in check.stderr
     again = run(project, "new", kind, "Réunion d'équipe : l'essentiel")
     assert again.returncode == 1 and "existe déjà" in again.stderr
 

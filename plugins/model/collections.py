@@ -24,6 +24,8 @@ from plugins.model.fields import (
 
 TOOLBOX_DIR = "toolbox"
 THEMES_FILE = "toolbox/themes.yml"
+# Ends the hint of an optional field: what `check` expects when `new` left it to fill.
+OPTIONAL = " (facultatif : sinon supprimez la ligne)"
 
 
 def toolbox_fields(themes: dict[str, str]) -> list[Field]:
@@ -33,11 +35,11 @@ def toolbox_fields(themes: dict[str, str]) -> list[Field]:
         Field("type", choice(v.SHEET_TYPES), True, "l'un de : " + ", ".join(v.SHEET_TYPES)),
         Field("themes", list_of(choice(themes), 1), True, "au moins un thème de toolbox/themes.yml"),
         Field("keywords", list_of(text)),
-        Field("stage", choice(v.STAGES)),
+        Field("stage", choice(v.STAGES), hint="l'un de : " + ", ".join(v.STAGES) + OPTIONAL),
         Field("date", day, True, "la date de publication AAAA-MM-JJ"),
         Field("updated", day),
         Field("access", choice(v.ACCESS)),
-        Field("summary", text),
+        Field("summary", text, hint="le résumé affiché au public, obligatoire pour une fiche réservée aux adhérents"),
         Field("attachments", list_of(text)),
     ]
 
@@ -61,7 +63,7 @@ OFFER_FIELDS = [
     Field("msp", text, True, "l'identifiant d'une MSP adhérente de content/msp/"),
     Field("kind", choice(v.OFFER_KINDS), True, "l'un de : " + ", ".join(v.OFFER_KINDS)),
     Field("professions", list_of(choice(v.PROFESSIONS), 1), True, "au moins une profession"),
-    Field("contract", text),
+    Field("contract", text, hint="le contrat : CDI, CDD, libéral…" + OPTIONAL),
     Field("commune", text, True, "la commune du poste"),
     Field("department", department, True, "un code de département (ex. 44)"),
     Field("date", day, True, "la date de publication AAAA-MM-JJ"),
@@ -76,47 +78,47 @@ def story_fields(themes: dict[str, str]) -> list[Field]:
         Field("title", text, True, "un titre"),
         Field("date", day, True, "la date de publication AAAA-MM-JJ"),
         Field("series", choice(v.STORY_SERIES), True, "inspir-cafe ou talents"),
-        Field("msp", text),
-        Field("authors", list_of(person)),
+        Field("msp", text, hint="l'identifiant d'une MSP de content/msp/" + OPTIONAL),
+        Field("authors", list_of(person), hint="les auteurs, chacun avec name et profession" + OPTIONAL),
         Field("video", url),
         Field("themes", list_of(choice(themes))),
-        Field("summary", text),
+        Field("summary", text, hint="une phrase qui donne envie de lire" + OPTIONAL),
     ]
 
 NEWS_FIELDS = [
     Field("title", text, True, "un titre"),
     Field("date", day, True, "la date de publication AAAA-MM-JJ"),
     Field("tags", list_of(text)),
-    Field("summary", text),
+    Field("summary", text, hint="une phrase de résumé" + OPTIONAL),
     Field("access", choice(v.ACCESS)),
 ]
 
 EVENT_FIELDS = [
     Field("title", text, True, "un titre"),
     Field("start", moment, True, "la date et l'heure de début AAAA-MM-JJTHH:MM"),
-    Field("end", moment),
-    Field("place", text),
-    Field("commune", text),
-    Field("department", department),
+    Field("end", moment, hint="la date et l'heure de fin AAAA-MM-JJTHH:MM" + OPTIONAL),
+    Field("place", text, hint="le lieu (salle, adresse), ou online: true pour un événement en ligne"),
+    Field("commune", text, hint="la commune, ou online: true pour un événement en ligne"),
+    Field("department", department, hint="un code de département comme 44" + OPTIONAL),
     Field("online", boolean),
     Field("registration", url),
     Field("audience", choice(v.ACCESS)),
-    Field("summary", text),
+    Field("summary", text, hint="une phrase de présentation" + OPTIONAL),
 ]
 
 LETTER_FIELDS = [
     Field("subject", text, True, "l'objet de la lettre"),
     Field("audience", choice(v.ACCESS), True, "adherents ou public"),
     Field("date", day, True, "la date de parution AAAA-MM-JJ"),
-    Field("send_at", instant),
-    Field("preheader", text),
+    Field("send_at", instant, hint="la date et l'heure de l'envoi automatique AAAA-MM-JJTHH:MM" + OPTIONAL),
+    Field("preheader", text, hint="la phrase d'accroche affichée dans la boîte de réception" + OPTIONAL),
     Field("pin", list_of(slug_ref)),
     Field("drop", list_of(slug_ref)),
 ]
 
 PAGE_FIELDS = [
     Field("title", text, True, "un titre"),
-    Field("summary", text),
+    Field("summary", text, hint="une phrase de présentation" + OPTIONAL),
     Field("access", choice(v.ACCESS)),
     Field("order", number_between(0, 1000)),
 ]

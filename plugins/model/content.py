@@ -29,13 +29,16 @@ from plugins.model.entities import (
     Term,
     ToolboxSheet,
 )
-from plugins.model.fields import Field, slugify
-from plugins.model.problems import ContentError, FieldError, Problem
+from plugins.model.fields import PLACEHOLDER, Field, holds_placeholder, slugify
+from plugins.model.problems import ContentError, FieldError, Problem, cut, quote
 from plugins.model.source import LineDict, SourceDocument, _LineLoader, read_source
 
 _SLUG = re.compile(r"^[a-z0-9]+(?:-[a-z0-9]+)*$")
 _LETTER_NAME = re.compile(r"^(\d{4})-(\d{2})-(adherents|public)(?:-[a-z0-9]+(?:-[a-z0-9]+)*)?$")
 _IMAGE_WITHOUT_ALT = re.compile(r"!\[\s*\]\(")
+_TO_FILL = f"encore à compléter (« {PLACEHOLDER} »)"
+# Extensions editors' tools give Markdown files; only a lower-case .md is read.
+_MARKDOWN_LIKE = (".md", ".markdown", ".mdown", ".mkd", ".txt")
 _LINK_TARGET = re.compile(r"\]\(\s*<?([^)\s>]+)>?(?:\s+\"[^\"]*\")?\s*\)")
 
 FOLDERS = {
@@ -48,6 +51,19 @@ FOLDERS = {
     "lettres": "newsletters",
     "toolbox": schema.TOOLBOX_DIR,
 }
+
+
+def _bare_stem(name: str) -> str:
+    """Return a file name without its Markdown-like extensions: 'fiche.md.txt' -> 'fiche'."""
+    path = Path(name)
+    while path.suffix.lower() in _MARKDOWN_LIKE:
+        path = Path(path.stem)
+    return path.name
+
+
+def _has_front_matter(path: Path) -> bool:
+    with path.open("rb") as file:
+        return file.read(8).removeprefix(b"\xef\xbb\xbf").startswith(b"---")
 
 
 @dataclass
@@ -158,21 +174,23 @@ class _Loader:
     def free_term(self, kind: str, label: str, doc: SourceDocument, key: str) -> Term | None:
         slug = slugify(label)
         if not slug:
-            self.problem(doc.rel, doc.line_of(key), key, f"« {label} » sans lettre ni chiffre, attendu un mot")
+            self.problem(doc.rel, doc.line_of(key), key, f"{quote(label)} sans lettre ni chiffre, attendu un mot")
             return None
         return self.term(kind, slug, label)
 
     def documents(self, folder: str, name_pattern: re.Pattern[str] = _SLUG) -> list[SourceDocument]:
         """Read every Markdown file of a folder (recursively), checking names."""
         base = self.root / folder
+        found = sorted(p for p in base.rglob("*") if p.suffix.lower() in _MARKDOWN_LIKE) if base.is_dir() else []
+        self.misnamed([p for p in found if p.suffix != ".md"], folder, name_pattern)
         docs = []
-        for path in sorted(base.rglob("*.md")) if base.is_dir() else []:
+        for path in (p for p in found if p.suffix == ".md"):
             rel = path.relative_to(self.root).as_posix()
             if not name_pattern.match(path.stem):
                 expected = slugify(path.stem) or "nom-du-fichier"
                 self.problem(
                     rel, 1, "nom du fichier",
-                    f"« {path.name} » contient des caractères non permis, "
+                    f"{quote(path.name)} contient des caractères non permis, "
                     f"attendu des minuscules sans accent, des chiffres et des tirets (ex. {expected}.md)",
                 )
                 continue
@@ -183,13 +201,28 @@ class _Loader:
             docs.append(doc)
         return docs
 
+    def misnamed(self, paths: list[Path], folder: str, name_pattern: re.Pattern[str]) -> None:
+        """Name the content files skipped for their extension (.MD, .markdown, .txt): silence would lose them."""
+        for path in paths:
+            if not path.is_file():
+                continue
+            if folder == schema.TOOLBOX_DIR and path.suffix.lower() == ".txt" and not _has_front_matter(path):
+                continue  # a text attachment beside the sheets, not a sheet
+            stem = _bare_stem(path.name)
+            target = (stem if name_pattern.match(stem) else slugify(stem) or "nom-du-fichier") + ".md"
+            if (path.parent / target).exists():
+                advice = f"attendu un seul fichier : {target} existe déjà, reportez-y ce qui manque puis supprimez celui-ci"
+            else:
+                advice = f"attendu l'extension .md en minuscules : renommez-le en {target}"
+            self.problem(path.relative_to(self.root).as_posix(), 1, "nom du fichier", f"{quote(path.name)} n'est pas lu, {advice}")
+
     def values(self, doc: SourceDocument, fields: list[Field]) -> dict[str, Any] | None:
         """Check a document's keys; return typed values, or None when a required one failed."""
         known = {f.name for f in fields}
         for key in doc.meta:
             if key not in known:
                 self.problem(
-                    doc.rel, doc.line_of(key), str(key),
+                    doc.rel, doc.line_of(key), cut(str(key)),
                     f"clé inconnue, attendu l'une de : {', '.join(f.name for f in fields)}",
                 )
         values: dict[str, Any] = {}
@@ -201,23 +234,29 @@ class _Loader:
                     complete = False
                     self.problem(doc.rel, doc.line_of(f.name), f.name, f"champ obligatoire absent, attendu {f.hint}")
                 continue
+            if holds_placeholder(raw):
+                complete = complete and not f.required
+                self.problem(doc.rel, doc.line_of(f.name), f.name, f"{_TO_FILL}, attendu {f.hint or 'une valeur'}")
+                continue
             try:
                 values[f.name] = f.check(raw)
             except FieldError as exc:
                 complete = complete and not f.required
                 self.problem(doc.rel, doc.line_of(f.name), f.name, str(exc))
-        self.check_images(doc)
+        self.check_body(doc)
         if not complete:
             self.incomplete.append((doc, values))
         return values if complete else None
 
-    def check_images(self, doc: SourceDocument) -> None:
+    def check_body(self, doc: SourceDocument) -> None:
         for number, line in enumerate(doc.body.split("\n"), start=doc.body_line):
             if _IMAGE_WITHOUT_ALT.search(line):
                 self.problem(
                     doc.rel, number, "image",
                     "image sans texte alternatif, attendu ![description de l'image](fichier)",
                 )
+            if holds_placeholder(line):
+                self.problem(doc.rel, number, "texte", f"{_TO_FILL}, attendu votre texte en Markdown à la place de cette ligne")
 
     def load_themes(self) -> dict[str, str]:
         rel = schema.THEMES_FILE
@@ -241,7 +280,7 @@ class _Loader:
         themes = {}
         for key, label in data.items():
             if not _SLUG.match(str(key)) or not isinstance(label, str):
-                self.problem(rel, data.lines.get(str(key), 1), str(key), "thème mal formé, attendu « slug: Libellé »")
+                self.problem(rel, data.lines.get(str(key), 1), cut(str(key)), "thème mal formé, attendu « slug: Libellé »")
                 continue
             themes[str(key)] = label
         return themes
@@ -254,7 +293,7 @@ class _Loader:
             if slug in seen:
                 self.problem(
                     doc.rel, 1, "nom du fichier",
-                    f"« {slug} » est déjà utilisé par {seen[slug]}, attendu un nom unique dans {collection}",
+                    f"{quote(slug)} est déjà utilisé par {seen[slug]}, attendu un nom unique dans {collection}",
                 )
                 continue
             seen[slug] = doc.rel
@@ -272,7 +311,7 @@ class _Loader:
 
     def sheet(self, doc: SourceDocument, values: dict[str, Any], themes: dict[str, str]) -> ToolboxSheet:
         access = Audience(values.get("access", "adherents"))
-        if access is Audience.ADHERENTS and "summary" not in values:
+        if access is Audience.ADHERENTS and "summary" not in values and not holds_placeholder(doc.meta.get("summary")):
             self.problem(
                 doc.rel, doc.line_of("summary"), "summary",
                 "champ obligatoire pour une fiche réservée aux adhérents, attendu le résumé affiché au public",
@@ -301,11 +340,11 @@ class _Loader:
         for name in names:
             path = (doc.path.parent / name).resolve()
             if not path.is_relative_to(toolbox.resolve()):
-                self.problem(doc.rel, doc.line_of("attachments"), "attachments", f"« {name} » sort du dossier toolbox/, attendu un chemin relatif à la fiche")
+                self.problem(doc.rel, doc.line_of("attachments"), "attachments", f"{quote(name)} sort du dossier toolbox/, attendu un chemin relatif à la fiche")
             elif not path.is_file():
-                self.problem(doc.rel, doc.line_of("attachments"), "attachments", f"« {name} » introuvable, attendu un fichier existant à côté de la fiche ou dans toolbox/files/")
+                self.problem(doc.rel, doc.line_of("attachments"), "attachments", f"{quote(name)} introuvable, attendu un fichier existant à côté de la fiche ou dans toolbox/files/")
             elif path.suffix.lower() in (".md", ".yml", ".yaml"):
-                self.problem(doc.rel, doc.line_of("attachments"), "attachments", f"« {name} » n'est pas une pièce jointe, attendu un document (PDF, DOCX, ODT…)")
+                self.problem(doc.rel, doc.line_of("attachments"), "attachments", f"{quote(name)} n'est pas une pièce jointe, attendu un document (PDF, DOCX, ODT…)")
             else:
                 found.append(path)
         return found
@@ -328,9 +367,9 @@ class _Loader:
     def registry_ref(self, doc: SourceDocument, msp_id: str, msps: dict[str, Msp], member: bool) -> Msp | None:
         found = msps.get(msp_id)
         if found is None:
-            self.problem(doc.rel, doc.line_of("msp"), "msp", f"« {msp_id} » inconnue, attendu l'identifiant d'un fichier de content/msp/")
+            self.problem(doc.rel, doc.line_of("msp"), "msp", f"{quote(msp_id)} inconnue, attendu l'identifiant d'un fichier de content/msp/")
         elif member and not found.member:
-            self.problem(doc.rel, doc.line_of("msp"), "msp", f"« {msp_id} » n'est pas adhérente, attendu une MSP avec member: true (seules les adhérentes publient des offres)")
+            self.problem(doc.rel, doc.line_of("msp"), "msp", f"{quote(msp_id)} n'est pas adhérente, attendu une MSP avec member: true (seules les adhérentes publient des offres)")
             return None
         return found
 
@@ -406,7 +445,7 @@ class _Loader:
         audience = Audience(values["audience"])
         name = _LETTER_NAME.match(doc.path.stem)
         if name and name.group(3) != audience.value:
-            self.problem(doc.rel, doc.line_of("audience"), "audience", f"« {audience.value} » ne correspond pas au nom du fichier, attendu {name.group(3)}")
+            self.problem(doc.rel, doc.line_of("audience"), "audience", f"{quote(audience.value)} ne correspond pas au nom du fichier, attendu {name.group(3)}")
         return Letter(
             **self.base(doc, values),
             title=values["subject"],
@@ -435,9 +474,9 @@ class _Loader:
                 for ref in getattr(letter, key):
                     item = content.by_ref.get(ref)
                     if item is None:
-                        self.problem(doc.rel, doc.line_of(key), key, f"« {ref} » introuvable, attendu « collection/nom » d'un contenu existant (toolbox, offres, actualites, agenda, inspir-cafe)")
+                        self.problem(doc.rel, doc.line_of(key), key, f"{quote(ref)} introuvable, attendu « collection/nom » d'un contenu existant (toolbox, offres, actualites, agenda, inspir-cafe)")
                     elif key == "pin" and not item.visible_to(letter.audience):
-                        self.problem(doc.rel, doc.line_of(key), key, f"« {ref} » est réservé aux adhérents, attendu un contenu public dans une lettre publique")
+                        self.problem(doc.rel, doc.line_of(key), key, f"{quote(ref)} est réservé aux adhérents, attendu un contenu public dans une lettre publique")
 
 
 def load_content(root: Path | str) -> Content:

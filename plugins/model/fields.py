@@ -12,7 +12,7 @@ from typing import Any
 from urllib.parse import urlparse
 from zoneinfo import ZoneInfo
 
-from plugins.model.problems import FieldError
+from plugins.model.problems import FieldError, quote
 from plugins.model.vocabulary import DEPARTMENTS
 
 PARIS = ZoneInfo("Europe/Paris")
@@ -22,6 +22,21 @@ Check = Callable[[Any], Any]
 _DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 _DATETIME = re.compile(r"^(\d{4}-\d{2}-\d{2})[T ](\d{2}:\d{2}(?::\d{2})?)(Z|[+-]\d{2}:?\d{2})?$")
 _EMAIL = re.compile(r"^[^@\s<>\"]+@[^@\s<>\"]+\.[A-Za-z]{2,}$")
+
+
+# What `build.py new` writes where the editor must write: `check` refuses it until it is replaced.
+PLACEHOLDER = "À COMPLÉTER"
+
+
+def holds_placeholder(value: Any) -> bool:
+    """Return True when a value, or anything nested in it, still holds the placeholder."""
+    if isinstance(value, str):
+        return PLACEHOLDER in unicodedata.normalize("NFC", value)
+    if isinstance(value, dict):
+        return any(holds_placeholder(v) for v in value.values())
+    if isinstance(value, list):
+        return any(holds_placeholder(v) for v in value)
+    return False
 
 
 @dataclass(frozen=True)
@@ -40,14 +55,10 @@ def slugify(text: str) -> str:
     return re.sub(r"[^a-z0-9]+", "-", ascii_text.lower()).strip("-")
 
 
-def _shown(value: Any) -> str:
-    return f"« {value} »"
-
-
 def text(value: Any) -> str:
     """Return a non-empty one-line text."""
     if isinstance(value, bool) or not isinstance(value, str | int | float):
-        raise FieldError(f"{_shown(value)} n'est pas un texte, attendu un texte simple")
+        raise FieldError(f"{quote(value)} n'est pas un texte, attendu un texte simple")
     result = str(value).strip()
     if not result:
         raise FieldError("valeur vide, attendu un texte")
@@ -63,7 +74,7 @@ def choice(vocabulary: Mapping[str, str]) -> Check:
             return slug
         near = difflib.get_close_matches(slug, list(vocabulary), n=1)
         hint = f" (vouliez-vous dire « {near[0]} » ?)" if near else ""
-        raise FieldError(f"{_shown(slug)} inconnu{hint}, attendu l'une de ces valeurs : {', '.join(vocabulary)}")
+        raise FieldError(f"{quote(slug)} inconnu{hint}, attendu l'une de ces valeurs : {', '.join(vocabulary)}")
 
     return check
 
@@ -84,7 +95,7 @@ def day(value: Any) -> date:
     """Return a real calendar date written YYYY-MM-DD."""
     raw = text(value)
     if not _DATE.match(raw):
-        raise FieldError(f"{_shown(raw)} n'est pas une date, attendu le format AAAA-MM-JJ (ex. 2026-03-12)")
+        raise FieldError(f"{quote(raw)} n'est pas une date, attendu le format AAAA-MM-JJ (ex. 2026-03-12)")
     try:
         return date.fromisoformat(raw)
     except ValueError:
@@ -99,7 +110,7 @@ def moment(value: Any) -> tuple[datetime, bool]:
     match = _DATETIME.match(raw)
     if not match:
         raise FieldError(
-            f"{_shown(raw)} n'est pas une date-heure, attendu AAAA-MM-JJTHH:MM (ex. 2026-12-04T14:00)"
+            f"{quote(raw)} n'est pas une date-heure, attendu AAAA-MM-JJTHH:MM (ex. 2026-12-04T14:00)"
         )
     try:
         parsed = datetime.fromisoformat(raw.replace(" ", "T", 1))
@@ -116,20 +127,20 @@ def instant(value: Any) -> datetime:
 def boolean(value: Any) -> bool:
     if isinstance(value, bool):
         return value
-    raise FieldError(f"{_shown(value)} n'est pas un booléen, attendu true ou false")
+    raise FieldError(f"{quote(value)} n'est pas un booléen, attendu true ou false")
 
 
 def year(value: Any) -> int:
     if isinstance(value, int) and not isinstance(value, bool) and 1900 <= value <= 2100:
         return value
-    raise FieldError(f"{_shown(value)} n'est pas une année, attendu une année sur 4 chiffres (ex. 2018)")
+    raise FieldError(f"{quote(value)} n'est pas une année, attendu une année sur 4 chiffres (ex. 2018)")
 
 
 def number_between(low: float, high: float) -> Check:
     def check(value: Any) -> float:
         if isinstance(value, int | float) and not isinstance(value, bool) and low <= value <= high:
             return float(value)
-        raise FieldError(f"{_shown(value)} hors limites, attendu un nombre décimal entre {low} et {high}")
+        raise FieldError(f"{quote(value)} hors limites, attendu un nombre décimal entre {low} et {high}")
 
     return check
 
@@ -138,14 +149,14 @@ def url(value: Any) -> str:
     raw = text(value)
     parsed = urlparse(raw)
     if parsed.scheme not in ("http", "https") or not parsed.netloc:
-        raise FieldError(f"{_shown(raw)} n'est pas une adresse web, attendu une URL commençant par https://")
+        raise FieldError(f"{quote(raw)} n'est pas une adresse web, attendu une URL commençant par https://")
     return raw
 
 
 def email(value: Any) -> str:
     raw = text(value)
     if not _EMAIL.match(raw):
-        raise FieldError(f"{_shown(raw)} n'est pas une adresse e-mail, attendu nom@domaine.fr")
+        raise FieldError(f"{quote(raw)} n'est pas une adresse e-mail, attendu nom@domaine.fr")
     return raw
 
 
@@ -156,13 +167,13 @@ def department(value: Any) -> str:
     raw = text(value).upper()
     if raw in DEPARTMENTS:
         return raw
-    raise FieldError(f"{_shown(raw)} n'est pas un département, attendu un code comme 44, 2A ou 974")
+    raise FieldError(f"{quote(raw)} n'est pas un département, attendu un code comme 44, 2A ou 974")
 
 
 def slug_ref(value: Any) -> str:
     raw = text(value)
     if not re.match(r"^[a-z-]+/(?:[a-z0-9-]+/)*[a-z0-9-]+$", raw):
-        raise FieldError(f"{_shown(raw)} mal formé, attendu « collection/nom-du-fichier » (ex. offres/ide-nantes)")
+        raise FieldError(f"{quote(raw)} mal formé, attendu « collection/nom-du-fichier » (ex. offres/ide-nantes)")
     return raw
 
 
@@ -172,10 +183,10 @@ def mapping(fields: list[Field], at_least_one: bool = False) -> Check:
 
     def check(value: Any) -> dict[str, Any]:
         if not isinstance(value, dict):
-            raise FieldError(f"{_shown(value)} n'est pas une liste de champs, attendu {', '.join(names)}")
+            raise FieldError(f"{quote(value)} n'est pas une liste de champs, attendu {', '.join(names)}")
         unknown = [k for k in value if k not in names]
         if unknown:
-            raise FieldError(f"clé {_shown(unknown[0])} inconnue, attendu {', '.join(names)}")
+            raise FieldError(f"clé {quote(unknown[0])} inconnue, attendu {', '.join(names)}")
         result = {f.name: f.check(value[f.name]) for f in fields if value.get(f.name) is not None}
         missing = [f.name for f in fields if f.required and f.name not in result]
         if missing:

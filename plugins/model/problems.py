@@ -3,6 +3,20 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
+
+# Editors' values can be whole paragraphs (or worse): a message quotes at most this much of one.
+QUOTE_LIMIT = 80
+
+
+def cut(text: str, limit: int = QUOTE_LIMIT) -> str:
+    """Return text cut to limit characters, ending with « … » when something was cut."""
+    return text if len(text) <= limit else text[: limit - 1].rstrip() + "…"
+
+
+def quote(value: Any) -> str:
+    """Return an editor's value as messages quote it: « value », cut to a readable length."""
+    return f"« {cut(str(value))} »"
 
 
 @dataclass(frozen=True, order=True)
