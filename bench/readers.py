@@ -1,0 +1,159 @@
+"""Benchmark the readers service through nginx, against nginx serving a static page in the same run.
+
+    .venv/bin/python bench/readers.py [--seconds 8] [--clients 8] [--one-clicks 1000]
+
+Builds the sample sites, starts aiosmtpd on 127.0.0.1 (confirmation emails), `build.py service`
+and nginx with the configuration `build.py server` writes (the per-IP limit raised: one client
+address sends everything here), then measures with keep-alive HTTP clients in threads:
+- subscription POSTs per second (distinct addresses; each sends a confirmation email), against
+  GETs per second of a static page of the same nginx (the baseline);
+- the RFC 8058 one-click POST's median and 99th-percentile latency, one at a time, against the
+  static GET's, for addresses already subscribed.
+"""
+
+from __future__ import annotations
+
+import argparse
+import http.client
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from datetime import UTC, date, datetime
+from pathlib import Path
+from urllib.parse import quote, urlencode
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from aiosmtpd.controller import Controller  # noqa: E402
+
+from plugins.access.nginx import Identity, LocalNginx, ServerSettings, write_server_files  # noqa: E402
+from plugins.builder import build_all  # noqa: E402
+from plugins.letters.message import token  # noqa: E402
+from plugins.readers.store import ReaderStore  # noqa: E402
+from tests.conftest import free_port  # noqa: E402
+
+SECRET = "secret-du-banc-d-essai-des-lecteurs"
+TODAY = date(2026, 11, 23)
+
+
+class Sink:
+    def __init__(self) -> None:
+        self.count = 0
+
+    async def handle_DATA(self, server, session, envelope):
+        self.count += 1
+        return "250 OK"
+
+
+def load(port: int, requests: list[tuple[str, str, bytes | None]], clients: int, seconds: float) -> tuple[int, float, list[int]]:
+    """Send requests (method, path, body) from threads on keep-alive connections for some seconds; return count, time, statuses."""
+    done, statuses, lock, stop = [0], [], threading.Lock(), time.monotonic() + seconds
+    cursor = iter(range(len(requests)))
+
+    def client() -> None:
+        conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+        while time.monotonic() < stop:
+            with lock:
+                n = next(cursor, None)
+            if n is None:
+                return
+            method, path, body = requests[n]
+            headers = {"Content-Type": "application/x-www-form-urlencoded"} if body is not None else {}
+            conn.request(method, path, body=body, headers=headers)
+            response = conn.getresponse()
+            response.read()
+            with lock:
+                done[0] += 1
+                statuses.append(response.status)
+    start = time.perf_counter()
+    threads = [threading.Thread(target=client) for _ in range(clients)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    return done[0], time.perf_counter() - start, statuses
+
+
+def latencies(port: int, requests: list[tuple[str, str, bytes | None]]) -> list[float]:
+    """Return each request's latency in ms, one at a time on one keep-alive connection."""
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+    out = []
+    for method, path, body in requests:
+        headers = {"Content-Type": "application/x-www-form-urlencoded"} if body is not None else {}
+        start = time.perf_counter()
+        conn.request(method, path, body=body, headers=headers)
+        response = conn.getresponse()
+        response.read()
+        out.append((time.perf_counter() - start) * 1000)
+        assert response.status == 200, response.status
+    return out
+
+
+def p(values: list[float], q: float) -> float:
+    return statistics.quantiles(values, n=100)[int(q) - 1]
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--seconds", type=float, default=8.0)
+    parser.add_argument("--clients", type=int, default=8)
+    parser.add_argument("--one-clicks", type=int, default=1000)
+    args = parser.parse_args()
+    work = Path(tempfile.mkdtemp(prefix="banc-lecteurs-"))
+    build_all(ROOT, work / "site", TODAY)
+    db = work / "lecteurs.sqlite"
+    sink = Sink()
+    smtp = Controller(sink, hostname="127.0.0.1", port=free_port())
+    smtp.start()
+    service_port, public_port = free_port(), free_port()
+    env = {**os.environ, "LETTER_SECRET": SECRET, "LETTER_DB": str(db), "SMTP_HOST": "127.0.0.1",
+           "SMTP_PORT": str(smtp.port), "SMTP_SECURITY": "none"}
+    service = subprocess.Popen([sys.executable, str(ROOT / "build.py"), "service", "--port", str(service_port)], env=env,
+                               stdout=subprocess.PIPE, text=True)
+    assert "à l'écoute" in (service.stdout.readline() if service.stdout else "")
+    settings = ServerSettings(work / "site/public", work / "site/adherents", work / "htpasswd", f"127.0.0.1:{public_port}",
+                              f"127.0.0.1:{free_port()}", service=f"127.0.0.1:{service_port}", subscribe_rate="100000r/s")
+    (work / "htpasswd").write_text("", encoding="utf-8")
+    conf = write_server_files(work / "conf", settings, Identity("Banc", "a@example.org", "/", "/"), TODAY)
+    nginx = LocalNginx(work / "nginx", conf)
+    nginx.start(f"http://127.0.0.1:{public_port}/")
+    try:
+        static = [("GET", "/offres/", None)] * 10_000_000
+        n, t, codes = load(public_port, static, args.clients, args.seconds)
+        static_rate = n / t
+        forms = [("POST", "/lettres/inscription/", urlencode({"adresse": f"banc{i}@example.org", "lettre": "public"}).encode())
+                 for i in range(1_000_000)]
+        n, t, codes = load(public_port, forms, args.clients, args.seconds)
+        assert set(codes) == {200}, set(codes)
+        subscribe_rate = n / t
+        time.sleep(1)
+        readers = [f"clic{i}@example.org" for i in range(args.one_clicks)]
+        ReaderStore(db).import_rows([(r, "", "public") for r in readers], "banc", datetime.now(UTC))
+        clicks = [("POST", f"/lettres/desinscription/?jeton={token(SECRET.encode(), 'public', r)}&adresse={quote(r)}",
+                   b"List-Unsubscribe=One-Click") for r in readers]
+        click_ms = latencies(public_port, clicks)
+        static_ms = latencies(public_port, [("GET", "/offres/", None)] * args.one_clicks)
+        gone = sum(1 for r in readers if ReaderStore(db).reader(r, "public").state == "désabonné")
+    finally:
+        nginx.stop()
+        service.terminate()
+        service.wait(timeout=10)
+        smtp.stop()
+    print(f"Machine : {os.cpu_count()} cœurs ; {args.clients} clients HTTP, {args.seconds:.0f} s par mesure, nginx à 2 processus")
+    print(f"Page statique (base)         : {static_rate:8.0f} requêtes/s")
+    print(f"Inscription (POST + courriel): {subscribe_rate:8.0f} requêtes/s  = {subscribe_rate / static_rate:.3f} × la base"
+          f"  ({sink.count} messages de confirmation reçus)")
+    print(f"Un clic (RFC 8058), médiane  : {statistics.median(click_ms):6.2f} ms  (base {statistics.median(static_ms):.2f} ms,"
+          f" {statistics.median(click_ms) / statistics.median(static_ms):.1f} ×)")
+    print(f"Un clic (RFC 8058), 99e cent.: {p(click_ms, 99):6.2f} ms  (base {p(static_ms, 99):.2f} ms,"
+          f" {p(click_ms, 99) / p(static_ms, 99):.1f} ×) ; {gone}/{len(readers)} désabonnés dans la base")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
