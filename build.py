@@ -12,6 +12,7 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 from plugins.builder import build_all, letter_settings, quiet_mkdocs
+from plugins.french_cli import speak_french
 from plugins.model import ContentError, load_content
 
 PROJECT = Path(__file__).resolve().parent
@@ -194,16 +195,17 @@ def command_serve(args: argparse.Namespace) -> int:
 def parser() -> argparse.ArgumentParser:
     from plugins.scaffold import KINDS
 
+    speak_french()
     p = argparse.ArgumentParser(prog="build.py", description="Construit et publie les sites de la fédération.")
     p.add_argument("--project", type=Path, default=PROJECT, help="dossier du projet (défaut : celui de build.py)")
     p.add_argument("--today", type=parse_day, default=date.today(), help="date du jour AAAA-MM-JJ (défaut : aujourd'hui)")
-    sub = p.add_subparsers(dest="command")
+    sub = p.add_subparsers(dest="command", metavar="COMMANDE", title="commandes")
     b = sub.add_parser("build", help="construit les deux sites (commande par défaut)")
     b.add_argument("--output", type=Path, default=None, help="dossier de sortie (défaut : site/)")
     sub.add_parser("check", help="vérifie tous les fichiers sans rien construire")
     n = sub.add_parser("new", help="crée un fichier prêt à remplir")
-    n.add_argument("kind", choices=sorted(KINDS), help="type de contenu")
-    n.add_argument("title", help="titre (entre guillemets)")
+    n.add_argument("kind", choices=sorted(KINDS), metavar="TYPE", help=f"type de contenu : {', '.join(sorted(KINDS))}")
+    n.add_argument("title", metavar="TITRE", help="titre (entre guillemets)")
     n.add_argument("--audience", choices=("public", "adherents"), default="adherents", help="pour une lettre")
     a = sub.add_parser("server", help="écrit la configuration nginx et le fichier des comptes de l'espace adhérents")
     a.add_argument("--accounts", type=Path, help="CSV des comptes (login, password ou hash, expires) ; défaut : $FEDERATION_ACCOUNTS")
@@ -236,7 +238,7 @@ def parser() -> argparse.ArgumentParser:
     v.add_argument("--outbox", type=Path, help="sans SMTP_HOST, dossier où écrire les messages de confirmation")
     r = sub.add_parser("abonnes", help="base des lecteurs des lettres : importer, exporter, historique, effacer")
     r.add_argument("--db", type=Path, help="base des lecteurs (SQLite) ; défaut : $LETTER_DB")
-    ra = r.add_subparsers(dest="action", required=True)
+    ra = r.add_subparsers(dest="action", required=True, metavar="ACTION", title="actions")
     ri = ra.add_parser("importer", help="importe un CSV (email, name, audience) ; rien n'est importé si une ligne est fausse")
     ri.add_argument("fichier", type=Path)
     ri.add_argument("--audience", choices=("public", "adherents"), help="lettre des lignes sans colonne audience")

@@ -83,7 +83,18 @@ def test_new_refuses_a_title_without_letters(project: Path) -> None:
 def test_unknown_command_is_refused_in_french(project: Path) -> None:
     result = run(project, "publier")
     assert result.returncode == 2
-    assert "choix invalide" in result.stderr or "invalid choice" in result.stderr
+    assert "build.py : erreur : argument COMMANDE : choix invalide : 'publier'" in result.stderr, result.stderr
+    assert result.stderr.startswith("usage : build.py")
+
+
+@pytest.mark.parametrize("args", [["publier"], ["--help"], ["send", "--help"], ["send", "--rate"], ["new"], ["new", "recette", "x"],
+                                  ["--today", "hier", "check"], ["check", "--en-trop"], ["abonnes"], ["abonnes", "--help"]])
+def test_usage_help_and_argument_errors_speak_french(project: Path, args: list[str]) -> None:
+    result = run(project, *args)
+    text = result.stdout + result.stderr
+    english = [w for w in ("usage:", "error:", "invalid", "required", "expected", "show this help", "positional arguments",
+                           "unrecognized", "choose from", "argument kind", "title") if re.search(rf"\b{w}\b", text)]
+    assert english == [], text
 
 
 def test_the_shipped_project_passes_check() -> None:
