@@ -85,24 +85,51 @@ def command_server(args: argparse.Namespace) -> int:
     except ContentError as exc:
         print(exc.report("aucun fichier n'a été modifié"), file=sys.stderr)
         return 1
+    tls = tls_problem(args)
+    if tls:
+        print(tls + " ; aucun fichier n'a été modifié.", file=sys.stderr)
+        return 1
     site = (args.site or args.project / "site").resolve()
     dest = args.dest.resolve()
     htpasswd = dest / "htpasswd"
-    summary = write_htpasswd(accounts, htpasswd, args.today, args.cost)
+    try:
+        summary = write_htpasswd(accounts, htpasswd, args.today, args.cost, args.group)
+    except ContentError as exc:
+        print(exc.report("aucun fichier n'a été modifié"), file=sys.stderr)
+        return 1
+    https = bool(args.certificate)
     settings = ServerSettings(
         site / "public", site / "adherents", htpasswd,
-        args.public_listen, args.members_listen, args.public_name, args.members_name,
+        args.public_listen or ("443" if https else "80"), args.members_listen or ("443" if https else "80"),
+        args.public_name, args.members_name,
         args.service, urlsplit(letter_settings(args.project).unsubscribe_url).path or "/",
+        certificate=str(args.certificate.resolve()) if https else "",
+        certificate_key=str(args.certificate_key.resolve()) if https else "",
+        public_http_listen=args.public_http_listen, members_http_listen=args.members_http_listen,
+        acme_root=str(args.acme_root.resolve()) if args.acme_root else "",
     )
     conf = write_server_files(dest, settings, federation_identity(args.project), args.today)
     print(f"Comptes actifs écrits dans {htpasswd} : {summary.written}.")
     if summary.expired:
         print(f"Comptes expirés exclus : {len(summary.expired)} ({', '.join(summary.expired)}).")
     print(f"Configuration nginx écrite dans {conf} : incluez-la dans le bloc http, puis « nginx -s reload ».")
+    if not https:
+        print("Sans --certificate, les deux sites sont servis en HTTP, en clair : pour un essai local seulement. "
+              "En production, donnez --certificate et --certificate-key (mots de passe des adhérents chiffrés).")
     if not args.service:
         print("Sans --service, les formulaires d'inscription et les liens de désinscription des lettres ne répondent pas : "
               "lancez « build.py service » et indiquez son adresse.")
     return 0
+
+
+def tls_problem(args: argparse.Namespace) -> str | None:
+    """Return a French line if the TLS options are half given or name missing files."""
+    if bool(args.certificate) != bool(args.certificate_key):
+        return "Donnez ensemble --certificate et --certificate-key (certificat et clé privée TLS)"
+    for path in (args.certificate, args.certificate_key):
+        if path and not path.is_file():
+            return f"Fichier introuvable : {path}"
+    return None
 
 
 def command_send(args: argparse.Namespace) -> int:
@@ -211,10 +238,17 @@ def parser() -> argparse.ArgumentParser:
     a.add_argument("--accounts", type=Path, help="CSV des comptes (login, password ou hash, expires) ; défaut : $FEDERATION_ACCOUNTS")
     a.add_argument("--dest", type=Path, required=True, help="dossier où écrire nginx.conf, htpasswd et 401.html")
     a.add_argument("--site", type=Path, help="dossier des sites construits (défaut : site/)")
-    a.add_argument("--public-listen", default="80", help="adresse d'écoute du site public (défaut : 80)")
-    a.add_argument("--members-listen", default="80", help="adresse d'écoute de l'espace adhérents (défaut : 80)")
+    a.add_argument("--public-listen", help="adresse d'écoute du site public (défaut : 80, ou 443 avec --certificate)")
+    a.add_argument("--members-listen", help="adresse d'écoute de l'espace adhérents (défaut : 80, ou 443 avec --certificate)")
+    a.add_argument("--certificate", type=Path, help="certificat TLS (PEM, chaîne complète) : HTTPS, redirection du HTTP, HSTS")
+    a.add_argument("--certificate-key", type=Path, help="clé privée du certificat TLS")
+    a.add_argument("--public-http-listen", default="80", help="avec --certificate : écoute HTTP du site public (redirection) ; défaut : 80")
+    a.add_argument("--members-http-listen", default="80", help="avec --certificate : écoute HTTP de l'espace adhérents ; défaut : 80")
+    a.add_argument("--acme-root", type=Path, help="avec --certificate : dossier des défis certbot --webroot (défaut : DEST/acme)")
     a.add_argument("--public-name", default="_", help="nom de domaine du site public")
     a.add_argument("--members-name", default="_", help="nom de domaine de l'espace adhérents")
+    a.add_argument("--group", help="groupe du fichier htpasswd, celui des processus nginx (ex. www-data) ; "
+                                   "défaut : celui du fichier remplacé")
     a.add_argument("--service", metavar="HÔTE:PORT", default="",
                    help="adresse du service des lecteurs (build.py service), ex. 127.0.0.1:8025")
     a.add_argument("--cost", type=int, default=8, choices=range(4, 15), metavar="4-14", help="coût bcrypt (défaut : 8)")

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import contextlib
 import functools
+import http.client
 import http.server
+import random
 import shutil
 import socket
 import textwrap
@@ -12,6 +14,7 @@ import threading
 from collections.abc import Iterator
 from datetime import date
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import pytest
 
@@ -182,6 +185,24 @@ def browser():
         chromium = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
         yield chromium
         chromium.close()
+
+
+def http_request(method: str, url: str, body: bytes | None = None, headers: dict[str, str] | None = None,
+                 source: str | None = None) -> tuple[int, bytes, dict[str, str]]:
+    """Send one request from an address of the loopback network (a new random one unless given).
+
+    nginx limits requests per client address: tests that are not about those limits come from
+    addresses of their own, as distinct people would.
+    """
+    parts = urlsplit(url)
+    source = source or f"127.{random.randint(1, 254)}.{random.randint(1, 254)}.{random.randint(2, 254)}"
+    connection = http.client.HTTPConnection(parts.hostname, parts.port, timeout=30, source_address=(source, 0))
+    try:
+        connection.request(method, parts.path + (f"?{parts.query}" if parts.query else ""), body=body, headers=headers or {})
+        response = connection.getresponse()
+        return response.status, response.read(), dict(response.headers)
+    finally:
+        connection.close()
 
 
 def free_port() -> int:

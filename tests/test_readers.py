@@ -10,9 +10,7 @@ from __future__ import annotations
 import base64
 import concurrent.futures
 import email
-import http.client
 import os
-import random
 import re
 import shutil
 import signal
@@ -35,7 +33,7 @@ from plugins.access.nginx import LocalNginx
 from plugins.builder import build_all
 from plugins.readers import tokens
 from plugins.readers.store import ReaderStore
-from tests.conftest import REPO, TODAY, free_port, make_project
+from tests.conftest import REPO, TODAY, free_port, http_request, make_project
 
 NGINX = shutil.which("nginx") or "/usr/sbin/nginx"
 AXE = REPO / ".venv/axe/node_modules/axe-core/axe.min.js"
@@ -141,31 +139,15 @@ def setup(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Setup]:
         smtp.stop()
 
 
-def request(method: str, url: str, body: bytes | None = None, headers: dict[str, str] | None = None,
-            source: str | None = None) -> tuple[int, str]:
-    """Send one request from a source address of the loopback network (a new one each time unless given).
-
-    nginx limits subscriptions per client address: tests that are not about that limit come
-    from addresses of their own, as distinct people would.
-    """
-    parts = urlsplit(url)
-    source = source or f"127.{random.randint(1, 254)}.{random.randint(1, 254)}.{random.randint(2, 254)}"
-    connection = http.client.HTTPConnection(parts.hostname, parts.port, timeout=30, source_address=(source, 0))
-    try:
-        connection.request(method, parts.path + (f"?{parts.query}" if parts.query else ""), body=body, headers=headers or {})
-        response = connection.getresponse()
-        return response.status, response.read().decode()
-    finally:
-        connection.close()
-
-
 def post(url: str, fields: dict[str, str] | bytes, headers: dict[str, str] | None = None, source: str | None = None) -> tuple[int, str]:
     data = fields if isinstance(fields, bytes) else urlencode(fields).encode()
-    return request("POST", url, data, {"Content-Type": "application/x-www-form-urlencoded", **(headers or {})}, source)
+    status, body, _ = http_request("POST", url, data, {"Content-Type": "application/x-www-form-urlencoded", **(headers or {})}, source)
+    return status, body.decode()
 
 
 def get(url: str, headers: dict[str, str] | None = None) -> tuple[int, str]:
-    return request("GET", url, None, headers)
+    status, body, _ = http_request("GET", url, None, headers)
+    return status, body.decode()
 
 
 def send(setup: Setup, letter: str, *extra: str) -> subprocess.CompletedProcess[str]:

@@ -6,8 +6,6 @@ import base64
 import shutil
 import subprocess
 import sys
-import urllib.error
-import urllib.request
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -16,7 +14,7 @@ import pytest
 
 from plugins.access.nginx import LocalNginx
 from plugins.builder import build_all
-from tests.conftest import REPO, TODAY, free_port, make_project
+from tests.conftest import REPO, TODAY, free_port, http_request, make_project
 
 NGINX = shutil.which("nginx") or "/usr/sbin/nginx"
 pytestmark = pytest.mark.skipif(not Path(NGINX).exists(), reason="nginx absent : lancez bash scripts/install.sh --test")
@@ -74,16 +72,9 @@ def nginx(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Nginx]:
         server.server.stop()
 
 
-def get(url: str, login: tuple[str, str] | None = None) -> tuple[int, bytes, dict[str, str]]:
-    request = urllib.request.Request(url)
-    if login:
-        token = base64.b64encode(f"{login[0]}:{login[1]}".encode()).decode()
-        request.add_header("Authorization", f"Basic {token}")
-    try:
-        with urllib.request.urlopen(request, timeout=10) as response:
-            return response.status, response.read(), dict(response.headers)
-    except urllib.error.HTTPError as exc:
-        return exc.code, exc.read(), dict(exc.headers)
+def get(url: str, login: tuple[str, str] | None = None, source: str | None = None) -> tuple[int, bytes, dict[str, str]]:
+    headers = {"Authorization": "Basic " + base64.b64encode(f"{login[0]}:{login[1]}".encode()).decode()} if login else {}
+    return http_request("GET", url, None, headers, source)
 
 
 def members_urls(nginx: Nginx) -> list[str]:

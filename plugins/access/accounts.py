@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import grp
 import os
 import re
 import tempfile
@@ -111,14 +112,36 @@ def hash_secret(secret: str, cost: int = DEFAULT_COST) -> str:
     return "$2y$" + hashed[4:]
 
 
-def write_htpasswd(accounts: list[Account], target: Path, today: date, cost: int = DEFAULT_COST) -> AccountsSummary:
-    """Write the valid accounts to target atomically (mode 0640); expired ones are left out."""
+def group_id(name: str) -> int:
+    """Return the id of a system group; raise ContentError (French) if it does not exist."""
+    try:
+        return grp.getgrnam(name).gr_gid
+    except KeyError:
+        raise ContentError([Problem("--group", 0, "groupe", f"groupe « {name} » inconnu sur cette machine (ex. www-data)")]) from None
+
+
+def write_htpasswd(accounts: list[Account], target: Path, today: date, cost: int = DEFAULT_COST,
+                   group: str | None = None) -> AccountsSummary:
+    """Write the valid accounts to target atomically (mode 0640); expired ones are left out.
+
+    The new file keeps the owner and group of the one it replaces (or takes group): nginx's
+    workers run as an unprivileged user (www-data on Debian) that reads it through its group.
+    """
+    gid = group_id(group) if group else None
     valid = [a for a in accounts if a.is_valid_on(today)]
     lines = [f"{a.login}:{a.hash or hash_secret(a.secret or '', cost)}\n" for a in valid]
     target.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=".htpasswd-", dir=target.parent)
-    with os.fdopen(fd, "w", encoding="ascii") as out:
-        out.writelines(lines)
-    os.chmod(tmp, 0o640)
+    try:
+        with os.fdopen(fd, "w", encoding="ascii") as out:
+            out.writelines(lines)
+        os.chmod(tmp, 0o640)
+        if target.exists() or gid is not None:
+            before = target.stat() if target.exists() else os.stat(tmp)
+            os.chown(tmp, before.st_uid if target.exists() else -1, gid if gid is not None else before.st_gid)
+    except PermissionError as exc:
+        os.unlink(tmp)
+        raise ContentError([Problem(target.name, 0, "groupe", f"impossible de garder le propriétaire et le groupe de {target} : {exc}"
+                                    " ; lancez la commande avec le compte qui possède ce fichier")]) from exc
     os.replace(tmp, target)
     return AccountsSummary(len(valid), [a.login for a in accounts if not a.is_valid_on(today)])

@@ -31,6 +31,12 @@ class ServerSettings:
     service: str = ""  # host:port of `build.py service`; empty: no forms, no unsubscribe page
     unsubscribe_path: str = "/lettres/desinscription/"  # the path of the letters' unsubscribe links
     subscribe_rate: str = "10r/m"  # per client IP: slows bots without hindering a person
+    members_rate: str = "2r/s"  # per client IP on the members' pages: slows password guessing
+    certificate: str = ""  # TLS certificate and key (both or neither): HTTPS, HTTP redirects, HSTS
+    certificate_key: str = ""
+    public_http_listen: str = "80"  # with TLS: plain HTTP, redirects and ACME challenges only
+    members_http_listen: str = "80"
+    acme_root: str = ""  # with TLS: folder of certbot's webroot challenges
 
 
 @dataclass(frozen=True)
@@ -68,13 +74,20 @@ def write_server_files(dest: Path, settings: ServerSettings, identity: Identity,
     _write(refused, env.get_template("refused.html.j2").render(**vars(identity)))
     conf = dest / "nginx.conf"
     values = {k: str(v) for k, v in vars(settings).items()}
+    values["acme_root"] = settings.acme_root or str(dest / "acme")
+    if settings.certificate:
+        Path(values["acme_root"], ".well-known", "acme-challenge").mkdir(parents=True, exist_ok=True)
     _write(conf, env.get_template("nginx.conf.j2").render(**values, unauthorized_page=page, refused_page=refused, today=today.isoformat()))
     return conf
 
 
-def local_main_conf(prefix: Path, include: Path, workers: int = 2) -> str:
-    """Return a whole nginx.conf that runs unprivileged files under prefix and includes the server blocks."""
-    user = "user root;\n" if os.geteuid() == 0 else ""
+def local_main_conf(prefix: Path, include: Path, workers: int = 2, user: str | None = None) -> str:
+    """Return a whole nginx.conf with its files under prefix that includes the server blocks.
+
+    user: the workers' user and group ("nobody nogroup"), as Debian runs them (needs root);
+    by default they run as the current user.
+    """
+    user = f"user {user};\n" if user else ("user root;\n" if os.geteuid() == 0 else "")
     temps = "\n".join(f"  {k}_temp_path {prefix / k};" for k in ("client_body", "proxy", "fastcgi", "uwsgi", "scgi"))
     return f"""{user}daemon off;
 worker_processes {workers};
@@ -94,11 +107,11 @@ http {{
 class LocalNginx:
     """nginx started in the foreground with a config under prefix (tests, benchmarks, local checks)."""
 
-    def __init__(self, prefix: Path, include: Path, binary: str = "/usr/sbin/nginx", workers: int = 2):
+    def __init__(self, prefix: Path, include: Path, binary: str = "/usr/sbin/nginx", workers: int = 2, user: str | None = None):
         self.prefix, self.binary = prefix, binary
         self.conf = prefix / "main.conf"
         prefix.mkdir(parents=True, exist_ok=True)
-        self.conf.write_text(local_main_conf(prefix, include, workers), encoding="utf-8")
+        self.conf.write_text(local_main_conf(prefix, include, workers, user), encoding="utf-8")
         self.process: subprocess.Popen[bytes] | None = None
 
     def command(self, *args: str) -> list[str]:
