@@ -295,3 +295,41 @@ def test_a_second_send_while_one_runs_sends_nothing(smtp, subscribers, tmp_path:
     # Once the first has finished, the ledger is free again.
     again = run(smtp, subscribers, ledger)
     assert again.returncode == 0 and "Envoyés maintenant : 0." in again.stdout
+
+
+@pytest.mark.parametrize("case", ["suppression absente", "abonnés absents", "colonne audience absente", "SMTP_SECURITY inconnu",
+                                  "SMTP_PORT invalide", "sans LETTER_SECRET", "registre absent"])
+def test_a_wrong_operator_input_stops_before_anything_is_sent(smtp, subscribers, tmp_path: Path, case: str) -> None:
+    sink, _ = smtp
+    listing, suppressed, _ = subscribers
+    env = environment(smtp)
+    args = ["--subscribers", str(listing), "--suppressed", str(suppressed), "--ledger", str(tmp_path / "envois.sqlite")]
+    expected = {
+        "suppression absente": "liste de suppression (--suppressed / LETTER_SUPPRESSED) introuvable",
+        "abonnés absents": "CSV des abonnés (--subscribers / LETTER_SUBSCRIBERS) introuvable",
+        "colonne audience absente": "colonnes absentes : audience",
+        "SMTP_SECURITY inconnu": "SMTP_SECURITY « ssl » inconnu",
+        "SMTP_PORT invalide": "SMTP_PORT « vingt-cinq » n'est pas un numéro de port",
+        "sans LETTER_SECRET": "LETTER_SECRET n'est pas défini",
+        "registre absent": "Indiquez le registre des envois",
+    }[case]
+    if case == "suppression absente":
+        args[3] = str(tmp_path / "supression.txt")  # a typo
+    elif case == "abonnés absents":
+        args[1] = str(tmp_path / "abones.csv")
+    elif case == "colonne audience absente":
+        listing.write_text("email;name\nmembre00@msp-exemple.org;A\n", encoding="utf-8")
+    elif case == "SMTP_SECURITY inconnu":
+        env["SMTP_SECURITY"] = "ssl"
+    elif case == "SMTP_PORT invalide":
+        env["SMTP_PORT"] = "vingt-cinq"
+    elif case == "sans LETTER_SECRET":
+        del env["LETTER_SECRET"]
+    else:
+        args = args[:4]
+    command = [sys.executable, str(REPO / "build.py"), "send", LETTER, *args, "--rate", "0"]
+    for extra in ([], ["--dry-run"]) if case != "sans LETTER_SECRET" else ([],):
+        result = subprocess.run(command + extra, env=env, capture_output=True, text=True, timeout=120, check=False)
+        assert result.returncode == 1, result.stdout + result.stderr
+        assert expected in result.stdout and "Traceback" not in result.stderr, result.stdout + result.stderr
+    assert sink.messages == [] and sink.rcpt_seen == {}
