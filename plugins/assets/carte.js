@@ -8,10 +8,14 @@
   var select = document.getElementById("departement");
   var features = [];
 
-  function escape(text) {
-    var span = document.createElement("span");
-    span.textContent = text;
-    return span.innerHTML;
+  // The GeoJSON holds editors' text: it goes into the popup as text nodes, never as HTML.
+  function popup(properties) {
+    var content = document.createElement("div");
+    var link = document.createElement("a");
+    link.href = properties.url;
+    link.textContent = properties.name;
+    content.append(link, document.createElement("br"), properties.communes.join(", "));
+    return content;
   }
 
   function show(department) {
@@ -20,7 +24,7 @@
       if (department && f.properties.department !== department) { return; }
       var c = f.geometry.coordinates;
       L.marker([c[1], c[0]], { title: f.properties.name, alt: f.properties.name })
-        .bindPopup('<a href="' + escape(f.properties.url) + '">' + escape(f.properties.name) + "</a><br>" + escape(f.properties.communes.join(", ")))
+        .bindPopup(popup(f.properties))
         .addTo(markers);
     });
     if (markers.getLayers().length) { map.fitBounds(markers.getBounds().pad(0.2), { maxZoom: 11 }); }

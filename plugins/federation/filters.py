@@ -5,6 +5,8 @@ from __future__ import annotations
 import re
 from datetime import date, datetime
 
+from markupsafe import Markup, escape
+
 from plugins.model.fields import PARIS
 from plugins.model.vocabulary import department_label
 from plugins.website.plan import page_url, uri_of
@@ -74,6 +76,20 @@ def video_embed(url: str | None) -> str:
     return ""
 
 
+def pagefind_filter(pair: tuple[str, str]) -> Markup:
+    """Return the data-pagefind-filter attribute of a (filter, value) search filter.
+
+    Pagefind 1.5 decodes a filter's value twice when it indexes a page, and its interface shows filter
+    names and values as HTML. Escaped three times, an editor's tag reaches the index escaped once and
+    the reader as the text it is (were Pagefind to decode it once, readers would see entities, never
+    markup). The name Pagefind keeps as written: escaped once.
+    """
+    name, value = pair
+    for _ in range(3):
+        value = str(escape(value))
+    return Markup(f"{escape(name)}:{value}")
+
+
 FILTERS = {
     "video_embed": video_embed,
     "author_line": author_line,
@@ -83,4 +99,5 @@ FILTERS = {
     "iso": iso,
     "href": href,
     "department": department_label,
+    "pagefind_filter": pagefind_filter,
 }

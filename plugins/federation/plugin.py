@@ -8,7 +8,7 @@ from datetime import date
 from pathlib import Path
 from typing import Any
 
-from markupsafe import Markup
+from markupsafe import Markup, escape
 from mkdocs.config.defaults import MkDocsConfig
 from mkdocs.exceptions import PluginError
 from mkdocs.plugins import BasePlugin
@@ -86,10 +86,11 @@ class FederationPlugin(BasePlugin[FederationConfig]):
             except ContentError as exc:
                 raise PluginError(exc.report()) from None
         config.theme.dirs.insert(0, str(TEMPLATES))
-        share_theme_work(config.theme)
+        share_theme_work(config.theme, escaped=TEMPLATES)
         plan = SitePlan(self.content, self.audience, self.today)
         self.plan = plan
-        config.nav = [{s.title: s.src_uri} for s in plan.sections()]
+        # Material prints titles raw (MkDocs' titles are HTML): hand it editors' titles escaped.
+        config.nav = [{escape(s.title): s.src_uri} for s in plan.sections()]
         config.extra_css = ["assets/federation.css", *config.extra_css]
         return config
 
@@ -147,9 +148,9 @@ class FederationPlugin(BasePlugin[FederationConfig]):
     def on_page_markdown(self, markdown: str, page: MkPage, config: MkDocsConfig, files: Files) -> str:
         spec = self.specs.get(page.file.src_uri)
         if spec:
-            page.meta.update(title=spec.title, template=spec.template)
+            page.meta.update(title=escape(spec.title), template=spec.template)
             if spec.description:
-                page.meta["description"] = spec.description
+                page.meta["description"] = escape(spec.description)
         if self.rendered is None:
             return markdown
         key = (page.file.src_uri, hash(markdown))
@@ -217,6 +218,8 @@ class FederationPlugin(BasePlugin[FederationConfig]):
         return structured_data
 
     def on_page_context(self, context: dict[str, Any], page: MkPage, config: MkDocsConfig, nav) -> dict[str, Any]:
+        if page.content is not None:
+            page.content = Markup(page.content)  # HTML converted from Markdown: our escaping templates print it as is
         spec = self.specs.get(page.file.src_uri)
         if spec:
             context.update(spec.context)

@@ -1,14 +1,21 @@
-"""Share the theme's template work between builds of the same process.
+"""Share the theme's template work between builds of the same process, and escape our templates' output.
 
 Each MkDocs build creates a new Jinja environment: it compiles Material's templates again and
 lists the theme's 14,500 files (its icons included) to find the static ones. A full build makes
 two sites, the preview rebuilds both on every edit: the compiled templates (Jinja's bytecode,
 checked against the template's source) and the listing are kept for the process instead.
+
+MkDocs' environment does not autoescape. Our templates print editors' text, so they are escaped
+by default; Material's own templates are written for raw output (they print page.content, the
+table of contents and the navigation as they are) and keep it. Jinja escapes a template's output
+as that template was compiled, but marks {{ super() }} and macro output safe or not as the template
+a page starts from: only our own templates extend our main.html (hence our 404.html).
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import jinja2
@@ -36,12 +43,29 @@ BYTECODE = MemoryBytecodeCache()
 _LISTINGS: dict[tuple[Any, ...], list[str]] = {}
 
 
-def share_theme_work(theme: Any) -> None:
-    """Make theme.get_env() return environments that reuse compiled templates and the theme's file listing."""
+def escape_templates_of(folder: Path) -> Callable[[str | None], bool]:
+    """Return Jinja's autoescape choice: on for the templates found in folder, off for the theme's own."""
+    ours = {p.relative_to(folder).as_posix() for p in folder.rglob("*.html")}
+
+    def autoescape(name: str | None) -> bool:
+        # folder comes first in the theme's search path: a name found there is our template, even
+        # where it shadows one of Material's (main.html, partials/footer.html).
+        return name in ours
+
+    return autoescape
+
+
+def share_theme_work(theme: Any, escaped: Path) -> None:
+    """Make theme.get_env() return environments that reuse compiled templates and the theme's file listing.
+
+    The templates under escaped (first in the theme's search path) get autoescape.
+    """
     original: Callable[[], jinja2.Environment] = type(theme).get_env.__get__(theme)
 
     def get_env() -> jinja2.Environment:
         env = original()
+        # Set on every environment that shares the bytecode: Jinja's cache key ignores autoescape.
+        env.autoescape = escape_templates_of(escaped)
         env.bytecode_cache = BYTECODE
         search_path = tuple(theme.dirs)
         static_templates = tuple(sorted(theme.static_templates))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import html
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date, datetime, time
@@ -118,7 +119,8 @@ def render_feed(feed: Feed, kind: str, site_name: str, site_url: str) -> bytes:
         fe.published(entry.published)
         fe.updated(entry.published)
         if entry.summary:
-            fe.description(entry.summary)
+            # Readers take an RSS description for HTML: escaped, it shows the editor's text as typed (Atom says type="text").
+            fe.description(html.escape(entry.summary, quote=False) if kind == "rss" else entry.summary)
             fe.summary(entry.summary)
         for label in entry.categories:
             fe.category(term=label)

@@ -86,7 +86,11 @@ def article(item: NewsItem | Story, url: str, publisher: str, logo: str) -> dict
     return data
 
 
+# JSON escapes for the characters that HTML reads inside a <script> ("</script>", "<!--"): no text can end it.
+_SCRIPT_SAFE = str.maketrans({"<": "\\u003c", ">": "\\u003e", "&": "\\u0026"})
+
+
 def script_tag(data: dict[str, Any]) -> str:
-    """Return the <script> element; '</' is escaped so that no text can close it early."""
-    text = json.dumps(data, ensure_ascii=False, separators=(",", ":")).replace("</", "<\\/")
+    """Return the <script> element; the JSON holds no '<', '>' or '&', so that no text can close it early."""
+    text = json.dumps(data, ensure_ascii=False, separators=(",", ":")).translate(_SCRIPT_SAFE)
     return f'<script type="application/ld+json">{text}</script>'
