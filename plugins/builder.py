@@ -18,6 +18,7 @@ from plugins.letters.publish import LetterSettings, write_letters
 from plugins.letters.render import Identity as RenderIdentity
 from plugins.locking import FileLock
 from plugins.model import Audience, Content, load_content
+from plugins.privacy import PAGE as PRIVACY_PAGE
 
 SITE_DIRS = {Audience.PUBLIC: "public", Audience.ADHERENTS: "adherents"}
 
@@ -127,7 +128,8 @@ def letter_settings(project: Path) -> LetterSettings:
     letters = federation.get("letters", {})
     return LetterSettings(
         identity=RenderIdentity(config.site_name, federation.get("address", ""), federation.get("email", ""),
-                                colors.get("primary", "#0b6e69"), colors.get("link", "#0a5f5b"), social),
+                                colors.get("primary", "#0b6e69"), colors.get("link", "#0a5f5b"), social,
+                                privacy_url=f"{public_url}{PRIVACY_PAGE}/"),
         public_url=public_url, members_url=(plugin.members_site_url or public_url).rstrip("/") + "/",
         unsubscribe_url=letters.get("unsubscribe_url") or public_url + "lettres/desinscription/",
         sender_name=federation.get("sender_name", config.site_name), sender_email=federation["sender_email"],

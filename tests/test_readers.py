@@ -241,6 +241,26 @@ def test_subscribe_confirm_receive_one_click_unsubscribe_and_skip(setup: Setup, 
     assert setup.mailbox.to(reader, "janvier") == []
 
 
+def test_the_sites_forms_reach_the_service_by_keyboard(setup: Setup, browser) -> None:
+    for base, credentials, audience, reader in ((setup.public, None, "public", "clavier@example.org"),
+                                                (setup.members, {"username": MEMBER[0], "password": MEMBER[1]}, "adherents",
+                                                 "clavier-membre@msp-exemple.org")):
+        context = browser.new_context(locale="fr-FR", http_credentials=credentials)
+        page = context.new_page()
+        page.goto(base + "/lettres/")
+        field = page.locator("#fed-subscribe-lettres")
+        field.focus()
+        page.keyboard.type(reader)
+        page.keyboard.press("Tab")
+        focused = page.evaluate("document.activeElement.textContent")
+        assert focused.strip() == "S'inscrire"  # the hidden trap field is not in the tab order
+        page.keyboard.press("Enter")
+        page.wait_for_selector("h1:text('Vérifiez votre messagerie')")
+        context.close()
+        wait_for(lambda reader=reader: setup.mailbox.to(reader, "Confirmez"))
+        assert setup.state(reader, audience) == "en attente"
+
+
 def test_the_unsubscribe_page_asks_before_it_acts(setup: Setup, browser) -> None:
     reader = "page@example.org"
     setup.store().import_rows([(reader, "", "public")], "test", datetime.now(UTC))
@@ -474,3 +494,16 @@ def test_the_service_stops_on_sigterm(setup: Setup) -> None:
     # Last test of the module: systemd stops the service with SIGTERM.
     setup.service.send_signal(signal.SIGTERM)
     assert setup.service.wait(timeout=10) == 0
+
+
+def test_requests_never_confirmed_are_erased_after_the_stated_delay(tmp_path: Path) -> None:
+    from plugins.privacy import PENDING_DAYS
+
+    store = ReaderStore(tmp_path / "lecteurs.sqlite")
+    long_ago = datetime.now(UTC) - timedelta(days=PENDING_DAYS + 1)
+    store.request("oubliee@example.org", "public", "", "test", long_ago)
+    store.request("recente@example.org", "public", "", "test", datetime.now(UTC) - timedelta(days=PENDING_DAYS - 1))
+    store.request("autre@example.org", "public", "", "test", datetime.now(UTC))
+    assert store.reader("oubliee@example.org", "public") is None
+    assert store.history("oubliee@example.org") == ([], [])
+    assert store.reader("recente@example.org", "public").state == "en attente"

@@ -25,6 +25,9 @@ from plugins.outputs.calendar import write_calendars
 from plugins.outputs.feeds import FEED_SECTIONS, section_feeds, write_feeds
 from plugins.outputs.geo import write_geojson
 from plugins.outputs.search import index_site
+from plugins.privacy import PAGE as PRIVACY_PAGE
+from plugins.privacy import PrivacySettings
+from plugins.readers.paths import SUBSCRIBE_PATH
 from plugins.website.plan import PageSpec, SitePlan, item_uri
 from plugins.website.static import public_static_files
 
@@ -87,7 +90,11 @@ class FederationPlugin(BasePlugin[FederationConfig]):
                 raise PluginError(exc.report()) from None
         config.theme.dirs.insert(0, str(TEMPLATES))
         share_theme_work(config.theme, escaped=TEMPLATES)
-        plan = SitePlan(self.content, self.audience, self.today)
+        try:
+            privacy = PrivacySettings.from_settings(config.extra.get("federation", {}) or {}, config.site_name)
+        except ValueError as exc:
+            raise PluginError(str(exc)) from None
+        plan = SitePlan(self.content, self.audience, self.today, privacy)
         self.plan = plan
         # Material prints titles raw (MkDocs' titles are HTML): hand it editors' titles escaped.
         config.nav = [{escape(s.title): s.src_uri} for s in plan.sections()]
@@ -194,6 +201,8 @@ class FederationPlugin(BasePlugin[FederationConfig]):
             today=self.today,
             feed_sections=FEED_SECTIONS,
             footer_pages=self.plan.footer_pages(),
+            privacy_page=PRIVACY_PAGE + "/",
+            subscribe_path=SUBSCRIBE_PATH,
         )
         return env
 

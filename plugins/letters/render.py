@@ -29,6 +29,7 @@ class Identity:
     primary: str = "#0b6e69"
     link: str = "#0a5f5b"
     social: tuple[tuple[str, str], ...] = ()
+    privacy_url: str = ""
 
 
 @dataclass(frozen=True)
@@ -61,6 +62,7 @@ def _context(composed: ComposedLetter, identity: Identity, html: bool) -> dict:
         "audience_label": AUDIENCE_LABELS[letter.audience], "letter_date": date_fr(letter.date),
         "editorial_html": Markup(composed.editorial_html) if html else composed.editorial_html,
         "editorial_text": composed.editorial_text, "unsubscribe_url": UNSUBSCRIBE_PLACEHOLDER,
+        "privacy_url": identity.privacy_url,
     }
 
 

@@ -155,6 +155,6 @@ def service_app(project: Path, db: Path | None, outbox: Path | None):
     except ValueError as exc:
         raise OperatorError(f"Envoi des messages impossible : {exc}.") from exc
     federation = Federation(settings.identity.site_name, settings.identity.email, settings.public_url, settings.members_url,
-                            settings.identity.primary)
+                            settings.identity.primary, settings.identity.privacy_url)
     service = Service(federation, open_store(db, project, create=True), postman, secret.encode())
     return create_app(service, [letters.purpose(urlsplit(settings.unsubscribe_url).path or "/")])

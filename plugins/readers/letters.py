@@ -21,11 +21,9 @@ from plugins.letters.message import token
 from plugins.readers import tokens
 from plugins.readers.core import ADDRESS, Service, form_fields, space
 from plugins.readers.mail import Mail
+from plugins.readers.paths import CONFIRM_PATH, HONEYPOT, SUBSCRIBE_PATH
 
-SUBSCRIBE_PATH = "/lettres/inscription/"
-CONFIRM_PATH = "/lettres/inscription/confirmer"
 LETTER_NAMES = {"public": "la lettre d'information", "adherents": "la lettre des adhérents"}
-HONEYPOT = "site"  # hidden from people; a bot that fills every field fills it
 CONFIRM = "confirmation d'inscription"
 
 

@@ -20,6 +20,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+from plugins.privacy import PENDING_DAYS
+
 AUDIENCES = ("public", "adherents")
 PENDING, SUBSCRIBED, UNSUBSCRIBED, BOUNCED = "en attente", "abonné", "désabonné", "en erreur"
 STATES = (PENDING, SUBSCRIBED, UNSUBSCRIBED, BOUNCED)
@@ -147,6 +149,7 @@ class ReaderStore:
         """Record a form's subscription request; nothing is subscribed before the confirmation."""
         email = email.lower()
         with self.transaction() as db:
+            self._forget_unconfirmed(db, when)
             row = self._row(db, email, audience)
             if row and row.state == SUBSCRIBED:
                 return Request(send_confirmation=False, already=True)
@@ -163,6 +166,15 @@ class ReaderStore:
                            " WHERE email = ? AND audience = ?", (stamp(when), form, stamp(when), stamp(when), email, audience))
             self._log(db, email, audience, when, "demande d'inscription", form)
             return Request(send_confirmation=True, already=False)
+
+    @staticmethod
+    def _forget_unconfirmed(db: sqlite3.Connection, when: datetime) -> None:
+        """Erase the requests never confirmed within PENDING_DAYS, and their history (what the privacy page promises)."""
+        cutoff = stamp(when - timedelta(days=PENDING_DAYS))
+        stale = db.execute("SELECT email, audience FROM readers WHERE state = ? AND created < ?", (PENDING, cutoff)).fetchall()
+        for email, audience in stale:
+            db.execute("DELETE FROM readers WHERE email = ? AND audience = ?", (email, audience))
+            db.execute("DELETE FROM history WHERE email = ? AND audience = ?", (email, audience))
 
     def confirmation_failed(self, email: str, audience: str, when: datetime, error: str) -> None:
         """Forget that a confirmation went out (the mail server refused it), so that the next request sends one."""

@@ -11,6 +11,8 @@ from typing import Any
 from plugins.model import Audience, Content, Item, JobOffer, Msp, NewsItem, Story, ToolboxSheet
 from plugins.model.entities import Term
 from plugins.model.vocabulary import department_label
+from plugins.privacy import PAGE as PRIVACY_PAGE
+from plugins.privacy import PrivacySettings, processings
 from plugins.website.static import linked_files
 
 TOOLBOX = "boite-a-outils"
@@ -124,10 +126,11 @@ def uri_of(thing: Item | Term) -> str:
 class SitePlan:
     """The pages, attachments and sections of one site."""
 
-    def __init__(self, content: Content, audience: Audience, today: date):
+    def __init__(self, content: Content, audience: Audience, today: date, privacy: PrivacySettings | None = None):
         self.content = content
         self.audience = audience
         self.today = today
+        self.privacy = privacy
 
     def sections(self) -> list[Section]:
         sections = [
@@ -160,6 +163,14 @@ class SitePlan:
         yield from self.msp_pages()
         yield from self.letter_pages()
         yield from (self.item_page(p, "page.html") for p in self.content.pages_for(self.audience) if p.slug != HOME_INTRO)
+        if self.privacy:
+            yield self.privacy_page(self.privacy)
+
+    def privacy_page(self, privacy: PrivacySettings) -> PageSpec:
+        """Return the « Données personnelles » page (RGPD art. 13), written from the federation's settings."""
+        return PageSpec(f"{PRIVACY_PAGE}.md", "Données personnelles", "privacy.html", "",
+                        {"privacy": privacy, "processings": processings(privacy)},
+                        "Ce que la fédération fait de vos données personnelles, et comment exercer vos droits.")
 
     def attachments(self) -> Iterator[Attachment]:
         """Yield the toolbox files this audience may download: attachments and linked files."""

@@ -1,0 +1,96 @@
+"""What the federation's sites, letters and forms do with personal data (RGPD art. 13), for the « Données personnelles » page.
+
+Each processing names the form fields it collects: a test compares them with the fields of
+every form the sites and the service show, so that no form collects what the page does not say.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+PAGE = "donnees-personnelles"  # the page's folder in both sites
+PENDING_DAYS = 30  # an unconfirmed subscription request is erased after this many days
+
+
+@dataclass(frozen=True)
+class Processing:
+    """One use of personal data: what is collected, why, on which basis, for how long, for whom."""
+
+    title: str
+    fields: tuple[tuple[str, str], ...]  # (form field name, or "" when no form collects it; what it is)
+    purpose: str
+    basis: str
+    retention: str
+    recipients: str
+
+
+@dataclass(frozen=True)
+class PrivacySettings:
+    """The federation's own answers, from mkdocs.yml (extra.federation.privacy)."""
+
+    controller: str
+    contact: str
+    address: str
+    sending_provider: str
+
+    @classmethod
+    def from_settings(cls, federation: Mapping, site_name: str) -> PrivacySettings:
+        """Read extra.federation.privacy; raise ValueError (French) when a required answer is missing."""
+        privacy = federation.get("privacy") or {}
+        if not isinstance(privacy, Mapping):
+            raise ValueError("mkdocs.yml : extra.federation.privacy doit être un ensemble de champs (controller, contact…)")
+        unknown = set(privacy) - {"controller", "contact", "sending_provider"}
+        if unknown:
+            raise ValueError(f"mkdocs.yml : extra.federation.privacy : champ(s) inconnu(s) {', '.join(sorted(unknown))}, "
+                             "attendu controller, contact, sending_provider")
+        contact = str(privacy.get("contact") or federation.get("email") or "")
+        if not contact:
+            raise ValueError("mkdocs.yml : extra.federation.privacy.contact manquant : l'adresse où exercer ses droits")
+        return cls(str(privacy.get("controller") or site_name), contact, str(federation.get("address", "")),
+                   str(privacy.get("sending_provider") or "le serveur d'envoi de la fédération"))
+
+
+def processings(settings: PrivacySettings) -> list[Processing]:
+    """Return every processing the product performs, in the words of the page."""
+    return [
+        Processing(
+            "Lettres d'information (formulaire d'inscription)",
+            (("adresse", "votre adresse électronique"), ("lettre", "la lettre choisie (lettre d'information ou lettre des adhérents)")),
+            "vous envoyer la lettre choisie, et seulement elle ; prouver votre consentement (date, formulaire, date de confirmation)",
+            "votre consentement (RGPD, article 6.1.a), donné en deux temps : le formulaire, puis le lien de confirmation",
+            f"jusqu'à votre désinscription ; une demande non confirmée est effacée après {PENDING_DAYS} jours ; "
+            "après un effacement demandé, seule une empreinte irréversible de l'adresse est gardée, pour ne jamais la réinscrire sans vous",
+            f"l'équipe de la fédération ; {settings.sending_provider}, pour la seule remise des messages",
+        ),
+        Processing(
+            "Désinscription et retours des messages",
+            (("", "l'adresse qui se désinscrit, la date et le moyen (lien, un clic, courriel)"),
+             ("", "les avis de non-remise (adresse en erreur, code d'erreur, lettre concernée)")),
+            "ne plus vous écrire ; cesser d'écrire à une adresse qui n'existe plus",
+            "l'obligation de respecter votre opposition (CPCE, article L34-5) et l'intérêt légitime de la fédération",
+            "aussi longtemps que l'adresse figure dans la base des lecteurs",
+            "l'équipe de la fédération",
+        ),
+        Processing(
+            "Espace adhérents",
+            (("", "l'identifiant de l'équipe adhérente et l'empreinte de son mot de passe (jamais le mot de passe lui-même)"),),
+            "réserver la boîte à outils et les contenus des adhérents aux équipes adhérentes",
+            "le contrat d'adhésion (RGPD, article 6.1.b)",
+            "jusqu'à la fin de l'adhésion : un compte arrivé à sa date de fin est refusé à la publication suivante",
+            "l'équipe de la fédération",
+        ),
+        Processing(
+            "Journaux techniques du serveur",
+            (("", "l'adresse IP, la date et la page demandée"),),
+            "assurer la sécurité des sites (limiter les essais de mots de passe et les envois automatisés de formulaires)",
+            "l'intérêt légitime de la fédération (sécurité de ses services)",
+            "14 jours, puis effacés",
+            "l'équipe technique de la fédération",
+        ),
+    ]
+
+
+def form_fields() -> set[str]:
+    """Return the names of every form field the page declares."""
+    return {name for p in processings(PrivacySettings("", "x", "", "")) for name, _ in p.fields if name}

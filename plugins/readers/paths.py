@@ -1,0 +1,5 @@
+"""The service's addresses and form field names that the static sites' forms use too (no web framework imported)."""
+
+SUBSCRIBE_PATH = "/lettres/inscription/"
+CONFIRM_PATH = "/lettres/inscription/confirmer"
+HONEYPOT = "site"  # hidden from people, never stored: a bot that fills every field fills it

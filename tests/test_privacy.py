@@ -1,0 +1,89 @@
+"""The « Données personnelles » page (RGPD art. 13): on both sites, linked from every page, form and letter,
+and naming every field that any form collects."""
+
+from __future__ import annotations
+
+from html.parser import HTMLParser
+from pathlib import Path
+
+from plugins.privacy import PAGE, form_fields
+from plugins.readers.core import Federation, Service
+from plugins.readers.letters import LETTER_NAMES
+from plugins.readers.mail import Postman
+from plugins.readers.paths import HONEYPOT, SUBSCRIBE_PATH
+from plugins.readers.store import ReaderStore
+
+
+class Forms(HTMLParser):
+    """The POST forms of a page: the names of their fields and the links inside them."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.forms: list[dict[str, list[str]]] = []
+        self.current: dict[str, list[str]] | None = None
+        self.links: list[str] = []
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        a = dict(attrs)
+        if tag == "a" and a.get("href"):
+            self.links.append(a["href"] or "")
+        if tag == "form" and (a.get("method") or "get").lower() == "post":
+            self.current = {"fields": [], "links": [], "action": [a.get("action") or ""]}
+            self.forms.append(self.current)
+        elif self.current is not None and tag in ("input", "select", "textarea") and a.get("name"):
+            self.current["fields"].append(a["name"] or "")
+        elif self.current is not None and tag == "a":
+            self.current["links"].append(a.get("href") or "")
+
+    def handle_endtag(self, tag: str) -> None:
+        if tag == "form":
+            self.current = None
+
+
+def parsed(html: str) -> Forms:
+    forms = Forms()
+    forms.feed(html)
+    return forms
+
+
+def service_form_pages(tmp_path: Path) -> list[str]:
+    federation = Federation("Fédération", "contact@example.org", "https://example.org/", "https://adherents.example.org/",
+                            privacy_url=f"https://example.org/{PAGE}/")
+    service = Service(federation, ReaderStore(tmp_path / "l.sqlite"), Postman(None, None, tmp_path), b"cle")  # type: ignore[arg-type]
+    pages = []
+    for audiences in (["public"], ["public", "adherents"]):
+        page = service.page("lettres/formulaire.html.j2", title="S'inscrire", error="", audiences=audiences,
+                            letter_names=LETTER_NAMES, action=SUBSCRIBE_PATH)
+        pages.append(page.body.decode())
+    return pages
+
+
+def test_both_sites_have_the_page_and_every_page_links_to_it(sample_site: Path) -> None:
+    for site in ("public", "adherents"):
+        root = sample_site / site
+        page = (root / PAGE / "index.html").read_text("utf-8")
+        assert "Responsable des traitements" in page and "donnees-personnelles@msp-pdl.example.org" in page
+        missing = [p for p in root.rglob("index.html") if f"{PAGE}/" not in p.read_text("utf-8")]
+        assert missing == []
+
+
+def test_no_form_collects_a_field_the_page_does_not_name(sample_site: Path, tmp_path: Path) -> None:
+    named = form_fields()
+    page = (sample_site / "public" / PAGE / "index.html").read_text("utf-8")
+    assert all(f'data-champ="{name}"' in page for name in named)
+    pages = [p.read_text("utf-8") for site in ("public", "adherents") for p in (sample_site / site).rglob("*.html")
+             if p.parent.name != PAGE]  # on the page itself, the link is "./"
+    pages += service_form_pages(tmp_path)
+    forms = [form for html in pages for form in parsed(html).forms]
+    assert len(forms) > 300  # the footer of every page, the letters pages, the service's form
+    collected = {name for form in forms for name in form["fields"]} - {HONEYPOT}
+    assert collected, "no form found"
+    assert collected <= named, f"champs collectés sans être nommés sur la page {PAGE} : {sorted(collected - named)}"
+    assert all(any(PAGE in link for link in form["links"]) for form in forms)
+
+
+def test_every_letter_links_to_the_page(sample_site: Path) -> None:
+    letters = sorted((sample_site / "lettres").glob("*.*"))
+    assert len(letters) >= 6
+    for letter in letters:
+        assert f"https://msp-pdl.example.org/{PAGE}/" in letter.read_text("utf-8"), letter.name
