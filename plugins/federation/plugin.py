@@ -94,7 +94,9 @@ class FederationPlugin(BasePlugin[FederationConfig]):
             privacy = PrivacySettings.from_settings(config.extra.get("federation", {}) or {}, config.site_name)
         except ValueError as exc:
             raise PluginError(str(exc)) from None
-        plan = SitePlan(self.content, self.audience, self.today, privacy)
+        join_url = str((config.extra.get("federation") or {}).get("join_url", ""))
+        join_page = "" if "://" in join_url else join_url.strip("/").split("/")[-1]
+        plan = SitePlan(self.content, self.audience, self.today, privacy, join_page)
         self.plan = plan
         # Material prints titles raw (MkDocs' titles are HTML): hand it editors' titles escaped.
         config.nav = [{escape(s.title): s.src_uri} for s in plan.sections()]

@@ -126,11 +126,18 @@ def uri_of(thing: Item | Term) -> str:
 class SitePlan:
     """The pages, attachments and sections of one site."""
 
-    def __init__(self, content: Content, audience: Audience, today: date, privacy: PrivacySettings | None = None):
+    def __init__(self, content: Content, audience: Audience, today: date, privacy: PrivacySettings | None = None,
+                 join_page: str = ""):
         self.content = content
         self.audience = audience
         self.today = today
         self.privacy = privacy
+        self.join_page = join_page  # the slug of the « Adhérer » page: members have joined, it is the public's only
+
+    def content_pages(self) -> list:
+        """Return this site's editors' pages, the home text aside (the « Adhérer » page is the public's only)."""
+        return [p for p in self.content.pages_for(self.audience) if p.slug != HOME_INTRO
+                and not (self.audience is Audience.ADHERENTS and p.slug == self.join_page)]
 
     def sections(self) -> list[Section]:
         sections = [
@@ -144,12 +151,11 @@ class SitePlan:
             Section("Lettres", "lettres/index.md"),
             Section("Rechercher", "recherche.md"),
         ]
-        sections += [Section(p.title, item_uri(p)) for p in self.content.pages_for(self.audience)
-                     if p.slug != HOME_INTRO and p.order < FOOTER_ORDER]
+        sections += [Section(p.title, item_uri(p)) for p in self.content_pages() if p.order < FOOTER_ORDER]
         return sections
 
     def footer_pages(self) -> list:
-        return [p for p in self.content.pages_for(self.audience) if p.order >= FOOTER_ORDER]
+        return [p for p in self.content_pages() if p.order >= FOOTER_ORDER]
 
     def pages(self) -> Iterator[PageSpec]:
         """Yield every page of the site."""
@@ -162,7 +168,7 @@ class SitePlan:
         yield from self.story_pages()
         yield from self.msp_pages()
         yield from self.letter_pages()
-        yield from (self.item_page(p, "page.html") for p in self.content.pages_for(self.audience) if p.slug != HOME_INTRO)
+        yield from (self.item_page(p, "page.html") for p in self.content_pages())
         if self.privacy:
             yield self.privacy_page(self.privacy)
 
