@@ -28,8 +28,14 @@ def parse_day(value: str) -> date:
 def command_build(args: argparse.Namespace) -> int:
     quiet_mkdocs()
     try:
-        result = build_all(args.project, args.output, args.today, on_wait=lambda: print(
-            f"Une autre construction est en cours vers {args.output} : attente de sa fin…", file=sys.stderr, flush=True))
+        result = build_all(
+            args.project,
+            args.output,
+            args.today,
+            on_wait=lambda: print(
+                f"Une autre construction est en cours vers {args.output} : attente de sa fin…", file=sys.stderr, flush=True
+            ),
+        )
     except ContentError as exc:
         print(exc.report(), file=sys.stderr)
         print(f"Le site précédent dans {args.output} est conservé.", file=sys.stderr)
@@ -51,9 +57,14 @@ def command_check(args: argparse.Namespace) -> int:
         print(exc.report(), file=sys.stderr)
         return 1
     counts = {
-        "fiches": len(content.sheets), "MSP": len(content.msps), "offres": len(content.offers),
-        "récits": len(content.stories), "actualités": len(content.news),
-        "événements": len(content.events), "lettres": len(content.letters), "pages": len(content.pages),
+        "fiches": len(content.sheets),
+        "MSP": len(content.msps),
+        "offres": len(content.offers),
+        "récits": len(content.stories),
+        "actualités": len(content.news),
+        "événements": len(content.events),
+        "lettres": len(content.letters),
+        "pages": len(content.pages),
     }
     print("Aucun problème : " + ", ".join(f"{n} {k}" for k, n in counts.items()) + ".")
     return 0
@@ -67,14 +78,17 @@ def command_new(args: argparse.Namespace) -> int:
     except ScaffoldError as exc:
         print(str(exc), file=sys.stderr)
         return 1
-    print(f"Fichier créé : {path.relative_to(args.project)} — remplacez chaque « À COMPLÉTER » puis lancez « python build.py check ».")
+    print(
+        f"Fichier créé : {path.relative_to(args.project)} — remplacez chaque « À COMPLÉTER » puis lancez « python build.py check »."
+    )
     return 0
 
 
 def command_server(args: argparse.Namespace) -> int:
     from plugins.access.accounts import read_accounts, write_htpasswd
+    from plugins.access.csp import content_security_policy
     from plugins.access.nginx import ServerSettings, write_server_files
-    from plugins.builder import federation_identity
+    from plugins.builder import federation_identity, map_tiles
 
     accounts_file = args.accounts or (Path(os.environ["FEDERATION_ACCOUNTS"]) if os.environ.get("FEDERATION_ACCOUNTS") else None)
     if accounts_file is None:
@@ -90,6 +104,12 @@ def command_server(args: argparse.Namespace) -> int:
         print(tls + " ; aucun fichier n'a été modifié.", file=sys.stderr)
         return 1
     site = (args.site or args.project / "site").resolve()
+    if not (site / "public" / "index.html").is_file() or not (site / "adherents" / "index.html").is_file():
+        print(
+            f"Sites introuvables dans {site} : lancez d'abord « build.py » (ou --site) ; aucun fichier n'a été modifié.",
+            file=sys.stderr,
+        )
+        return 1
     dest = args.dest.resolve()
     htpasswd = dest / "htpasswd"
     try:
@@ -99,14 +119,21 @@ def command_server(args: argparse.Namespace) -> int:
         return 1
     https = bool(args.certificate)
     settings = ServerSettings(
-        site / "public", site / "adherents", htpasswd,
-        args.public_listen or ("443" if https else "80"), args.members_listen or ("443" if https else "80"),
-        args.public_name, args.members_name,
-        args.service, urlsplit(letter_settings(args.project).unsubscribe_url).path or "/",
+        site / "public",
+        site / "adherents",
+        htpasswd,
+        args.public_listen or ("443" if https else "80"),
+        args.members_listen or ("443" if https else "80"),
+        args.public_name,
+        args.members_name,
+        args.service,
+        urlsplit(letter_settings(args.project).unsubscribe_url).path or "/",
         certificate=str(args.certificate.resolve()) if https else "",
         certificate_key=str(args.certificate_key.resolve()) if https else "",
-        public_http_listen=args.public_http_listen, members_http_listen=args.members_http_listen,
+        public_http_listen=args.public_http_listen,
+        members_http_listen=args.members_http_listen,
         acme_root=str(args.acme_root.resolve()) if args.acme_root else "",
+        csp=content_security_policy([site / "public", site / "adherents"], map_tiles(args.project)),
     )
     conf = write_server_files(dest, settings, federation_identity(args.project), args.today)
     print(f"Comptes actifs écrits dans {htpasswd} : {summary.written}.")
@@ -114,11 +141,15 @@ def command_server(args: argparse.Namespace) -> int:
         print(f"Comptes expirés exclus : {len(summary.expired)} ({', '.join(summary.expired)}).")
     print(f"Configuration nginx écrite dans {conf} : incluez-la dans le bloc http, puis « nginx -s reload ».")
     if not https:
-        print("Sans --certificate, les deux sites sont servis en HTTP, en clair : pour un essai local seulement. "
-              "En production, donnez --certificate et --certificate-key (mots de passe des adhérents chiffrés).")
+        print(
+            "Sans --certificate, les deux sites sont servis en HTTP, en clair : pour un essai local seulement. "
+            "En production, donnez --certificate et --certificate-key (mots de passe des adhérents chiffrés)."
+        )
     if not args.service:
-        print("Sans --service, les formulaires d'inscription et les liens de désinscription des lettres ne répondent pas : "
-              "lancez « build.py service » et indiquez son adresse.")
+        print(
+            "Sans --service, les formulaires d'inscription et les liens de désinscription des lettres ne répondent pas : "
+            "lancez « build.py service » et indiquez son adresse."
+        )
     return 0
 
 
@@ -143,13 +174,19 @@ def command_send(args: argparse.Namespace) -> int:
     env = os.environ
     path = lambda value, name: Path(value) if value else (Path(env[name]) if env.get(name) else None)  # noqa: E731
     request = SendRequest(
-        letter=args.letter, due=args.due, subscribers=path(args.subscribers, "LETTER_SUBSCRIBERS"),
-        suppressed=path(args.suppressed, "LETTER_SUPPRESSED"), ledger=path(args.ledger, "LETTER_LEDGER"),
+        letter=args.letter,
+        due=args.due,
+        subscribers=path(args.subscribers, "LETTER_SUBSCRIBERS"),
+        suppressed=path(args.suppressed, "LETTER_SUPPRESSED"),
+        ledger=path(args.ledger, "LETTER_LEDGER"),
         store=path(args.db, "LETTER_DB"),
         outbox=path(args.outbox, "LETTER_OUTBOX") or args.project / "outbox",
         rate=args.rate if args.rate is not None else float(env.get("LETTER_RATE", "10")),
-        dry_run=args.dry_run, test_to=args.test_to, retry_unknown=args.retry_unknown,
-        secret=env.get("LETTER_SECRET", ""), now=args.now,
+        dry_run=args.dry_run,
+        test_to=args.test_to,
+        retry_unknown=args.retry_unknown,
+        secret=env.get("LETTER_SECRET", ""),
+        now=args.now,
         retry=RetryPolicy(backoff=float(env.get("LETTER_RETRY_BACKOFF", "2"))),
     )
     return run_send(content, letter_settings(args.project), request)
@@ -235,26 +272,40 @@ def parser() -> argparse.ArgumentParser:
     n.add_argument("title", metavar="TITRE", help="titre (entre guillemets)")
     n.add_argument("--audience", choices=("public", "adherents"), default="adherents", help="pour une lettre")
     a = sub.add_parser("server", help="écrit la configuration nginx et le fichier des comptes de l'espace adhérents")
-    a.add_argument("--accounts", type=Path, help="CSV des comptes (login, password ou hash, expires) ; défaut : $FEDERATION_ACCOUNTS")
+    a.add_argument(
+        "--accounts", type=Path, help="CSV des comptes (login, password ou hash, expires) ; défaut : $FEDERATION_ACCOUNTS"
+    )
     a.add_argument("--dest", type=Path, required=True, help="dossier où écrire nginx.conf, htpasswd et 401.html")
     a.add_argument("--site", type=Path, help="dossier des sites construits (défaut : site/)")
     a.add_argument("--public-listen", help="adresse d'écoute du site public (défaut : 80, ou 443 avec --certificate)")
     a.add_argument("--members-listen", help="adresse d'écoute de l'espace adhérents (défaut : 80, ou 443 avec --certificate)")
     a.add_argument("--certificate", type=Path, help="certificat TLS (PEM, chaîne complète) : HTTPS, redirection du HTTP, HSTS")
     a.add_argument("--certificate-key", type=Path, help="clé privée du certificat TLS")
-    a.add_argument("--public-http-listen", default="80", help="avec --certificate : écoute HTTP du site public (redirection) ; défaut : 80")
-    a.add_argument("--members-http-listen", default="80", help="avec --certificate : écoute HTTP de l'espace adhérents ; défaut : 80")
+    a.add_argument(
+        "--public-http-listen", default="80", help="avec --certificate : écoute HTTP du site public (redirection) ; défaut : 80"
+    )
+    a.add_argument(
+        "--members-http-listen", default="80", help="avec --certificate : écoute HTTP de l'espace adhérents ; défaut : 80"
+    )
     a.add_argument("--acme-root", type=Path, help="avec --certificate : dossier des défis certbot --webroot (défaut : DEST/acme)")
     a.add_argument("--public-name", default="_", help="nom de domaine du site public")
     a.add_argument("--members-name", default="_", help="nom de domaine de l'espace adhérents")
-    a.add_argument("--group", help="groupe du fichier htpasswd, celui des processus nginx (ex. www-data) ; "
-                                   "défaut : celui du fichier remplacé")
-    a.add_argument("--service", metavar="HÔTE:PORT", default="",
-                   help="adresse du service des lecteurs (build.py service), ex. 127.0.0.1:8025")
+    a.add_argument(
+        "--group",
+        help="groupe du fichier htpasswd, celui des processus nginx (ex. www-data) ; défaut : celui du fichier remplacé",
+    )
+    a.add_argument(
+        "--service",
+        metavar="HÔTE:PORT",
+        default="",
+        help="adresse du service des lecteurs (build.py service), ex. 127.0.0.1:8025",
+    )
     a.add_argument("--cost", type=int, default=8, choices=range(4, 15), metavar="4-14", help="coût bcrypt (défaut : 8)")
     e = sub.add_parser("send", help="envoie une lettre à ses abonnés, une seule fois chacun")
     e.add_argument("letter", nargs="?", help="la lettre, ex. 2026-11-adherents")
-    e.add_argument("--due", action="store_true", help="toutes les lettres dont send_at est passé et qui ne sont pas entièrement envoyées")
+    e.add_argument(
+        "--due", action="store_true", help="toutes les lettres dont send_at est passé et qui ne sont pas entièrement envoyées"
+    )
     e.add_argument("--subscribers", help="CSV des abonnés (email, name, audience) ; défaut : $LETTER_SUBSCRIBERS")
     e.add_argument("--suppressed", help="adresses à ne jamais écrire (désinscriptions, rebonds) ; défaut : $LETTER_SUPPRESSED")
     e.add_argument("--ledger", help="registre des envois SQLite ; défaut : $LETTER_LEDGER")
@@ -297,8 +348,16 @@ def main(argv: list[str] | None = None) -> int:
     command = args.command or "build"
     if command == "build":
         args.output = (getattr(args, "output", None) or args.project / "site").resolve()
-    handlers = {"build": command_build, "check": command_check, "new": command_new, "serve": command_serve, "server": command_server, "send": command_send,
-                "service": command_service, "abonnes": command_readers}
+    handlers = {
+        "build": command_build,
+        "check": command_check,
+        "new": command_new,
+        "serve": command_serve,
+        "server": command_server,
+        "send": command_send,
+        "service": command_service,
+        "abonnes": command_readers,
+    }
     return handlers[command](args)
 
 

@@ -36,7 +36,6 @@ LOGIN, SECRET = "msp-bench", "mot-de-passe-de-mesure"
 PAGE = "boite-a-outils/"
 
 
-
 def fetch(url: str, auth: bool) -> bytes:
     request = urllib.request.Request(url)
     if auth:
@@ -76,9 +75,13 @@ def main() -> int:
         build_all(ROOT, work / "site", date(2026, 11, 23))
         members = work / "site" / "adherents"
         open_url, auth_url = f"http://127.0.0.1:{free_port()}/", f"http://127.0.0.1:{free_port()}/"
-        settings = ServerSettings(members, members, work / "conf" / "htpasswd",
-                                  f"127.0.0.1:{open_url.rsplit(':', 1)[1].strip('/')}",
-                                  f"127.0.0.1:{auth_url.rsplit(':', 1)[1].strip('/')}")
+        settings = ServerSettings(
+            members,
+            members,
+            work / "conf" / "htpasswd",
+            f"127.0.0.1:{open_url.rsplit(':', 1)[1].strip('/')}",
+            f"127.0.0.1:{auth_url.rsplit(':', 1)[1].strip('/')}",
+        )
         account = Account(LOGIN, SECRET, None, None, 2)
         write_htpasswd([account], settings.htpasswd, date.today(), 4)
         conf = write_server_files(work / "conf", settings, Identity("Fédération", "", "/", "/"), date.today())

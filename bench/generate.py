@@ -12,23 +12,46 @@ from __future__ import annotations
 import argparse
 import random
 import shutil
+from collections.abc import Sequence
 from datetime import date, timedelta
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 YEARS = (2022, 2023, 2024, 2025, 2026)
-THEMES = ["projet-de-sante", "coordination", "protocoles", "prevention", "systeme-information", "usagers",
-          "juridique-financier", "accueil-professionnels"]
+THEMES = [
+    "projet-de-sante",
+    "coordination",
+    "protocoles",
+    "prevention",
+    "systeme-information",
+    "usagers",
+    "juridique-financier",
+    "accueil-professionnels",
+]
 TYPES = ["modele", "fiche-pratique", "fiche-outil", "guide", "retour-experience"]
 STAGES = ["emergence", "projet", "fonctionnement", "evolution"]
 KINDS = ["recrutement", "remplacement", "collaboration", "association", "reprise-patientele", "creation-msp", "coordination"]
-PROFESSIONS = ["medecin-generaliste", "infirmier", "ipa", "masseur-kinesitherapeute", "pharmacien", "sage-femme",
-               "orthophoniste", "dieteticien", "psychologue", "podologue", "coordinateur", "assistant-medical"]
+PROFESSIONS = [
+    "medecin-generaliste",
+    "infirmier",
+    "ipa",
+    "masseur-kinesitherapeute",
+    "pharmacien",
+    "sage-femme",
+    "orthophoniste",
+    "dieteticien",
+    "psychologue",
+    "podologue",
+    "coordinateur",
+    "assistant-medical",
+]
 DEPARTMENTS = {"44": (47.2, -1.6), "49": (47.5, -0.55), "53": (48.07, -0.77), "72": (48.0, 0.2), "85": (46.67, -1.43)}
-WORDS = ("équipe patient parcours coordination protocole santé soins professionnel réunion médecin infirmier "
-         "pharmacien prévention dépistage accompagnement territoire organisation dossier partagé projet "
-         "éducation thérapeutique maison pluriprofessionnelle accueil usagers financement accord conventionnel "
-         "indicateur suivi consultation domicile hôpital partenaire formation stagiaire installation").split()
+WORDS = (
+    "équipe patient parcours coordination protocole santé soins professionnel réunion médecin infirmier "
+    "pharmacien prévention dépistage accompagnement territoire organisation dossier partagé projet "
+    "éducation thérapeutique maison pluriprofessionnelle accueil usagers financement accord conventionnel "
+    "indicateur suivi consultation domicile hôpital partenaire formation stagiaire installation"
+).split()
 TAGS = ["vie de la fédération", "ACI", "prévention", "formation", "coordination", "recrutement", "juridique"]
 
 
@@ -41,7 +64,7 @@ def paragraph(rng: random.Random, sentences: int = 4) -> str:
     return " ".join(sentence(rng) for _ in range(sentences))
 
 
-def body(rng: random.Random, sections: int, links: list[str] = ()) -> str:
+def body(rng: random.Random, sections: int, links: Sequence[str] = ()) -> str:
     """Return Markdown with headings, a list, a table and links, like a real sheet."""
     parts = [paragraph(rng, 3)]
     for i in range(sections):
@@ -78,8 +101,14 @@ def generate(dest: Path, scale: int = 1, seed: int = 2026) -> dict[str, int]:
     shutil.copytree(ROOT / "content" / "pages", dest / "content" / "pages")
     (dest / "toolbox" / "files").mkdir(parents=True)
     (dest / "toolbox" / "themes.yml").write_text("".join(f"{t}: {t.replace('-', ' ').capitalize()}\n" for t in THEMES), "utf-8")
-    counts = {"sheets": 211 * scale, "msp": 90 * scale, "offers": 13 * len(YEARS) * scale, "news": 50 * len(YEARS) * scale,
-              "stories": 5 * len(YEARS) * scale, "events": 30 * len(YEARS) * scale}
+    counts = {
+        "sheets": 211 * scale,
+        "msp": 90 * scale,
+        "offers": 13 * len(YEARS) * scale,
+        "news": 50 * len(YEARS) * scale,
+        "stories": 5 * len(YEARS) * scale,
+        "events": 30 * len(YEARS) * scale,
+    }
     sheets = [f"{THEMES[i % 8]}/fiche-{i:05d}" for i in range(counts["sheets"])]
     for i, ref in enumerate(sheets):
         public = i % 7 == 0
@@ -89,51 +118,72 @@ def generate(dest: Path, scale: int = 1, seed: int = 2026) -> dict[str, int]:
             (dest / "toolbox" / "files" / name).write_bytes(b"%PDF-1.4\n" + paragraph(rng).encode("utf-8"))
             attachments = f"attachments: [../files/{name}]\n"
         links = [f"../{sheets[rng.randrange(len(sheets))]}.md".replace(f"../{THEMES[i % 8]}/", "")] if i % 3 == 0 else []
-        front = (f'title: "{sentence(rng, 6)[:-1]}"\ntype: {TYPES[i % 5]}\nthemes: [{THEMES[i % 8]}, {THEMES[(i + 3) % 8]}]\n'
-                 f"keywords: [{', '.join(rng.sample(WORDS, 3))}]\nstage: {STAGES[i % 4]}\n"
-                 f"date: {day_in(rng, YEARS[i % 5])}\n" + ("access: public\n" if public else "")
-                 + f'summary: "{sentence(rng, 16)}"\n' + attachments)
+        front = (
+            f'title: "{sentence(rng, 6)[:-1]}"\ntype: {TYPES[i % 5]}\nthemes: [{THEMES[i % 8]}, {THEMES[(i + 3) % 8]}]\n'
+            f"keywords: [{', '.join(rng.sample(WORDS, 3))}]\nstage: {STAGES[i % 4]}\n"
+            f"date: {day_in(rng, YEARS[i % 5])}\n"
+            + ("access: public\n" if public else "")
+            + f'summary: "{sentence(rng, 16)}"\n'
+            + attachments
+        )
         write(dest / "toolbox" / f"{ref}.md", front, body(rng, 4, links))
     msps = []
     for i in range(counts["msp"]):
         dep = list(DEPARTMENTS)[i % 5]
         lat, lon = DEPARTMENTS[dep]
         msps.append(f"msp-{i:05d}")
-        write(dest / "content/msp" / f"msp-{i:05d}.md",
-              f'name: "MSP {sentence(rng, 3)[:-1]}"\ndepartment: "{dep}"\ncommunes: [Commune {i}]\n'
-              f"lat: {lat + rng.uniform(-0.4, 0.4):.4f}\nlon: {lon + rng.uniform(-0.4, 0.4):.4f}\nsites: mono\nsince: {2010 + i % 15}\n",
-              paragraph(rng) + "\n")
+        write(
+            dest / "content/msp" / f"msp-{i:05d}.md",
+            f'name: "MSP {sentence(rng, 3)[:-1]}"\ndepartment: "{dep}"\ncommunes: [Commune {i}]\n'
+            f"lat: {lat + rng.uniform(-0.4, 0.4):.4f}\nlon: {lon + rng.uniform(-0.4, 0.4):.4f}\nsites: mono\nsince: {2010 + i % 15}\n",
+            paragraph(rng) + "\n",
+        )
     for i in range(counts["offers"]):
         published = day_in(rng, YEARS[i % 5])
-        write(dest / "content/offres" / f"offre-{i:05d}.md",
-              f'title: "{sentence(rng, 5)[:-1]}"\nmsp: {msps[i % len(msps)]}\nkind: {KINDS[i % 7]}\n'
-              f"professions: [{PROFESSIONS[i % 12]}]\ncommune: Commune {i}\ndepartment: \"{list(DEPARTMENTS)[i % 5]}\"\n"
-              f"date: {published}\nexpires: {published + timedelta(days=rng.randint(60, 240))}\ncontact:\n  email: offre{i}@example.org\n",
-              body(rng, 2))
+        write(
+            dest / "content/offres" / f"offre-{i:05d}.md",
+            f'title: "{sentence(rng, 5)[:-1]}"\nmsp: {msps[i % len(msps)]}\nkind: {KINDS[i % 7]}\n'
+            f'professions: [{PROFESSIONS[i % 12]}]\ncommune: Commune {i}\ndepartment: "{list(DEPARTMENTS)[i % 5]}"\n'
+            f"date: {published}\nexpires: {published + timedelta(days=rng.randint(60, 240))}\ncontact:\n  email: offre{i}@example.org\n",
+            body(rng, 2),
+        )
     for i in range(counts["news"]):
-        write(dest / "content/actualites" / f"actualite-{i:05d}.md",
-              f'title: "{sentence(rng, 6)[:-1]}"\ndate: {day_in(rng, YEARS[i % 5])}\ntags: ["{TAGS[i % 7]}"]\n'
-              f'summary: "{sentence(rng)}"\n' + ("access: adherents\n" if i % 5 == 0 else ""), body(rng, 2))
+        write(
+            dest / "content/actualites" / f"actualite-{i:05d}.md",
+            f'title: "{sentence(rng, 6)[:-1]}"\ndate: {day_in(rng, YEARS[i % 5])}\ntags: ["{TAGS[i % 7]}"]\n'
+            f'summary: "{sentence(rng)}"\n' + ("access: adherents\n" if i % 5 == 0 else ""),
+            body(rng, 2),
+        )
     for i in range(counts["stories"]):
-        write(dest / "content/inspir-cafe" / f"recit-{i:05d}.md",
-              f'title: "{sentence(rng, 6)[:-1]}"\ndate: {day_in(rng, YEARS[i % 5])}\nseries: {"talents" if i % 2 else "inspir-cafe"}\n'
-              f"msp: {msps[i % len(msps)]}\nauthors:\n  - name: Personne {i}\n    profession: infirmière\n"
-              f'themes: [{THEMES[i % 8]}]\nsummary: "{sentence(rng)}"\n', body(rng, 3))
+        write(
+            dest / "content/inspir-cafe" / f"recit-{i:05d}.md",
+            f'title: "{sentence(rng, 6)[:-1]}"\ndate: {day_in(rng, YEARS[i % 5])}\nseries: {"talents" if i % 2 else "inspir-cafe"}\n'
+            f"msp: {msps[i % len(msps)]}\nauthors:\n  - name: Personne {i}\n    profession: infirmière\n"
+            f'themes: [{THEMES[i % 8]}]\nsummary: "{sentence(rng)}"\n',
+            body(rng, 3),
+        )
     for i in range(counts["events"]):
         start = day_in(rng, YEARS[i % 5])
-        write(dest / "content/agenda" / f"evenement-{i:05d}.md",
-              f'title: "{sentence(rng, 5)[:-1]}"\nstart: {start}T14:00\nend: {start}T17:00\nplace: Salle {i}\n'
-              f"commune: Nantes\ndepartment: \"44\"\n" + ("audience: adherents\n" if i % 4 == 0 else "")
-              + f'summary: "{sentence(rng)}"\n', body(rng, 1))
+        write(
+            dest / "content/agenda" / f"evenement-{i:05d}.md",
+            f'title: "{sentence(rng, 5)[:-1]}"\nstart: {start}T14:00\nend: {start}T17:00\nplace: Salle {i}\n'
+            f'commune: Nantes\ndepartment: "44"\n'
+            + ("audience: adherents\n" if i % 4 == 0 else "")
+            + f'summary: "{sentence(rng)}"\n',
+            body(rng, 1),
+        )
     for year in YEARS:
         for month in range(1, 13):
             if year == 2026 and month > 11:
                 continue
             audiences = ["adherents"] + (["public"] if month % 2 else [])
             for audience in audiences:
-                write(dest / "newsletters" / f"{year}-{month:02d}-{audience}.md",
-                      f'subject: "Lettre {audience} {month:02d}/{year}"\naudience: {audience}\ndate: {year}-{month:02d}-01\n'
-                      f"send_at: {year}-{month:02d}-01T09:00\n", paragraph(rng, 6) + "\n")
+                write(
+                    dest / "newsletters" / f"{year}-{month:02d}-{audience}.md",
+                    f'subject: "Lettre {audience} {month:02d}/{year}"\naudience: {audience}\ndate: {year}-{month:02d}-01\n'
+                    f"send_at: {year}-{month:02d}-01T09:00\n",
+                    paragraph(rng, 6) + "\n",
+                )
     counts["letters"] = len(list((dest / "newsletters").glob("*.md")))
     return counts
 

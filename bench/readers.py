@@ -22,6 +22,7 @@ import sys
 import tempfile
 import threading
 import time
+from collections.abc import Sequence
 from datetime import UTC, date, datetime
 from pathlib import Path
 from urllib.parse import quote, urlencode
@@ -50,7 +51,9 @@ class Sink:
         return "250 OK"
 
 
-def load(port: int, requests: list[tuple[str, str, bytes | None]], clients: int, seconds: float) -> tuple[int, float, list[int]]:
+def load(
+    port: int, requests: Sequence[tuple[str, str, bytes | None]], clients: int, seconds: float
+) -> tuple[int, float, list[int]]:
     """Send requests (method, path, body) from threads on keep-alive connections for some seconds; return count, time, statuses."""
     done, statuses, lock, stop = [0], [], threading.Lock(), time.monotonic() + seconds
     cursor = iter(range(len(requests)))
@@ -70,6 +73,7 @@ def load(port: int, requests: list[tuple[str, str, bytes | None]], clients: int,
             with lock:
                 done[0] += 1
                 statuses.append(response.status)
+
     start = time.perf_counter()
     threads = [threading.Thread(target=client) for _ in range(clients)]
     for t in threads:
@@ -79,7 +83,7 @@ def load(port: int, requests: list[tuple[str, str, bytes | None]], clients: int,
     return done[0], time.perf_counter() - start, statuses
 
 
-def latencies(port: int, requests: list[tuple[str, str, bytes | None]]) -> list[float]:
+def latencies(port: int, requests: Sequence[tuple[str, str, bytes | None]]) -> list[float]:
     """Return each request's latency in ms, one at a time on one keep-alive connection."""
     conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
     out = []
@@ -111,13 +115,30 @@ def main() -> int:
     smtp = Controller(sink, hostname="127.0.0.1", port=free_port())
     smtp.start()
     service_port, public_port = free_port(), free_port()
-    env = {**os.environ, "LETTER_SECRET": SECRET, "LETTER_DB": str(db), "SMTP_HOST": "127.0.0.1",
-           "SMTP_PORT": str(smtp.port), "SMTP_SECURITY": "none"}
-    service = subprocess.Popen([sys.executable, str(ROOT / "build.py"), "service", "--port", str(service_port)], env=env,
-                               stdout=subprocess.PIPE, text=True)
+    env = {
+        **os.environ,
+        "LETTER_SECRET": SECRET,
+        "LETTER_DB": str(db),
+        "SMTP_HOST": "127.0.0.1",
+        "SMTP_PORT": str(smtp.port),
+        "SMTP_SECURITY": "none",
+    }
+    service = subprocess.Popen(
+        [sys.executable, str(ROOT / "build.py"), "service", "--port", str(service_port)],
+        env=env,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
     assert "à l'écoute" in (service.stdout.readline() if service.stdout else "")
-    settings = ServerSettings(work / "site/public", work / "site/adherents", work / "htpasswd", f"127.0.0.1:{public_port}",
-                              f"127.0.0.1:{free_port()}", service=f"127.0.0.1:{service_port}", subscribe_rate="100000r/s")
+    settings = ServerSettings(
+        work / "site/public",
+        work / "site/adherents",
+        work / "htpasswd",
+        f"127.0.0.1:{public_port}",
+        f"127.0.0.1:{free_port()}",
+        service=f"127.0.0.1:{service_port}",
+        subscribe_rate="100000r/s",
+    )
     (work / "htpasswd").write_text("", encoding="utf-8")
     conf = write_server_files(work / "conf", settings, Identity("Banc", "a@example.org", "/", "/"), TODAY)
     nginx = LocalNginx(work / "nginx", conf)
@@ -126,19 +147,28 @@ def main() -> int:
         static = [("GET", "/offres/", None)] * 10_000_000
         n, t, codes = load(public_port, static, args.clients, args.seconds)
         static_rate = n / t
-        forms = [("POST", "/lettres/inscription/", urlencode({"adresse": f"banc{i}@example.org", "lettre": "public"}).encode())
-                 for i in range(1_000_000)]
+        forms = [
+            ("POST", "/lettres/inscription/", urlencode({"adresse": f"banc{i}@example.org", "lettre": "public"}).encode())
+            for i in range(1_000_000)
+        ]
         n, t, codes = load(public_port, forms, args.clients, args.seconds)
         assert set(codes) == {200}, set(codes)
         subscribe_rate = n / t
         time.sleep(1)
         readers = [f"clic{i}@example.org" for i in range(args.one_clicks)]
         ReaderStore(db).import_rows([(r, "", "public") for r in readers], "banc", datetime.now(UTC))
-        clicks = [("POST", f"/lettres/desinscription/?jeton={token(SECRET.encode(), 'public', r)}&adresse={quote(r)}",
-                   b"List-Unsubscribe=One-Click") for r in readers]
+        clicks = [
+            (
+                "POST",
+                f"/lettres/desinscription/?jeton={token(SECRET.encode(), 'public', r)}&adresse={quote(r)}",
+                b"List-Unsubscribe=One-Click",
+            )
+            for r in readers
+        ]
         click_ms = latencies(public_port, clicks)
         static_ms = latencies(public_port, [("GET", "/offres/", None)] * args.one_clicks)
-        gone = sum(1 for r in readers if ReaderStore(db).reader(r, "public").state == "désabonné")
+        store = ReaderStore(db)
+        gone = sum(1 for r in readers if (reader := store.reader(r, "public")) is not None and reader.state == "désabonné")
     finally:
         nginx.stop()
         service.terminate()
@@ -146,12 +176,18 @@ def main() -> int:
         smtp.stop()
     print(f"Machine : {os.cpu_count()} cœurs ; {args.clients} clients HTTP, {args.seconds:.0f} s par mesure, nginx à 2 processus")
     print(f"Page statique (base)         : {static_rate:8.0f} requêtes/s")
-    print(f"Inscription (POST + courriel): {subscribe_rate:8.0f} requêtes/s  = {subscribe_rate / static_rate:.3f} × la base"
-          f"  ({sink.count} messages de confirmation reçus)")
-    print(f"Un clic (RFC 8058), médiane  : {statistics.median(click_ms):6.2f} ms  (base {statistics.median(static_ms):.2f} ms,"
-          f" {statistics.median(click_ms) / statistics.median(static_ms):.1f} ×)")
-    print(f"Un clic (RFC 8058), 99e cent.: {p(click_ms, 99):6.2f} ms  (base {p(static_ms, 99):.2f} ms,"
-          f" {p(click_ms, 99) / p(static_ms, 99):.1f} ×) ; {gone}/{len(readers)} désabonnés dans la base")
+    print(
+        f"Inscription (POST + courriel): {subscribe_rate:8.0f} requêtes/s  = {subscribe_rate / static_rate:.3f} × la base"
+        f"  ({sink.count} messages de confirmation reçus)"
+    )
+    print(
+        f"Un clic (RFC 8058), médiane  : {statistics.median(click_ms):6.2f} ms  (base {statistics.median(static_ms):.2f} ms,"
+        f" {statistics.median(click_ms) / statistics.median(static_ms):.1f} ×)"
+    )
+    print(
+        f"Un clic (RFC 8058), 99e cent.: {p(click_ms, 99):6.2f} ms  (base {p(static_ms, 99):.2f} ms,"
+        f" {p(click_ms, 99) / p(static_ms, 99):.1f} ×) ; {gone}/{len(readers)} désabonnés dans la base"
+    )
     return 0
 
 

@@ -36,10 +36,24 @@ from bench.generate import generate  # noqa: E402
 from tests.conftest import free_port  # noqa: E402
 
 PY = sys.executable
-SECTIONS = {"offres": "Postes à pourvoir", "boite-a-outils": "Boîte à outils", "actualites": "Actualités",
-            "agenda": "Agenda", "inspir-cafe": "Récits", "msp": "Les MSP", "lettres": "Lettres"}
-SOURCES = {"offres": "content/offres", "boite-a-outils": "toolbox", "actualites": "content/actualites",
-           "agenda": "content/agenda", "inspir-cafe": "content/inspir-cafe", "msp": "content/msp", "lettres": "newsletters"}
+SECTIONS = {
+    "offres": "Postes à pourvoir",
+    "boite-a-outils": "Boîte à outils",
+    "actualites": "Actualités",
+    "agenda": "Agenda",
+    "inspir-cafe": "Récits",
+    "msp": "Les MSP",
+    "lettres": "Lettres",
+}
+SOURCES = {
+    "offres": "content/offres",
+    "boite-a-outils": "toolbox",
+    "actualites": "content/actualites",
+    "agenda": "content/agenda",
+    "inspir-cafe": "content/inspir-cafe",
+    "msp": "content/msp",
+    "lettres": "newsletters",
+}
 
 
 def measured(cmd: list[str], cwd: Path | None = None, env: dict[str, str] | None = None) -> tuple[float, float]:
@@ -50,7 +64,8 @@ def measured(cmd: list[str], cwd: Path | None = None, env: dict[str, str] | None
     elapsed = time.perf_counter() - start
     process.returncode = os.waitstatus_to_exitcode(status)
     if process.returncode != 0:
-        raise RuntimeError(f"{' '.join(cmd)} a échoué :\n{process.stderr.read().decode()[-2000:]}")
+        errors = process.stderr.read().decode() if process.stderr else ""
+        raise RuntimeError(f"{' '.join(cmd)} a échoué :\n{errors[-2000:]}")
     return elapsed, usage.ru_maxrss / 1024
 
 
@@ -67,8 +82,14 @@ def bare_material_project(project: Path, dest: Path) -> int:
         (docs / section / "index.md").write_text(f"# {SECTIONS[section]}\n", encoding="utf-8")
         for md in sorted((project / source).rglob("*.md")):
             text = md.read_text("utf-8").split("---\n", 2)
-            title = next((line.split(":", 1)[1].strip().strip('"') for line in text[1].splitlines()
-                          if line.startswith(("title:", "name:", "subject:"))), md.stem)
+            title = next(
+                (
+                    line.split(":", 1)[1].strip().strip('"')
+                    for line in text[1].splitlines()
+                    if line.startswith(("title:", "name:", "subject:"))
+                ),
+                md.stem,
+            )
             target = docs / section / md.relative_to(project / source)
             target.parent.mkdir(parents=True, exist_ok=True)
             target.write_text(f"# {title}\n\n{text[2]}", encoding="utf-8")
@@ -77,7 +98,9 @@ def bare_material_project(project: Path, dest: Path) -> int:
     nav = "\n".join(f"  - {title}: {section}/index.md" for section, title in SECTIONS.items())
     (dest / "mkdocs.yml").write_text(
         f"site_name: Référence\nsite_url: https://example.org/\ntheme:\n  name: material\n  language: fr\n"
-        f"plugins:\n  - search\nnav:\n  - Accueil: index.md\n{nav}\n", encoding="utf-8")
+        f"plugins:\n  - search\nnav:\n  - Accueil: index.md\n{nav}\n",
+        encoding="utf-8",
+    )
     return pages
 
 
@@ -103,7 +126,6 @@ def search_bytes(site: Path, query: str) -> tuple[int, int]:
     return raw, served
 
 
-
 def wait_for(url: str, needle: str, timeout: float) -> float:
     start = time.perf_counter()
     while time.perf_counter() - start < timeout:
@@ -119,8 +141,11 @@ def wait_for(url: str, needle: str, timeout: float) -> float:
 def rebuild_after_edit(project: Path) -> float:
     """Edit one sheet while `build.py serve` runs; return the seconds until the members' page shows it."""
     port = free_port()
-    serve = subprocess.Popen([PY, str(ROOT / "build.py"), "--project", str(project), "--today", "2026-11-23", "serve",
-                              "--port", str(port)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    serve = subprocess.Popen(
+        [PY, str(ROOT / "build.py"), "--project", str(project), "--today", "2026-11-23", "serve", "--port", str(port)],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     try:
         sheet = sorted((project / "toolbox").rglob("*.md"))[1]
         url = f"http://127.0.0.1:{port + 1}/boite-a-outils/fiches/{sheet.relative_to(project / 'toolbox').with_suffix('').as_posix()}/"
@@ -164,12 +189,37 @@ def send_rate(project: Path, count: int, work: Path) -> tuple[float, float]:
     controller.start()
     try:
         listing = work / "abonnes.csv"
-        listing.write_text("email,name,audience\n" + "".join(f"lecteur{n}@example.org,Lecteur {n},public\n" for n in range(count)), "utf-8")
+        listing.write_text(
+            "email,name,audience\n" + "".join(f"lecteur{n}@example.org,Lecteur {n},public\n" for n in range(count)), "utf-8"
+        )
         letter = sorted((project / "newsletters").glob("*-public.md"))[-1].stem
-        env = {**os.environ, "SMTP_HOST": "127.0.0.1", "SMTP_PORT": str(controller.port), "SMTP_SECURITY": "none", "LETTER_SECRET": "mesure"}
+        env = {
+            **os.environ,
+            "SMTP_HOST": "127.0.0.1",
+            "SMTP_PORT": str(controller.port),
+            "SMTP_SECURITY": "none",
+            "LETTER_SECRET": "mesure",
+        }
         start = time.perf_counter()
-        subprocess.run([PY, str(ROOT / "build.py"), "--project", str(project), "send", letter, "--subscribers", str(listing),
-                        "--ledger", str(work / "envois.sqlite"), "--rate", "0"], env=env, check=True, stdout=subprocess.DEVNULL)
+        subprocess.run(
+            [
+                PY,
+                str(ROOT / "build.py"),
+                "--project",
+                str(project),
+                "send",
+                letter,
+                "--subscribers",
+                str(listing),
+                "--ledger",
+                str(work / "envois.sqlite"),
+                "--rate",
+                "0",
+            ],
+            env=env,
+            check=True,
+            stdout=subprocess.DEVNULL,
+        )
         ours = count / (time.perf_counter() - start)
         data = b"Subject: mesure\r\n\r\n" + (b"x" * 76 + b"\r\n") * 400  # about the size of a letter
         start = time.perf_counter()
@@ -183,8 +233,19 @@ def send_rate(project: Path, count: int, work: Path) -> tuple[float, float]:
 
 
 def machine() -> str:
-    cpu = next((line.split(":", 1)[1].strip() for line in Path("/proc/cpuinfo").read_text().splitlines() if line.startswith("model name")), platform.machine())
-    mem = int(next(line.split()[1] for line in Path("/proc/meminfo").read_text().splitlines() if line.startswith("MemTotal"))) / 1024 / 1024
+    cpu = next(
+        (
+            line.split(":", 1)[1].strip()
+            for line in Path("/proc/cpuinfo").read_text().splitlines()
+            if line.startswith("model name")
+        ),
+        platform.machine(),
+    )
+    mem = (
+        int(next(line.split()[1] for line in Path("/proc/meminfo").read_text().splitlines() if line.startswith("MemTotal")))
+        / 1024
+        / 1024
+    )
     return f"{cpu}, {os.cpu_count()} cœurs, {mem:.0f} Gio, Python {platform.python_version()}, {platform.system()} {platform.release()}"
 
 
@@ -208,17 +269,23 @@ def main() -> int:
             print(f"construction complète : {ours_s:7.1f} s, {ours_mb:6.0f} Mo max")
             print(f"Material nu (référence) : {bare_s:7.1f} s, {bare_mb:6.0f} Mo max")
             print(f"rapport temps : {ours_s / bare_s:.2f}   rapport mémoire : {ours_mb / bare_mb:.2f}")
-            print(f"taille : {size_mb(project / 'site'):.0f} Mo (Material nu : {size_mb(bare / 'site'):.0f} Mo, index lunr "
-                  f"{(bare / 'site/search/search_index.json').stat().st_size / 1e6:.1f} Mo)")
+            print(
+                f"taille : {size_mb(project / 'site'):.0f} Mo (Material nu : {size_mb(bare / 'site'):.0f} Mo, index lunr "
+                f"{(bare / 'site/search/search_index.json').stat().st_size / 1e6:.1f} Mo)"
+            )
             raw, served = search_bytes(project / "site/public", "protocole")
-            print(f"octets téléchargés pour une recherche (« protocole ») : {served / 1000:.0f} ko compressés ({raw / 1000:.0f} ko bruts)")
+            print(
+                f"octets téléchargés pour une recherche (« protocole ») : {served / 1000:.0f} ko compressés ({raw / 1000:.0f} ko bruts)"
+            )
             print(f"rendu d'une lettre : {letter_render_seconds(project) * 1000:.0f} ms")
             if not args.skip_serve and scale == 1:
                 print(f"reconstruction après modification d'une fiche (serve) : {rebuild_after_edit(project):.1f} s")
             shutil.rmtree(bare)
         ours, plain = send_rate(work / "x1", args.subscribers, work)
-        print(f"\nenvoi de {args.subscribers} messages : {ours:.0f} messages/s avec registre, "
-              f"{plain:.0f} messages/s smtplib seul (rapport {ours / plain:.2f})")
+        print(
+            f"\nenvoi de {args.subscribers} messages : {ours:.0f} messages/s avec registre, "
+            f"{plain:.0f} messages/s smtplib seul (rapport {ours / plain:.2f})"
+        )
     return 0
 
 

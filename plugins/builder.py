@@ -14,6 +14,7 @@ from mkdocs.config import load_config
 from mkdocs.config.defaults import MkDocsConfig
 
 from plugins.access.nginx import Identity
+from plugins.federation.plugin import FederationPlugin
 from plugins.letters.publish import LetterSettings, write_letters
 from plugins.letters.render import Identity as RenderIdentity
 from plugins.locking import FileLock
@@ -35,8 +36,7 @@ def site_config(
     project: Path, audience: Audience, site_dir: Path, site_url: str | None = None, strict: bool = False
 ) -> MkDocsConfig:
     """Load mkdocs.yml for one audience's site (strict: any MkDocs warning fails the build)."""
-    overrides: dict[str, object] = {"site_dir": str(site_dir), "strict": strict}
-    config = load_config(str(project / "mkdocs.yml"), **overrides)
+    config = load_config(str(project / "mkdocs.yml"), site_dir=str(site_dir), strict=strict)
     plugin_config = config.plugins["federation"].config
     if site_url:
         config.site_url = site_url
@@ -46,14 +46,27 @@ def site_config(
 
 
 def build_site(
-    content: Content, audience: Audience, site_dir: Path, today: date, site_url: str | None = None, strict: bool = False,
+    content: Content,
+    audience: Audience,
+    site_dir: Path,
+    today: date,
+    site_url: str | None = None,
+    strict: bool = False,
     rendered: dict | None = None,
 ) -> int:
     """Build one site with MkDocs from an already loaded model; return its page count."""
     config = site_config(content.root, audience, site_dir, site_url, strict)
-    config.plugins["federation"].prepare(content, audience, today, rendered)
+    plugin = federation_plugin(config)
+    plugin.prepare(content, audience, today, rendered)
     mkdocs_build(config)
-    return len(config.plugins["federation"].specs)
+    return len(plugin.specs)
+
+
+def federation_plugin(config: MkDocsConfig) -> FederationPlugin:
+    """Return the site's federation plugin (mkdocs.yml must declare it)."""
+    plugin = config.plugins["federation"]
+    assert isinstance(plugin, FederationPlugin)
+    return plugin
 
 
 def swap_in(staging: Path, output: Path) -> None:
@@ -72,8 +85,9 @@ def swap_in(staging: Path, output: Path) -> None:
     staging.rmdir()
 
 
-def build_all(project: Path, output: Path, today: date, strict: bool = False,
-              on_wait: Callable[[], None] = lambda: None) -> BuildResult:
+def build_all(
+    project: Path, output: Path, today: date, strict: bool = False, on_wait: Callable[[], None] = lambda: None
+) -> BuildResult:
     """Load, check and build everything; the previous output stays intact on any failure.
 
     Builds into the same output take turns (two commits pushed seconds apart): the second
@@ -111,10 +125,17 @@ def federation_identity(project: Path) -> Identity:
     public_url = config.plugins["federation"].config.public_site_url or config.site_url or "/"
     join = federation.get("join_url", "")
     return Identity(
-        name=config.site_name, email=federation.get("email", ""),
+        name=config.site_name,
+        email=federation.get("email", ""),
         join_url=join if "://" in join else public_url.rstrip("/") + "/" + join.lstrip("/"),
         public_url=public_url,
     )
+
+
+def map_tiles(project: Path) -> str:
+    """Return the URL template of the map's base layer (extra.federation.map.tiles), '' if none."""
+    federation = site_config(project, Audience.PUBLIC, project / "site").extra.get("federation", {}) or {}
+    return str((federation.get("map") or {}).get("tiles", ""))
 
 
 def letter_settings(project: Path) -> LetterSettings:
@@ -127,12 +148,20 @@ def letter_settings(project: Path) -> LetterSettings:
     social = tuple((s.get("name", ""), s["link"]) for s in config.extra.get("social", []) if s.get("link"))
     letters = federation.get("letters", {})
     return LetterSettings(
-        identity=RenderIdentity(config.site_name, federation.get("address", ""), federation.get("email", ""),
-                                colors.get("primary", "#0b6e69"), colors.get("link", "#0a5f5b"), social,
-                                privacy_url=f"{public_url}{PRIVACY_PAGE}/"),
-        public_url=public_url, members_url=(plugin.members_site_url or public_url).rstrip("/") + "/",
+        identity=RenderIdentity(
+            config.site_name,
+            federation.get("address", ""),
+            federation.get("email", ""),
+            colors.get("primary", "#0b6e69"),
+            colors.get("link", "#0a5f5b"),
+            social,
+            privacy_url=f"{public_url}{PRIVACY_PAGE}/",
+        ),
+        public_url=public_url,
+        members_url=(plugin.members_site_url or public_url).rstrip("/") + "/",
         unsubscribe_url=letters.get("unsubscribe_url") or public_url + "lettres/desinscription/",
-        sender_name=federation.get("sender_name", config.site_name), sender_email=federation["sender_email"],
+        sender_name=federation.get("sender_name", config.site_name),
+        sender_email=federation["sender_email"],
     )
 
 

@@ -22,7 +22,7 @@ from pathlib import Path
 from mkdocs.commands.build import build as mkdocs_build
 from mkdocs.livereload import LiveReloadServer
 
-from plugins.builder import SITE_DIRS, site_config
+from plugins.builder import SITE_DIRS, federation_plugin, site_config
 from plugins.federation.incremental import Incremental
 from plugins.model import Audience, ContentError, load_content
 from plugins.outputs.search import index_site
@@ -137,7 +137,7 @@ class Preview:
             try:
                 for audience in ORDER:
                     config = site_config(self.project, audience, self.dirs[audience], self.url(audience))
-                    config.plugins["federation"].prepare(content, audience, self.today, self.rendered, self.states[audience])
+                    federation_plugin(config).prepare(content, audience, self.today, self.rendered, self.states[audience])
                     mkdocs_build(config, serve_url=self.url(audience), dirty=True)
             except Exception:  # noqa: BLE001 - the servers keep the previous version
                 traceback.print_exc()
@@ -154,7 +154,10 @@ class Preview:
         servers = {}
         for audience in ORDER:
             server = LiveReloadServer(
-                builder=self.refresh, host=self.host, port=self.ports[audience], root=str(self.dirs[audience]),
+                builder=self.refresh,
+                host=self.host,
+                port=self.ports[audience],
+                root=str(self.dirs[audience]),
                 polling_interval=0.25,
             )
             for name in WATCHED:
@@ -176,8 +179,11 @@ def serve(project: Path, today: date, host: str = "127.0.0.1", port: int = 8000)
     preview.refresh()
     servers = preview.servers()
     public, members = servers[Audience.PUBLIC], servers[Audience.ADHERENTS]
-    print(f"Site public : {preview.url(Audience.PUBLIC)}  —  espace adhérents : {preview.url(Audience.ADHERENTS)}"
-          "  (Ctrl+C pour arrêter)", flush=True)
+    print(
+        f"Site public : {preview.url(Audience.PUBLIC)}  —  espace adhérents : {preview.url(Audience.ADHERENTS)}"
+        "  (Ctrl+C pour arrêter)",
+        flush=True,
+    )
     thread = threading.Thread(target=public.serve, daemon=True)
     thread.start()
     try:

@@ -42,13 +42,19 @@ class PrivacySettings:
             raise ValueError("mkdocs.yml : extra.federation.privacy doit être un ensemble de champs (controller, contact…)")
         unknown = set(privacy) - {"controller", "contact", "sending_provider"}
         if unknown:
-            raise ValueError(f"mkdocs.yml : extra.federation.privacy : champ(s) inconnu(s) {', '.join(sorted(unknown))}, "
-                             "attendu controller, contact, sending_provider")
+            raise ValueError(
+                f"mkdocs.yml : extra.federation.privacy : champ(s) inconnu(s) {', '.join(sorted(unknown))}, "
+                "attendu controller, contact, sending_provider"
+            )
         contact = str(privacy.get("contact") or federation.get("email") or "")
         if not contact:
             raise ValueError("mkdocs.yml : extra.federation.privacy.contact manquant : l'adresse où exercer ses droits")
-        return cls(str(privacy.get("controller") or site_name), contact, str(federation.get("address", "")),
-                   str(privacy.get("sending_provider") or "le serveur d'envoi de la fédération"))
+        return cls(
+            str(privacy.get("controller") or site_name),
+            contact,
+            str(federation.get("address", "")),
+            str(privacy.get("sending_provider") or "le serveur d'envoi de la fédération"),
+        )
 
 
 def processings(settings: PrivacySettings) -> list[Processing]:
@@ -56,7 +62,10 @@ def processings(settings: PrivacySettings) -> list[Processing]:
     return [
         Processing(
             "Lettres d'information (formulaire d'inscription)",
-            (("adresse", "votre adresse électronique"), ("lettre", "la lettre choisie (lettre d'information ou lettre des adhérents)")),
+            (
+                ("adresse", "votre adresse électronique"),
+                ("lettre", "la lettre choisie (lettre d'information ou lettre des adhérents)"),
+            ),
             "vous envoyer la lettre choisie, et seulement elle ; prouver votre consentement (date, formulaire, date de confirmation)",
             "votre consentement (RGPD, article 6.1.a), donné en deux temps : le formulaire, puis le lien de confirmation",
             f"jusqu'à votre désinscription ; une demande non confirmée est effacée après {PENDING_DAYS} jours ; "
@@ -65,8 +74,10 @@ def processings(settings: PrivacySettings) -> list[Processing]:
         ),
         Processing(
             "Désinscription et retours des messages",
-            (("", "l'adresse qui se désinscrit, la date et le moyen (lien, un clic, courriel)"),
-             ("", "les avis de non-remise (adresse en erreur, code d'erreur, lettre concernée)")),
+            (
+                ("", "l'adresse qui se désinscrit, la date et le moyen (lien, un clic, courriel)"),
+                ("", "les avis de non-remise (adresse en erreur, code d'erreur, lettre concernée)"),
+            ),
             "ne plus vous écrire ; cesser d'écrire à une adresse qui n'existe plus",
             "l'obligation de respecter votre opposition (CPCE, article L34-5) et l'intérêt légitime de la fédération",
             "aussi longtemps que l'adresse figure dans la base des lecteurs",

@@ -17,6 +17,7 @@ if [ "$want_test" = 1 ]; then
   command -v npm >/dev/null 2>&1 || missing+=(npm)
   [ -x /usr/sbin/dovecot ] || missing+=(dovecot-imapd)   # a real IMAP server for the bounce tests
   command -v openssl >/dev/null 2>&1 || missing+=(openssl)
+  command -v java >/dev/null 2>&1 || missing+=(default-jre-headless)   # runs the Nu HTML Checker
   if [ "${#missing[@]}" -gt 0 ]; then
     echo "Installation des paquets Debian : ${missing[*]}"
     as_root apt-get update -qq
@@ -34,5 +35,9 @@ extra=""
 if [ "$want_test" = 1 ] && [ ! -f .venv/axe/node_modules/axe-core/axe.min.js ]; then
   echo "Installation d'axe-core (tests d'accessibilité)"
   npm install --silent --no-audit --no-fund --prefix .venv/axe axe-core@4.14.1 >/dev/null
+fi
+if [ "$want_test" = 1 ] && [ ! -f .venv/vnu/node_modules/vnu-jar/build/dist/vnu.jar ]; then
+  echo "Installation du Nu HTML Checker (tests de validité HTML)"
+  npm install --silent --no-audit --no-fund --prefix .venv/vnu vnu-jar@26.9.27 >/dev/null
 fi
 echo "Installation terminée."

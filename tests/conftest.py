@@ -171,8 +171,13 @@ def project(tmp_path: Path) -> Path:
 
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = [
-    "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-sync",
-    "--disable-background-networking", "--disable-component-update",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-sync",
+    "--disable-background-networking",
+    "--disable-component-update",
 ]
 
 
@@ -187,8 +192,9 @@ def browser():
         chromium.close()
 
 
-def http_request(method: str, url: str, body: bytes | None = None, headers: dict[str, str] | None = None,
-                 source: str | None = None) -> tuple[int, bytes, dict[str, str]]:
+def http_request(
+    method: str, url: str, body: bytes | None = None, headers: dict[str, str] | None = None, source: str | None = None
+) -> tuple[int, bytes, dict[str, str]]:
     """Send one request from an address of the loopback network (a new random one unless given).
 
     nginx limits requests per client address: tests that are not about those limits come from
@@ -196,7 +202,7 @@ def http_request(method: str, url: str, body: bytes | None = None, headers: dict
     """
     parts = urlsplit(url)
     source = source or f"127.{random.randint(1, 254)}.{random.randint(1, 254)}.{random.randint(2, 254)}"
-    connection = http.client.HTTPConnection(parts.hostname, parts.port, timeout=30, source_address=(source, 0))
+    connection = http.client.HTTPConnection(parts.hostname or "127.0.0.1", parts.port, timeout=30, source_address=(source, 0))
     try:
         connection.request(method, parts.path + (f"?{parts.query}" if parts.query else ""), body=body, headers=headers or {})
         response = connection.getresponse()

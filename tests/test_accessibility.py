@@ -45,7 +45,9 @@ def test_no_serious_or_critical_axe_violation(browser, servers, site: str, name:
     violations = page.evaluate(
         "async (tags) => (await axe.run(document, {runOnly: tags})).violations"
         ".filter(v => v.impact === 'serious' || v.impact === 'critical')"
-        ".map(v => v.id + ': ' + v.nodes.map(n => n.target.join(' ')).slice(0, 3).join(', '))", WCAG)
+        ".map(v => v.id + ': ' + v.nodes.map(n => n.target.join(' ')).slice(0, 3).join(', '))",
+        WCAG,
+    )
     context.close()
     assert violations == []
 
@@ -72,7 +74,9 @@ def test_the_menu_works_with_the_keyboard_and_shows_focus(browser, servers) -> N
         page.keyboard.press("Tab")
         if page.evaluate("document.activeElement.textContent.trim()") == "Boîte à outils":
             break
-    focused = page.evaluate("(() => { const s = getComputedStyle(document.activeElement); return [s.outlineStyle, s.outlineWidth]; })()")
+    focused = page.evaluate(
+        "(() => { const s = getComputedStyle(document.activeElement); return [s.outlineStyle, s.outlineWidth]; })()"
+    )
     assert focused[0] != "none" and focused[1] != "0px"
     page.keyboard.press("Enter")
     page.wait_for_url("**/boite-a-outils/")
@@ -85,8 +89,10 @@ def test_on_a_phone_the_drawer_opens_and_closes_with_the_keyboard(browser, serve
     through its off-screen links with an invisible focus."""
     context = browser.new_context(viewport={"width": 375, "height": 800})
     page, _ = open_page(context, servers["public"], "")
-    focused = "(() => { const e = document.activeElement, r = e.getBoundingClientRect(), s = getComputedStyle(e);"\
+    focused = (
+        "(() => { const e = document.activeElement, r = e.getBoundingClientRect(), s = getComputedStyle(e);"
         " return [e.getAttribute('aria-label') || e.textContent.trim(), r.left >= 0 && r.right <= innerWidth, s.outlineStyle]; })()"
+    )
     page.keyboard.press("Tab")
     page.keyboard.press("Tab")
     label, visible, outline = page.evaluate(focused)
@@ -120,7 +126,10 @@ def test_on_a_phone_the_drawer_opens_and_closes_with_the_keyboard(browser, serve
 def test_a_video_player_loads_only_when_asked(browser, servers) -> None:
     context = browser.new_context()
     asked: list[str] = []
-    context.route("https://www.youtube-nocookie.com/**", lambda route: (asked.append(route.request.url), route.fulfill(body=YOUTUBE, content_type="text/html")))
+    context.route(
+        "https://www.youtube-nocookie.com/**",
+        lambda route: (asked.append(route.request.url), route.fulfill(body=YOUTUBE, content_type="text/html")),
+    )
     page, requests = open_page(context, servers["public"], PUBLIC["récit vidéo"])
     assert asked == [] and page.locator("iframe").count() == 0
     page.get_by_role("button", name="Lire la vidéo ici").focus()

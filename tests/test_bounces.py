@@ -128,8 +128,9 @@ def good_subject(audience: str = "adherents", address: str = READER) -> str:
 def test_hard_bounce_names_the_recipient_and_the_letter() -> None:
     diagnostic = "smtp; 550 5.1.1 <jeanne.martin@example.org>: User unknown"
     raw = dsn(recipient("Jeanne.Martin@Example.org", "failed", "5.1.1", diagnostic))
-    assert notices(raw) == [Notice("hard", "jeanne.martin@example.org", LETTER, None, "5.1.1",
-                                   "550 5.1.1 <jeanne.martin@example.org>: User unknown")]
+    assert notices(raw) == [
+        Notice("hard", "jeanne.martin@example.org", LETTER, None, "5.1.1", "550 5.1.1 <jeanne.martin@example.org>: User unknown")
+    ]
 
 
 def test_soft_bounce_reads_the_letter_from_the_returned_message() -> None:
@@ -147,11 +148,15 @@ def test_delivered_is_understood_with_nothing_to_do() -> None:
 
 
 def test_two_recipients_give_two_notices_and_original_recipient_wins() -> None:
-    raw = dsn(recipient("ancien@example.org", "failed", "5.2.1", "smtp; 550 5.2.1 Mailbox disabled"),
-              recipient("boite@relais.example.net", "delayed", "4.4.1", Original_Recipient="rfc822; Paul@Example.org"),
-              returned=None)
-    assert notices(raw) == [Notice("hard", "ancien@example.org", None, None, "5.2.1", "550 5.2.1 Mailbox disabled"),
-                            Notice("soft", "paul@example.org", None, None, "4.4.1", "remise retardée")]
+    raw = dsn(
+        recipient("ancien@example.org", "failed", "5.2.1", "smtp; 550 5.2.1 Mailbox disabled"),
+        recipient("boite@relais.example.net", "delayed", "4.4.1", Original_Recipient="rfc822; Paul@Example.org"),
+        returned=None,
+    )
+    assert notices(raw) == [
+        Notice("hard", "ancien@example.org", None, None, "5.2.1", "550 5.2.1 Mailbox disabled"),
+        Notice("soft", "paul@example.org", None, None, "4.4.1", "remise retardée"),
+    ]
 
 
 def test_detail_is_cut_to_200_characters() -> None:
@@ -159,9 +164,16 @@ def test_detail_is_cut_to_200_characters() -> None:
     assert len(notice.detail) == 200 and notice.detail.startswith("550 5.7.1 refusé")
 
 
-@pytest.mark.parametrize("block", [recipient(READER, "failed", "inconnu"), recipient(READER, "failed", "2.0.0"),
-                                   recipient(READER, "bounced", "5.1.1"), {"Action": "failed", "Status": "5.1.1"}],
-                         ids=["statut illisible", "statut de succès", "action inconnue", "sans destinataire"])
+@pytest.mark.parametrize(
+    "block",
+    [
+        recipient(READER, "failed", "inconnu"),
+        recipient(READER, "failed", "2.0.0"),
+        recipient(READER, "bounced", "5.1.1"),
+        {"Action": "failed", "Status": "5.1.1"},
+    ],
+    ids=["statut illisible", "statut de succès", "action inconnue", "sans destinataire"],
+)
 def test_a_dsn_with_an_unreadable_recipient_block_is_left_for_a_human(block: dict[str, str]) -> None:
     assert notices(dsn(recipient("autre@example.org", "failed", "5.1.1"), block)) is None
 
@@ -215,9 +227,12 @@ def test_an_encoded_reply_subject_is_decoded() -> None:
 
 
 def test_folder_mailbox_moves_understood_files_to_traites(tmp_path: Path) -> None:
-    files = {"1-rebond.eml": dsn(recipient(READER, "failed", "5.1.1")), "2-question.eml": ordinary(),
-             "3-desinscription.eml": unsubscription(READER, good_subject()),
-             "4-jeton-faux.eml": unsubscription(READER, "désinscription " + "0" * 32)}
+    files = {
+        "1-rebond.eml": dsn(recipient(READER, "failed", "5.1.1")),
+        "2-question.eml": ordinary(),
+        "3-desinscription.eml": unsubscription(READER, good_subject()),
+        "4-jeton-faux.eml": unsubscription(READER, "désinscription " + "0" * 32),
+    }
     for name, raw in files.items():
         (tmp_path / name).write_bytes(raw)
     (tmp_path / "notes.txt").write_text("pas un message\n", encoding="utf-8")
@@ -317,8 +332,13 @@ class Dovecot:
         return imap
 
     def env(self) -> dict[str, str]:
-        return {"IMAP_HOST": "127.0.0.1", "IMAP_PORT": str(self.port), "IMAP_USER": IMAP_USER,
-                "IMAP_PASSWORD": IMAP_PASSWORD, "IMAP_CA_FILE": str(self.cert)}
+        return {
+            "IMAP_HOST": "127.0.0.1",
+            "IMAP_PORT": str(self.port),
+            "IMAP_USER": IMAP_USER,
+            "IMAP_PASSWORD": IMAP_PASSWORD,
+            "IMAP_CA_FILE": str(self.cert),
+        }
 
 
 def unprivileged() -> tuple[list[str], str, str]:
@@ -342,9 +362,30 @@ def self_signed(d: Path) -> Path:
     """Write a certificate for 127.0.0.1 (IP subjectAltName, so hostname checking stays on) and its key."""
     if shutil.which("openssl") is None:
         pytest.skip("openssl absent : apt-get install openssl")
-    subprocess.run(["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes",
-                    "-keyout", str(d / "key.pem"), "-out", str(d / "cert.pem"), "-days", "1", "-subj", "/CN=127.0.0.1",
-                    "-addext", "subjectAltName=IP:127.0.0.1"], check=True, capture_output=True)
+    subprocess.run(
+        [
+            "openssl",
+            "req",
+            "-x509",
+            "-newkey",
+            "ec",
+            "-pkeyopt",
+            "ec_paramgen_curve:prime256v1",
+            "-nodes",
+            "-keyout",
+            str(d / "key.pem"),
+            "-out",
+            str(d / "cert.pem"),
+            "-days",
+            "1",
+            "-subj",
+            "/CN=127.0.0.1",
+            "-addext",
+            "subjectAltName=IP:127.0.0.1",
+        ],
+        check=True,
+        capture_output=True,
+    )
     return d / "cert.pem"
 
 
@@ -400,8 +441,12 @@ def remaining(server: Dovecot) -> dict[str, bytes]:
 
 
 def test_imap_mailbox_expunges_understood_messages_and_leaves_the_others_unseen(dovecot: Dovecot) -> None:
-    messages = [dsn(recipient(READER, "failed", "5.1.1")), ordinary(), unsubscription(READER, good_subject("public")),
-                unsubscription(READER, "désinscription " + "0" * 32)]
+    messages = [
+        dsn(recipient(READER, "failed", "5.1.1")),
+        ordinary(),
+        unsubscription(READER, good_subject("public")),
+        unsubscription(READER, "désinscription " + "0" * 32),
+    ]
     imap = dovecot.client()
     for raw in messages:
         assert imap.append("INBOX", None, None, raw)[0] == "OK"
@@ -434,4 +479,3 @@ def test_imap_mailbox_reports_a_wrong_password_in_french(dovecot: Dovecot) -> No
     mailbox = ImapMailbox("127.0.0.1", IMAP_USER, "mauvais", port=dovecot.port, ca_file=str(dovecot.cert), timeout=10)
     with pytest.raises(MailboxError, match=f"connexion IMAP de {IMAP_USER} à 127.0.0.1 refusée"):
         list(mailbox.messages())
-

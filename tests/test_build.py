@@ -73,8 +73,16 @@ SECRET_SHEET = {
         Remplacement d'été.
         """,
 }
-CANARIES = ["motcle-canari", "Titre-canari", "Corps-canari", "piece-jointe-canari", "contenu-canari-piece",
-            "Actualité-canari", "Résumé-canari", "Réunion-canari"]
+CANARIES = [
+    "motcle-canari",
+    "Titre-canari",
+    "Corps-canari",
+    "piece-jointe-canari",
+    "contenu-canari-piece",
+    "Actualité-canari",
+    "Résumé-canari",
+    "Réunion-canari",
+]
 
 
 @pytest.fixture(scope="module")
@@ -94,10 +102,18 @@ def all_text(site: Path) -> str:
 
 def test_both_sites_are_built_with_a_page_per_item(built: Path) -> None:
     for site in ("public", "adherents"):
-        for page in ("index.html", "offres/index.html", "offres/medecin-nantes/index.html",
-                     "boite-a-outils/index.html", "boite-a-outils/fiches/fiche-rcp/index.html",
-                     "actualites/nouvelle-convention/index.html", "agenda/journee-regionale/index.html",
-                     "inspir-cafe/recit-equipe/index.html", "msp/msp-loire/index.html", "lettres/index.html"):
+        for page in (
+            "index.html",
+            "offres/index.html",
+            "offres/medecin-nantes/index.html",
+            "boite-a-outils/index.html",
+            "boite-a-outils/fiches/fiche-rcp/index.html",
+            "actualites/nouvelle-convention/index.html",
+            "agenda/journee-regionale/index.html",
+            "inspir-cafe/recit-equipe/index.html",
+            "msp/msp-loire/index.html",
+            "lettres/index.html",
+        ):
             assert (built / site / page).is_file(), f"{site}/{page}"
 
 

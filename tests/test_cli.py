@@ -19,7 +19,10 @@ LINE = re.compile(r"^(?P<file>[\w./-]+\.(?:md|yml)):(?P<line>\d+): (?P<field>[^:
 def run(project: Path, *args: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         [sys.executable, str(REPO / "build.py"), "--project", str(project), "--today", "2026-11-23", *args],
-        capture_output=True, text=True, timeout=300, check=False,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
     )
 
 
@@ -30,10 +33,13 @@ def test_check_passes_on_a_valid_project(project: Path) -> None:
 
 
 def test_check_lists_every_problem_at_once_and_fails(project: Path) -> None:
-    write_files(project, {
-        "content/offres/medecin-nantes.md": "---\ntitle: Médecin\nmsp: msp-ancienne\nkind: embauche\n---\n",
-        "toolbox/fiche-rcp.md": "---\ntitle: RCP\ntype: fiche-pratique\nthemes: [coordination]\ndate: 2026-02-30\naccess: public\n---\n",
-    })
+    write_files(
+        project,
+        {
+            "content/offres/medecin-nantes.md": "---\ntitle: Médecin\nmsp: msp-ancienne\nkind: embauche\n---\n",
+            "toolbox/fiche-rcp.md": "---\ntitle: RCP\ntype: fiche-pratique\nthemes: [coordination]\ndate: 2026-02-30\naccess: public\n---\n",
+        },
+    )
     result = run(project, "check")
     assert result.returncode == 1
     lines = [LINE.match(line) for line in result.stderr.splitlines() if line.startswith(("content/", "toolbox/"))]
@@ -87,18 +93,48 @@ def test_unknown_command_is_refused_in_french(project: Path) -> None:
     assert result.stderr.startswith("usage : build.py")
 
 
-@pytest.mark.parametrize("args", [["publier"], ["--help"], ["send", "--help"], ["send", "--rate"], ["new"], ["new", "recette", "x"],
-                                  ["--today", "hier", "check"], ["check", "--en-trop"], ["abonnes"], ["abonnes", "--help"]])
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["publier"],
+        ["--help"],
+        ["send", "--help"],
+        ["send", "--rate"],
+        ["new"],
+        ["new", "recette", "x"],
+        ["--today", "hier", "check"],
+        ["check", "--en-trop"],
+        ["abonnes"],
+        ["abonnes", "--help"],
+    ],
+)
 def test_usage_help_and_argument_errors_speak_french(project: Path, args: list[str]) -> None:
     result = run(project, *args)
     text = result.stdout + result.stderr
-    english = [w for w in ("usage:", "error:", "invalid", "required", "expected", "show this help", "positional arguments",
-                           "unrecognized", "choose from", "argument kind", "title") if re.search(rf"\b{w}\b", text)]
+    english = [
+        w
+        for w in (
+            "usage:",
+            "error:",
+            "invalid",
+            "required",
+            "expected",
+            "show this help",
+            "positional arguments",
+            "unrecognized",
+            "choose from",
+            "argument kind",
+            "title",
+        )
+        if re.search(rf"\b{w}\b", text)
+    ]
     assert english == [], text
 
 
 def test_the_shipped_project_passes_check() -> None:
-    result = subprocess.run([sys.executable, str(REPO / "build.py"), "check"], capture_output=True, text=True, timeout=300, check=False)
+    result = subprocess.run(
+        [sys.executable, str(REPO / "build.py"), "check"], capture_output=True, text=True, timeout=300, check=False
+    )
     assert result.returncode == 0, result.stderr
 
 

@@ -37,13 +37,13 @@ FILES = {
     "toolbox/themes.yml": f"coordination: {q('themecoordination')}\nprevention: {q('themeprevention')}\n",
     "toolbox/fiche-rcp.md": f"""\
         ---
-        title: {q('fichetitre')}
+        title: {q("fichetitre")}
         type: fiche-pratique
         themes: [coordination]
-        keywords: [{q('fichemotcle')}]
+        keywords: [{q("fichemotcle")}]
         stage: fonctionnement
         date: 2026-03-02
-        summary: {q('ficheresume')}
+        summary: {q("ficheresume")}
         attachments: [files/modele.pdf]
         ---
 
@@ -53,22 +53,22 @@ FILES = {
         """,
     "toolbox/guide-prevention.md": f"""\
         ---
-        title: {q('guidetitre')}
+        title: {q("guidetitre")}
         type: guide
         themes: [prevention]
-        keywords: [{q('guidemotcle')}]
+        keywords: [{q("guidemotcle")}]
         date: 2026-01-10
         access: public
-        summary: {q('guideresume')}
+        summary: {q("guideresume")}
         ---
 
         Texte public du guide.
         """,
     "content/msp/msp-loire.md": f"""\
         ---
-        name: {q('mspnom')}
+        name: {q("mspnom")}
         department: "44"
-        communes: [{q('mspcommune')}, Rezé]
+        communes: [{q("mspcommune")}, Rezé]
         lat: 47.21
         lon: -1.55
         website: '{URL}'
@@ -78,9 +78,9 @@ FILES = {
         """,
     "content/msp/msp-ancienne.md": f"""\
         ---
-        name: {q('anciennenom')}
+        name: {q("anciennenom")}
         department: "49"
-        communes: [{q('anciennecommune')}]
+        communes: [{q("anciennecommune")}]
         member: false
         ---
 
@@ -88,18 +88,18 @@ FILES = {
         """,
     "content/offres/medecin-nantes.md": f"""\
         ---
-        title: {q('offretitre')}
+        title: {q("offretitre")}
         msp: msp-loire
         kind: recrutement
         professions: [medecin-generaliste]
-        contract: {q('offrecontrat')}
-        commune: {q('offrecommune')}
+        contract: {q("offrecontrat")}
+        commune: {q("offrecommune")}
         department: "44"
         date: 2026-10-01
         expires: 2027-02-01
         contact:
           email: recrutement@example.org
-          phone: {q('offretelephone')}
+          phone: {q("offretelephone")}
           url: '{URL}'
         ---
 
@@ -107,23 +107,23 @@ FILES = {
         """,
     "content/inspir-cafe/recit-equipe.md": f"""\
         ---
-        title: {q('recittitre')}
+        title: {q("recittitre")}
         date: 2026-05-04
         series: inspir-cafe
         msp: msp-loire
         video: "https://www.youtube.com/watch?v=abcdefghijk&t=12"
         authors:
-          - name: {q('recitauteur')}
-            profession: {q('recitprofession')}
+          - name: {q("recitauteur")}
+            profession: {q("recitprofession")}
         themes: [coordination]
-        summary: {q('recitresume')}
+        summary: {q("recitresume")}
         ---
 
         Le récit.
         """,
     "content/inspir-cafe/recit-ancienne.md": f"""\
         ---
-        title: {q('ancienrecit')}
+        title: {q("ancienrecit")}
         date: 2026-04-04
         series: talents
         msp: msp-ancienne
@@ -133,20 +133,20 @@ FILES = {
         """,
     "content/actualites/nouvelle-convention.md": f"""\
         ---
-        title: {q('actutitre')}
+        title: {q("actutitre")}
         date: 2026-09-15
-        tags: [{q('actusujet')}]
-        summary: {q('acturesume')}
+        tags: [{q("actusujet")}]
+        summary: {q("acturesume")}
         ---
 
         Texte de l'actualité.
         """,
     "content/actualites/reservee.md": f"""\
         ---
-        title: {q('reserveetitre')}
+        title: {q("reserveetitre")}
         date: 2026-10-20
-        tags: [{q('reserveesujet')}]
-        summary: {q('reserveeresume')}
+        tags: [{q("reserveesujet")}]
+        summary: {q("reserveeresume")}
         access: adherents
         ---
 
@@ -154,50 +154,50 @@ FILES = {
         """,
     "content/agenda/journee-regionale.md": f"""\
         ---
-        title: {q('evenementtitre')}
+        title: {q("evenementtitre")}
         start: 2026-12-04T09:30
         end: 2026-12-04T17:00
-        place: {q('evenementlieu')}
-        commune: {q('evenementcommune')}
+        place: {q("evenementlieu")}
+        commune: {q("evenementcommune")}
         department: "44"
         registration: '{URL}'
-        summary: {q('evenementresume')}
+        summary: {q("evenementresume")}
         ---
 
         Programme.
         """,
     "newsletters/2026-11-public.md": f"""\
         ---
-        subject: {q('lettreobjet')}
+        subject: {q("lettreobjet")}
         audience: public
         date: 2026-11-02
-        preheader: {q('lettreaccroche')}
+        preheader: {q("lettreaccroche")}
         ---
 
         Édito.
         """,
     "newsletters/2026-11-adherents.md": f"""\
         ---
-        subject: {q('membresobjet')}
+        subject: {q("membresobjet")}
         audience: adherents
         date: 2026-11-02
-        preheader: {q('membresaccroche')}
+        preheader: {q("membresaccroche")}
         ---
 
         Édito des adhérents.
         """,
     "content/pages/accueil.md": f"""\
         ---
-        title: {q('accueiltitre')}
-        summary: {q('accueilresume')}
+        title: {q("accueiltitre")}
+        summary: {q("accueilresume")}
         ---
 
         Bienvenue.
         """,
     "content/pages/a-propos.md": f"""\
         ---
-        title: {q('pagetitre')}
-        summary: {q('pageresume')}
+        title: {q("pagetitre")}
+        summary: {q("pageresume")}
         order: 20
         ---
 
@@ -205,7 +205,7 @@ FILES = {
         """,
     "content/pages/mentions-legales.md": f"""\
         ---
-        title: {q('mentionstitre')}
+        title: {q("mentionstitre")}
         order: 95
         ---
 
@@ -218,11 +218,17 @@ HEADINGS = [
     (site, path, field)
     for site in ("public", "adherents")
     for path, field in [
-        ("offres/medecin-nantes/", "offretitre"), ("boite-a-outils/fiches/guide-prevention/", "guidetitre"),
-        ("boite-a-outils/fiches/fiche-rcp/", "fichetitre"), ("actualites/nouvelle-convention/", "actutitre"),
-        ("agenda/journee-regionale/", "evenementtitre"), ("inspir-cafe/recit-equipe/", "recittitre"),
-        ("inspir-cafe/recit-ancienne/", "ancienrecit"), ("msp/msp-loire/", "mspnom"),
-        ("lettres/2026-11-public/", "lettreobjet"), ("a-propos/", "pagetitre"), ("mentions-legales/", "mentionstitre"),
+        ("offres/medecin-nantes/", "offretitre"),
+        ("boite-a-outils/fiches/guide-prevention/", "guidetitre"),
+        ("boite-a-outils/fiches/fiche-rcp/", "fichetitre"),
+        ("actualites/nouvelle-convention/", "actutitre"),
+        ("agenda/journee-regionale/", "evenementtitre"),
+        ("inspir-cafe/recit-equipe/", "recittitre"),
+        ("inspir-cafe/recit-ancienne/", "ancienrecit"),
+        ("msp/msp-loire/", "mspnom"),
+        ("lettres/2026-11-public/", "lettreobjet"),
+        ("a-propos/", "pagetitre"),
+        ("mentions-legales/", "mentionstitre"),
     ]
 ] + [("adherents", "actualites/reservee/", "reserveetitre"), ("adherents", "lettres/2026-11-adherents/", "membresobjet")]
 
@@ -295,7 +301,7 @@ def assert_literal(found: dict, where: str) -> None:
     for shown in [found["text"], found["title"]]:
         rest = " ".join(shown.replace(PAYLOAD, "").replace(URL, "").split())
         start = max(0, rest.find("<") - 100)
-        assert "<" not in rest and ">" not in rest, f"{where}: markup shown as text in {rest[start:start + 300]!r}"
+        assert "<" not in rest and ">" not in rest, f"{where}: markup shown as text in {rest[start : start + 300]!r}"
     for text in found["jsonld"]:
         for value in strings(json.loads(text)):
             assert value.count("__pwned=1") == value.count(PAYLOAD), f"{where}: JSON-LD {value[:200]!r}"
@@ -380,9 +386,11 @@ def test_markdown_and_navigation_still_render_as_html(sites: Path, page) -> None
 
 def test_structured_data_holds_the_exact_text(sites: Path, page) -> None:
     with static_server(sites / "public") as base:
-        for path, key, field in [("offres/medecin-nantes/", "title", "offretitre"),
-                                 ("agenda/journee-regionale/", "name", "evenementtitre"),
-                                 ("actualites/nouvelle-convention/", "headline", "actutitre")]:
+        for path, key, field in [
+            ("offres/medecin-nantes/", "title", "offretitre"),
+            ("agenda/journee-regionale/", "name", "evenementtitre"),
+            ("actualites/nouvelle-convention/", "headline", "actutitre"),
+        ]:
             page.goto(base + path)
             [text] = inspect(page)["jsonld"]
             assert json.loads(text)[key] == hostile(field)

@@ -77,7 +77,9 @@ def test_calendars_parse_and_carry_stable_uids_and_paris_times(sites, site: str)
     assert "Journée régionale" in events
     assert ("Réunion-canari des adhérents" in events) == (site == "adherents")
     journee = events["Journée régionale"]
-    assert str(journee["uid"]) == "journee-regionale@" + ("msp-pdl.example.org" if site == "public" else "adherents.msp-pdl.example.org")
+    assert str(journee["uid"]) == "journee-regionale@" + (
+        "msp-pdl.example.org" if site == "public" else "adherents.msp-pdl.example.org"
+    )
     start = journee.decoded("dtstart")
     assert start.isoformat() == "2026-12-04T09:30:00+01:00"
     assert str(start.tzinfo) == "Europe/Paris"

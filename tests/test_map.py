@@ -38,7 +38,12 @@ def test_markers_filter_and_no_tile_before_consent(sample_site: Path, browser, m
     page = browser.new_page(viewport={"width": 1280, "height": 900})
     outside: list[str] = []
     tiles: list[str] = []
-    page.route("https://tile.openstreetmap.org/**", lambda route: (tiles.append(route.request.url), route.fulfill(body=PNG, content_type="image/png")))
+
+    def tile(route) -> None:
+        tiles.append(route.request.url)
+        route.fulfill(body=PNG, content_type="image/png")
+
+    page.route("https://tile.openstreetmap.org/**", tile)
     with static_server(sample_site / "public") as base:
         page.on("request", lambda r: None if r.url.startswith(base) else outside.append(r.url))
         page.goto(base + "msp/")

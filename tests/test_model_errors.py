@@ -41,20 +41,80 @@ def sheet(**changes: str) -> str:
 
 # (case, file, its content, expected line, field, words the message must hold)
 BROKEN_YAML = [
-    ("unclosed quote at the end", SHEET, sheet(title='title: "Organiser une RCP'), 2, "title", "guillemet ouvrant sans guillemet fermant"),
-    ("unclosed quote before a quoted value", OFFER, offer(title='title: "Médecin à Nantes'), 2, "title", "guillemet ouvrant sans guillemet fermant"),
-    ("unclosed single quote before a quoted value", SHEET, sheet(type="type: 'guide", summary="summary: 'Un résumé'"), 3, "type", "guillemet ouvrant sans guillemet fermant"),
-    ("unclosed quote in a nested value", OFFER, offer(contact='contact:\n  email: "recrutement@example.org'), 11, "contact", "guillemet ouvrant sans guillemet fermant"),
-    ("unclosed quote in a list item", OFFER, offer(professions='professions:\n  - "infirmier\n  - ipa'), 6, "professions", "guillemet ouvrant sans guillemet fermant"),
-    ("apostrophe closes a single-quoted value", SHEET, sheet(title="title: 'L'équipe et la RCP'"), 2, "title", "guillemet fermant au milieu"),
-    ("backslash between double quotes", SHEET, sheet(summary='summary: "Voir C:\\dossier"'), 7, "summary", "barre oblique inverse"),
-    ("value starting with * (Markdown emphasis)", SHEET, sheet(summary="summary: *Nouveau* un modèle"), 7, "summary", "entre guillemets"),
+    (
+        "unclosed quote at the end",
+        SHEET,
+        sheet(title='title: "Organiser une RCP'),
+        2,
+        "title",
+        "guillemet ouvrant sans guillemet fermant",
+    ),
+    (
+        "unclosed quote before a quoted value",
+        OFFER,
+        offer(title='title: "Médecin à Nantes'),
+        2,
+        "title",
+        "guillemet ouvrant sans guillemet fermant",
+    ),
+    (
+        "unclosed single quote before a quoted value",
+        SHEET,
+        sheet(type="type: 'guide", summary="summary: 'Un résumé'"),
+        3,
+        "type",
+        "guillemet ouvrant sans guillemet fermant",
+    ),
+    (
+        "unclosed quote in a nested value",
+        OFFER,
+        offer(contact='contact:\n  email: "recrutement@example.org'),
+        11,
+        "contact",
+        "guillemet ouvrant sans guillemet fermant",
+    ),
+    (
+        "unclosed quote in a list item",
+        OFFER,
+        offer(professions='professions:\n  - "infirmier\n  - ipa'),
+        6,
+        "professions",
+        "guillemet ouvrant sans guillemet fermant",
+    ),
+    (
+        "apostrophe closes a single-quoted value",
+        SHEET,
+        sheet(title="title: 'L'équipe et la RCP'"),
+        2,
+        "title",
+        "guillemet fermant au milieu",
+    ),
+    (
+        "backslash between double quotes",
+        SHEET,
+        sheet(summary='summary: "Voir C:\\dossier"'),
+        7,
+        "summary",
+        "barre oblique inverse",
+    ),
+    (
+        "value starting with * (Markdown emphasis)",
+        SHEET,
+        sheet(summary="summary: *Nouveau* un modèle"),
+        7,
+        "summary",
+        "entre guillemets",
+    ),
     ("invisible control character", SHEET, sheet(summary="summary: Un\x0brésumé"), 7, "summary", "caractère invisible"),
 ]
 
 
-@pytest.mark.parametrize(("path", "text", "line", "field", "words"), [c[1:] for c in BROKEN_YAML], ids=[c[0] for c in BROKEN_YAML])
-def test_broken_yaml_is_reported_where_the_value_starts(tmp_path: Path, path: str, text: str, line: int, field: str, words: str) -> None:
+@pytest.mark.parametrize(
+    ("path", "text", "line", "field", "words"), [c[1:] for c in BROKEN_YAML], ids=[c[0] for c in BROKEN_YAML]
+)
+def test_broken_yaml_is_reported_where_the_value_starts(
+    tmp_path: Path, path: str, text: str, line: int, field: str, words: str
+) -> None:
     make_project(tmp_path, {path: text})
     lines = problems_of(tmp_path)
     (mine,) = [s for s in lines if s.startswith(f"{path}:")]
@@ -79,7 +139,9 @@ ANCHORS = [
 
 
 @pytest.mark.parametrize(("text", "line", "field", "words"), [c[1:] for c in ANCHORS], ids=[c[0] for c in ANCHORS])
-def test_anchors_and_aliases_are_refused_before_anything_is_built(tmp_path: Path, text: str, line: int, field: str, words: str) -> None:
+def test_anchors_and_aliases_are_refused_before_anything_is_built(
+    tmp_path: Path, text: str, line: int, field: str, words: str
+) -> None:
     make_project(tmp_path, {SHEET: text})
     started = time.monotonic()
     lines = problems_of(tmp_path)
@@ -101,7 +163,10 @@ LONG_VALUES = [
     ("missing attachment", {SHEET: sheet(extra=f"attachments: [files/{'x' * 200}.pdf]")}),
     ("unknown contact key", {OFFER: offer(contact=f"contact: {{{'k' * 900}: x}}")}),
     ("unknown key", {OFFER: offer(extra=f"{'k' * 900}: x")}),
-    ("letter pins an unknown item", {"newsletters/2026-11-public.md": f"---\nsubject: S\naudience: public\ndate: 2026-11-02\npin: [offres/{LONG}]\n---\n"}),
+    (
+        "letter pins an unknown item",
+        {"newsletters/2026-11-public.md": f"---\nsubject: S\naudience: public\ndate: 2026-11-02\npin: [offres/{LONG}]\n---\n"},
+    ),
 ]
 
 
@@ -144,7 +209,10 @@ def test_check_fails_on_a_misnamed_file(tmp_path: Path) -> None:
     make_project(tmp_path, {"content/offres/infirmier-clisson.MD": "---\ntitle: T\n---\n"})
     result = subprocess.run(
         [sys.executable, str(REPO / "build.py"), "--project", str(tmp_path), "--today", TODAY.isoformat(), "check"],
-        capture_output=True, text=True, timeout=300, check=False,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
     )
     assert result.returncode == 1, result.stdout + result.stderr
     assert "content/offres/infirmier-clisson.MD:1: nom du fichier: " in result.stderr
@@ -164,11 +232,26 @@ TO_FILL = [
 
 # What an editor writes in place of each placeholder, by the key it sits under.
 FILLED = {
-    "type": "guide", "themes": "coordination", "stage": "projet", "summary": "Un résumé.", "msp": "msp-loire",
-    "kind": "remplacement", "professions": "infirmier", "contract": "CDD", "commune": "Clisson", "department": '"44"',
-    "email": "contact@example.org", "series": "talents", "name": "Anne Martin", "profession": "Infirmière",
-    "start": "2026-12-10T09:30", "end": "2026-12-10T12:00", "place": "Salle des fêtes", "communes": "Clisson",
-    "send_at": "2026-11-30T09:00", "preheader": "Les nouvelles du mois.",
+    "type": "guide",
+    "themes": "coordination",
+    "stage": "projet",
+    "summary": "Un résumé.",
+    "msp": "msp-loire",
+    "kind": "remplacement",
+    "professions": "infirmier",
+    "contract": "CDD",
+    "commune": "Clisson",
+    "department": '"44"',
+    "email": "contact@example.org",
+    "series": "talents",
+    "name": "Anne Martin",
+    "profession": "Infirmière",
+    "start": "2026-12-10T09:30",
+    "end": "2026-12-10T12:00",
+    "place": "Salle des fêtes",
+    "communes": "Clisson",
+    "send_at": "2026-11-30T09:00",
+    "preheader": "Les nouvelles du mois.",
 }
 _KEY = re.compile(r"^(?P<indent>\s*(?:- )?)(?P<key>[\w-]+):")
 

@@ -88,8 +88,11 @@ def test_each_incremental_rebuild_writes_what_a_full_build_writes(preview: Previ
     offer = sorted((project / "content/offres").glob("*.md"))[0]
     offer.unlink()
     news = project / "content/actualites/nouvelle-pendant-apercu.md"
-    news.write_text("---\ntitle: Nouvelle écrite pendant l'aperçu\ndate: 2026-11-20\nsummary: Une actualité de test.\n"
-                    "tags: [\"vie de la fédération\"]\n---\n\nTexte de la nouvelle.\n", encoding="utf-8")
+    news.write_text(
+        "---\ntitle: Nouvelle écrite pendant l'aperçu\ndate: 2026-11-20\nsummary: Une actualité de test.\n"
+        'tags: ["vie de la fédération"]\n---\n\nTexte de la nouvelle.\n',
+        encoding="utf-8",
+    )
     preview.refresh()
     assert_same_as_full_build(preview, project, tmp_path)
 
@@ -139,8 +142,20 @@ def test_serve_follows_an_edit_on_both_sites_and_stops_cleanly(tmp_path: Path) -
     project = copy_sample(tmp_path / "projet")
     port = free_port()
     process = subprocess.Popen(
-        [sys.executable, str(REPO / "build.py"), "--project", str(project), "--today", TODAY.isoformat(), "serve", "--port", str(port)],
-        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+        [
+            sys.executable,
+            str(REPO / "build.py"),
+            "--project",
+            str(project),
+            "--today",
+            TODAY.isoformat(),
+            "serve",
+            "--port",
+            str(port),
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
     )
     try:
         public, members = f"http://127.0.0.1:{port}/", f"http://127.0.0.1:{port + 1}/"

@@ -47,13 +47,24 @@ def parsed(html: str) -> Forms:
 
 
 def service_form_pages(tmp_path: Path) -> list[str]:
-    federation = Federation("Fédération", "contact@example.org", "https://example.org/", "https://adherents.example.org/",
-                            privacy_url=f"https://example.org/{PAGE}/")
+    federation = Federation(
+        "Fédération",
+        "contact@example.org",
+        "https://example.org/",
+        "https://adherents.example.org/",
+        privacy_url=f"https://example.org/{PAGE}/",
+    )
     service = Service(federation, ReaderStore(tmp_path / "l.sqlite"), Postman(None, None, tmp_path), b"cle")  # type: ignore[arg-type]
     pages = []
     for audiences in (["public"], ["public", "adherents"]):
-        page = service.page("lettres/formulaire.html.j2", title="S'inscrire", error="", audiences=audiences,
-                            letter_names=LETTER_NAMES, action=SUBSCRIBE_PATH)
+        page = service.page(
+            "lettres/formulaire.html.j2",
+            title="S'inscrire",
+            error="",
+            audiences=audiences,
+            letter_names=LETTER_NAMES,
+            action=SUBSCRIBE_PATH,
+        )
         pages.append(page.body.decode())
     return pages
 
@@ -71,8 +82,12 @@ def test_no_form_collects_a_field_the_page_does_not_name(sample_site: Path, tmp_
     named = form_fields()
     page = (sample_site / "public" / PAGE / "index.html").read_text("utf-8")
     assert all(f'data-champ="{name}"' in page for name in named)
-    pages = [p.read_text("utf-8") for site in ("public", "adherents") for p in (sample_site / site).rglob("*.html")
-             if p.parent.name != PAGE]  # on the page itself, the link is "./"
+    pages = [
+        p.read_text("utf-8")
+        for site in ("public", "adherents")
+        for p in (sample_site / site).rglob("*.html")
+        if p.parent.name != PAGE
+    ]  # on the page itself, the link is "./"
     pages += service_form_pages(tmp_path)
     forms = [form for html in pages for form in parsed(html).forms]
     assert len(forms) > 300  # the footer of every page, the letters pages, the service's form

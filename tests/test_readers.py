@@ -81,8 +81,14 @@ class Setup:
 
     def env(self) -> dict[str, str]:
         clean = {k: v for k, v in os.environ.items() if not k.startswith(("SMTP_", "LETTER_"))}
-        return {**clean, "SMTP_HOST": "127.0.0.1", "SMTP_PORT": str(self.smtp_port), "SMTP_SECURITY": "none",
-                "LETTER_SECRET": SECRET, "LETTER_DB": str(self.db)}
+        return {
+            **clean,
+            "SMTP_HOST": "127.0.0.1",
+            "SMTP_PORT": str(self.smtp_port),
+            "SMTP_SECURITY": "none",
+            "LETTER_SECRET": SECRET,
+            "LETTER_DB": str(self.db),
+        }
 
     def store(self) -> ReaderStore:
         return ReaderStore(self.db)
@@ -97,10 +103,17 @@ def build_py(*args: str) -> list[str]:
 
 
 def start_service(setup_env: dict[str, str], project: Path, port: int) -> subprocess.Popen[str]:
-    process = subprocess.Popen(build_py("--project", str(project), "service", "--port", str(port)), env=setup_env,
-                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    process = subprocess.Popen(
+        build_py("--project", str(project), "service", "--port", str(port)),
+        env=setup_env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     line = process.stdout.readline() if process.stdout else ""
-    assert "à l'écoute sur http://127.0.0.1:" in line, line + (process.stderr.read() if process.poll() is not None and process.stderr else "")
+    assert "à l'écoute sur http://127.0.0.1:" in line, line + (
+        process.stderr.read() if process.poll() is not None and process.stderr else ""
+    )
     return process
 
 
@@ -116,17 +129,43 @@ def setup(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Setup]:
     smtp = Controller(mailbox, hostname="127.0.0.1", port=free_port())
     smtp.start()
     service_port, public_port, members_port = free_port(), free_port(), free_port()
-    setup = Setup(root, project, f"http://127.0.0.1:{public_port}", f"http://127.0.0.1:{members_port}",
-                  f"http://127.0.0.1:{service_port}", root / "prive" / "lecteurs.sqlite", mailbox, smtp.port, None, service_port)  # type: ignore[arg-type]
+    setup = Setup(
+        root,
+        project,
+        f"http://127.0.0.1:{public_port}",
+        f"http://127.0.0.1:{members_port}",
+        f"http://127.0.0.1:{service_port}",
+        root / "prive" / "lecteurs.sqlite",
+        mailbox,
+        smtp.port,
+        None,
+        service_port,
+    )  # type: ignore[arg-type]
     setup.db.parent.mkdir()
     setup.service = start_service(setup.env(), project, service_port)
     server = None
     try:
         written = subprocess.run(
-            build_py("--project", str(project), "server", "--accounts", str(accounts), "--dest", str(root / "conf"),
-                     "--public-listen", f"127.0.0.1:{public_port}", "--members-listen", f"127.0.0.1:{members_port}",
-                     "--service", f"127.0.0.1:{service_port}"),
-            capture_output=True, text=True, timeout=120, check=False)
+            build_py(
+                "--project",
+                str(project),
+                "server",
+                "--accounts",
+                str(accounts),
+                "--dest",
+                str(root / "conf"),
+                "--public-listen",
+                f"127.0.0.1:{public_port}",
+                "--members-listen",
+                f"127.0.0.1:{members_port}",
+                "--service",
+                f"127.0.0.1:{service_port}",
+            ),
+            capture_output=True,
+            text=True,
+            timeout=120,
+            check=False,
+        )
         assert written.returncode == 0, written.stderr
         server = LocalNginx(root / "nginx", root / "conf" / "nginx.conf", NGINX)
         server.start(setup.public + "/")
@@ -139,9 +178,13 @@ def setup(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Setup]:
         smtp.stop()
 
 
-def post(url: str, fields: dict[str, str] | bytes, headers: dict[str, str] | None = None, source: str | None = None) -> tuple[int, str]:
+def post(
+    url: str, fields: dict[str, str] | bytes, headers: dict[str, str] | None = None, source: str | None = None
+) -> tuple[int, str]:
     data = fields if isinstance(fields, bytes) else urlencode(fields).encode()
-    status, body, _ = http_request("POST", url, data, {"Content-Type": "application/x-www-form-urlencoded", **(headers or {})}, source)
+    status, body, _ = http_request(
+        "POST", url, data, {"Content-Type": "application/x-www-form-urlencoded", **(headers or {})}, source
+    )
     return status, body.decode()
 
 
@@ -152,9 +195,23 @@ def get(url: str, headers: dict[str, str] | None = None) -> tuple[int, str]:
 
 def send(setup: Setup, letter: str, *extra: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        build_py("--project", str(setup.project), "send", letter, "--ledger", str(setup.root / "prive" / "envois.sqlite"),
-                 "--rate", "0", *extra),
-        env=setup.env(), capture_output=True, text=True, timeout=120, check=False)
+        build_py(
+            "--project",
+            str(setup.project),
+            "send",
+            letter,
+            "--ledger",
+            str(setup.root / "prive" / "envois.sqlite"),
+            "--rate",
+            "0",
+            *extra,
+        ),
+        env=setup.env(),
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
 
 
 def local(setup: Setup, url: str) -> str:
@@ -174,7 +231,8 @@ def axe_violations(page) -> list[str]:
     page.add_script_tag(path=str(AXE))
     return page.evaluate(
         "async () => (await axe.run(document, {runOnly: ['wcag2a', 'wcag2aa', 'wcag21a', 'wcag21aa']})).violations"
-        ".filter(v => v.impact === 'serious' || v.impact === 'critical').map(v => v.id)")
+        ".filter(v => v.impact === 'serious' || v.impact === 'critical').map(v => v.id)"
+    )
 
 
 def check_page(page) -> None:
@@ -226,11 +284,16 @@ def test_subscribe_confirm_receive_one_click_unsubscribe_and_skip(setup: Setup, 
     https = re.search(r"<(https://[^>]+)>", header).group(1)
     one_click = browser.new_context()
     # What a mail provider does on the reader's behalf (RFC 8058): a POST, no cookie, no page.
-    response = one_click.request.post(local(setup, https), data="List-Unsubscribe=One-Click",
-                                      headers={"Content-Type": "application/x-www-form-urlencoded"})
+    response = one_click.request.post(
+        local(setup, https), data="List-Unsubscribe=One-Click", headers={"Content-Type": "application/x-www-form-urlencoded"}
+    )
     assert response.status == 200
-    assert one_click.request.post(local(setup, https), data="List-Unsubscribe=One-Click",
-                                  headers={"Content-Type": "application/x-www-form-urlencoded"}).status == 200  # twice is fine
+    assert (
+        one_click.request.post(
+            local(setup, https), data="List-Unsubscribe=One-Click", headers={"Content-Type": "application/x-www-form-urlencoded"}
+        ).status
+        == 200
+    )  # twice is fine
     one_click.close()
     assert setup.state(reader) == "désabonné"
     _, events = setup.store().history(reader)
@@ -242,9 +305,10 @@ def test_subscribe_confirm_receive_one_click_unsubscribe_and_skip(setup: Setup, 
 
 
 def test_the_sites_forms_reach_the_service_by_keyboard(setup: Setup, browser) -> None:
-    for base, credentials, audience, reader in ((setup.public, None, "public", "clavier@example.org"),
-                                                (setup.members, {"username": MEMBER[0], "password": MEMBER[1]}, "adherents",
-                                                 "clavier-membre@msp-exemple.org")):
+    for base, credentials, audience, reader in (
+        (setup.public, None, "public", "clavier@example.org"),
+        (setup.members, {"username": MEMBER[0], "password": MEMBER[1]}, "adherents", "clavier-membre@msp-exemple.org"),
+    ):
         context = browser.new_context(locale="fr-FR", http_credentials=credentials)
         page = context.new_page()
         page.goto(base + "/lettres/")
@@ -357,11 +421,18 @@ def test_an_expired_or_forged_confirmation_subscribes_nobody(setup: Setup) -> No
     reader = "tardive@example.org"
     setup.store().request(reader, "public", "", "test", datetime.now(UTC))
     old = tokens.sign(SECRET.encode(), "confirmation d'inscription", (reader, "public"), datetime.now(UTC) - timedelta(hours=49))
-    url = f"{setup.public}/lettres/inscription/confirmer?" + urlencode({"adresse": reader, "lettre": "public"}) + "&" + old.query()
+    url = (
+        f"{setup.public}/lettres/inscription/confirmer?" + urlencode({"adresse": reader, "lettre": "public"}) + "&" + old.query()
+    )
     status, body = post(url, b"")
     assert status == 410 and "a expiré" in body
     fresh = tokens.sign(SECRET.encode(), "confirmation d'inscription", (reader, "public"), datetime.now(UTC))
-    forged = f"{setup.public}/lettres/inscription/confirmer?" + urlencode({"adresse": reader, "lettre": "adherents"}) + "&" + fresh.query()
+    forged = (
+        f"{setup.public}/lettres/inscription/confirmer?"
+        + urlencode({"adresse": reader, "lettre": "adherents"})
+        + "&"
+        + fresh.query()
+    )
     assert post(forged, b"")[0] == 400
     assert setup.state(reader) == "en attente"
     assert setup.state(reader, "adherents") is None
@@ -379,7 +450,9 @@ def test_members_subscribe_to_their_letter_from_the_members_site_only(setup: Set
     reader = "membre@msp-exemple.org"
     auth = base64.b64encode(f"{MEMBER[0]}:{MEMBER[1]}".encode()).decode()
     assert get(setup.members + "/lettres/inscription/")[0] == 401
-    context = browser.new_context(locale="fr-FR", bypass_csp=True, http_credentials={"username": MEMBER[0], "password": MEMBER[1]})
+    context = browser.new_context(
+        locale="fr-FR", bypass_csp=True, http_credentials={"username": MEMBER[0], "password": MEMBER[1]}
+    )
     page = context.new_page()
     page.goto(setup.members + "/lettres/inscription/")
     check_page(page)
@@ -392,14 +465,21 @@ def test_members_subscribe_to_their_letter_from_the_members_site_only(setup: Set
     assert "la lettre des adhérents" in setup.mailbox.to(reader, "Confirmez")[0]["Subject"]
     assert setup.state(reader, "adherents") == "en attente"
     assert "espace adhérents" in setup.store().reader(reader, "adherents").consent_form
-    assert post(setup.members + "/lettres/inscription/", {"adresse": "x@example.org", "lettre": "adherents"},
-                {"Authorization": f"Basic {auth}"})[0] == 200
+    assert (
+        post(
+            setup.members + "/lettres/inscription/",
+            {"adresse": "x@example.org", "lettre": "adherents"},
+            {"Authorization": f"Basic {auth}"},
+        )[0]
+        == 200
+    )
 
 
 def test_nginx_slows_down_a_flood_of_subscriptions(setup: Setup) -> None:
     url = setup.public + "/lettres/inscription/"
-    codes = [post(url, {"adresse": f"flot{n}@example.org", "lettre": "public", "site": "x"}, source="127.0.0.77")[0]
-             for n in range(12)]
+    codes = [
+        post(url, {"adresse": f"flot{n}@example.org", "lettre": "public", "site": "x"}, source="127.0.0.77")[0] for n in range(12)
+    ]
     assert codes[:5] == [200] * 5  # a person's few attempts pass (burst)
     assert 429 in codes
     assert post(url, {"adresse": "voisin@example.org", "lettre": "public"}, source="127.0.0.78")[0] == 200  # others pass
@@ -448,12 +528,20 @@ def test_the_service_killed_mid_request_leaves_a_consistent_store(setup: Setup) 
 
 def test_operators_import_export_show_and_erase(setup: Setup, tmp_path: Path) -> None:
     def readers(*args: str) -> subprocess.CompletedProcess[str]:
-        return subprocess.run(build_py("--project", str(setup.project), "abonnes", *args), env=setup.env(),
-                              capture_output=True, text=True, timeout=60, check=False)
+        return subprocess.run(
+            build_py("--project", str(setup.project), "abonnes", *args),
+            env=setup.env(),
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=False,
+        )
 
     bad = tmp_path / "import.csv"
-    bad.write_text("email;name;audience\nbonne@example.org;Bonne;public\npas-une-adresse;X;public\nautre@example.org;;mensuelle\n",
-                   encoding="utf-8")
+    bad.write_text(
+        "email;name;audience\nbonne@example.org;Bonne;public\npas-une-adresse;X;public\nautre@example.org;;mensuelle\n",
+        encoding="utf-8",
+    )
     result = readers("importer", str(bad))
     assert result.returncode == 1
     assert "import.csv:3: email: « pas-une-adresse » n'est pas une adresse valide" in result.stderr
@@ -478,15 +566,27 @@ def test_operators_import_export_show_and_erase(setup: Setup, tmp_path: Path) ->
     with sqlite3.connect(setup.db) as db:
         dump = "\n".join(db.iterdump())
     assert "bonne@example.org" not in dump
-    missing = subprocess.run(build_py("--project", str(setup.project), "abonnes", "--db", str(tmp_path / "absente.sqlite"), "exporter"),
-                             env=setup.env(), capture_output=True, text=True, timeout=60, check=False)
+    missing = subprocess.run(
+        build_py("--project", str(setup.project), "abonnes", "--db", str(tmp_path / "absente.sqlite"), "exporter"),
+        env=setup.env(),
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
     assert missing.returncode == 1 and "Base des lecteurs introuvable" in missing.stderr
 
 
 def test_the_service_refuses_to_start_without_its_key(setup: Setup) -> None:
     env = {k: v for k, v in setup.env().items() if k != "LETTER_SECRET"}
-    result = subprocess.run(build_py("--project", str(setup.project), "service", "--port", str(free_port())), env=env,
-                            capture_output=True, text=True, timeout=60, check=False)
+    result = subprocess.run(
+        build_py("--project", str(setup.project), "service", "--port", str(free_port())),
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
     assert result.returncode == 1 and "LETTER_SECRET" in result.stderr
 
 

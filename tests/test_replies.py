@@ -18,8 +18,10 @@ from tests.test_bounces import recipient, status_block, unsubscription
 
 SECRET = "secret-de-test-des-retours-2026"
 DOMAIN = "msp-pdl.example.org"
-LETTERS = {f"newsletters/2026-{m:02d}-public.md": f"---\nsubject: Lettre {m}\naudience: public\ndate: 2026-{m:02d}-02\n---\n\nÉdito.\n"
-           for m in (7, 8, 9, 10)}
+LETTERS = {
+    f"newsletters/2026-{m:02d}-public.md": f"---\nsubject: Lettre {m}\naudience: public\ndate: 2026-{m:02d}-02\n---\n\nÉdito.\n"
+    for m in (7, 8, 9, 10)
+}
 
 
 def bounce(address: str, letter: str, status: str) -> bytes:
@@ -54,7 +56,9 @@ def test_bounces_and_mailto_unsubscriptions_update_the_store(tmp_path: Path) -> 
         "04-intermittent.eml": bounce("intermittent@example.org", "2026-07-public", "4.2.2"),
         "05-intermittent.eml": bounce("intermittent@example.org", "2026-09-public", "4.2.2"),
         "06-intermittent.eml": bounce("intermittent@example.org", "2026-10-public", "4.2.2"),
-        "07-partant.eml": unsubscription("partant@example.org", f"désinscription {token(SECRET.encode(), 'public', 'partant@example.org')}"),
+        "07-partant.eml": unsubscription(
+            "partant@example.org", f"désinscription {token(SECRET.encode(), 'public', 'partant@example.org')}"
+        ),
         "08-humain.eml": unsubscription("quelqu-un@example.org", "Merci pour la lettre !"),
     }
     for name, data in files.items():
@@ -62,15 +66,37 @@ def test_bounces_and_mailto_unsubscriptions_update_the_store(tmp_path: Path) -> 
 
     def run() -> subprocess.CompletedProcess[str]:
         env = {**{k: v for k, v in os.environ.items() if not k.startswith(("LETTER_", "IMAP_"))}, "LETTER_SECRET": SECRET}
-        return subprocess.run([sys.executable, str(REPO / "build.py"), "--project", str(project), "--today", TODAY.isoformat(),
-                               "abonnes", "--db", str(db), "retours", "--dossier", str(inbox)],
-                              env=env, capture_output=True, text=True, timeout=120, check=False)
+        return subprocess.run(
+            [
+                sys.executable,
+                str(REPO / "build.py"),
+                "--project",
+                str(project),
+                "--today",
+                TODAY.isoformat(),
+                "abonnes",
+                "--db",
+                str(db),
+                "retours",
+                "--dossier",
+                str(inbox),
+            ],
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=120,
+            check=False,
+        )
 
     result = run()
     assert result.returncode == 0, result.stderr
     state = {r: store.reader(r, "public").state for r in readers}
-    assert state == {"dur@example.org": "en erreur", "mou@example.org": "abonné",
-                     "intermittent@example.org": "abonné", "partant@example.org": "désabonné"}
+    assert state == {
+        "dur@example.org": "en erreur",
+        "mou@example.org": "abonné",
+        "intermittent@example.org": "abonné",
+        "partant@example.org": "désabonné",
+    }
     assert "dur@example.org : rebond définitif 5.1.1 (2026-09-public) → adresse en erreur" in result.stdout
     assert sorted(p.name for p in inbox.glob("*.eml")) == ["08-humain.eml"]  # a person reads what the command did not understand
     assert len(list((inbox / "traites").glob("*.eml"))) == 7
@@ -86,8 +112,19 @@ def test_a_missing_folder_or_mailbox_setting_stops_in_french(tmp_path: Path) -> 
     project = make_project(tmp_path)
     ReaderStore(tmp_path / "l.sqlite")
     env = {k: v for k, v in os.environ.items() if not k.startswith(("LETTER_", "IMAP_"))}
-    base = [sys.executable, str(REPO / "build.py"), "--project", str(project), "abonnes", "--db", str(tmp_path / "l.sqlite"), "retours"]
-    missing = subprocess.run([*base, "--dossier", str(tmp_path / "absent")], env=env, capture_output=True, text=True, timeout=60, check=False)
+    base = [
+        sys.executable,
+        str(REPO / "build.py"),
+        "--project",
+        str(project),
+        "abonnes",
+        "--db",
+        str(tmp_path / "l.sqlite"),
+        "retours",
+    ]
+    missing = subprocess.run(
+        [*base, "--dossier", str(tmp_path / "absent")], env=env, capture_output=True, text=True, timeout=60, check=False
+    )
     assert missing.returncode == 1 and "introuvable" in missing.stderr
     no_imap = subprocess.run(base, env=env, capture_output=True, text=True, timeout=60, check=False)
     assert no_imap.returncode == 1 and "IMAP_HOST" in no_imap.stderr

@@ -63,10 +63,12 @@ def test_accents_plurals_and_elision_are_folded(public, content) -> None:
 
 
 def test_a_public_search_never_returns_a_members_only_page(public, content) -> None:
-    hidden = [*(n for n in content.news if n.audience is Audience.ADHERENTS),
-              *(e for e in content.events if e.audience is Audience.ADHERENTS),
-              *(lt for lt in content.letters if lt.audience is Audience.ADHERENTS),
-              *(p for p in content.pages if p.audience is Audience.ADHERENTS)]
+    hidden = [
+        *(n for n in content.news if n.audience is Audience.ADHERENTS),
+        *(e for e in content.events if e.audience is Audience.ADHERENTS),
+        *(lt for lt in content.letters if lt.audience is Audience.ADHERENTS),
+        *(p for p in content.pages if p.audience is Audience.ADHERENTS),
+    ]
     assert len(hidden) >= 6
     for item in hidden:
         title = getattr(item, "title", "") or getattr(item, "subject", "")
@@ -106,8 +108,13 @@ def test_filter_by_department_with_the_keyboard(public, content) -> None:
         more.first.focus()
         page.keyboard.press("Enter")
         page.wait_for_timeout(300)
-    urls = [u.removeprefix(base.rstrip("/")).split("#")[0] for u in page.locator(".pagefind-ui__result-link").evaluate_all("els => els.map(e => e.href)")]
-    in_44 = {url_of(o) for o in content.open_offers(TODAY) if o.department == "44"} | {url_of(m) for m in content.members() if m.department == "44"}
+    urls = [
+        u.removeprefix(base.rstrip("/")).split("#")[0]
+        for u in page.locator(".pagefind-ui__result-link").evaluate_all("els => els.map(e => e.href)")
+    ]
+    in_44 = {url_of(o) for o in content.open_offers(TODAY) if o.department == "44"} | {
+        url_of(m) for m in content.members() if m.department == "44"
+    }
     assert urls and set(urls) <= in_44
     assert {url_of(o) for o in content.open_offers(TODAY) if o.department == "44"} <= set(urls)
 
@@ -134,4 +141,7 @@ def test_the_home_search_form_leads_to_results_with_the_keyboard(public) -> None
     page.keyboard.press("Enter")
     page.wait_for_url("**/recherche/?q=*")
     page.wait_for_selector(".pagefind-ui__result-link")
-    assert "/offres/kinesitherapeute-saumur/" in page.locator(".pagefind-ui__result-link").evaluate_all("els => els.map(e => e.href)")[0]
+    assert (
+        "/offres/kinesitherapeute-saumur/"
+        in page.locator(".pagefind-ui__result-link").evaluate_all("els => els.map(e => e.href)")[0]
+    )

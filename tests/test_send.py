@@ -23,7 +23,6 @@ LETTER = "2026-11-adherents"
 SUPPRESSED = ["desinscrite@example.org", "rebond@example.org"]
 
 
-
 class Sink:
     """An aiosmtpd handler that stores messages and injects the faults a test asks for."""
 
@@ -95,19 +94,44 @@ def subscribers(tmp_path: Path) -> tuple[Path, Path, list[str]]:
 def send_command(smtp, subscribers, ledger: Path, *extra: str) -> list[str]:
     _, controller = smtp
     listing, suppressed, _ = subscribers
-    return [sys.executable, str(REPO / "build.py"), "send", LETTER, "--subscribers", str(listing),
-            "--suppressed", str(suppressed), "--ledger", str(ledger), "--rate", "0", *extra]
+    return [
+        sys.executable,
+        str(REPO / "build.py"),
+        "send",
+        LETTER,
+        "--subscribers",
+        str(listing),
+        "--suppressed",
+        str(suppressed),
+        "--ledger",
+        str(ledger),
+        "--rate",
+        "0",
+        *extra,
+    ]
 
 
 def environment(smtp) -> dict[str, str]:
     _, controller = smtp
-    return {**os.environ, "SMTP_HOST": "127.0.0.1", "SMTP_PORT": str(controller.port), "SMTP_SECURITY": "none",
-            "LETTER_SECRET": "secret-de-test", "LETTER_RETRY_BACKOFF": "0.05"}
+    return {
+        **os.environ,
+        "SMTP_HOST": "127.0.0.1",
+        "SMTP_PORT": str(controller.port),
+        "SMTP_SECURITY": "none",
+        "LETTER_SECRET": "secret-de-test",
+        "LETTER_RETRY_BACKOFF": "0.05",
+    }
 
 
 def run(smtp, subscribers, ledger: Path, *extra: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(send_command(smtp, subscribers, ledger, *extra), env=environment(smtp),
-                          capture_output=True, text=True, timeout=120, check=False)
+    return subprocess.run(
+        send_command(smtp, subscribers, ledger, *extra),
+        env=environment(smtp),
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
 
 
 def exactly_once(sink: Sink, members: list[str], but: set[str] = frozenset()) -> None:
@@ -168,8 +192,13 @@ def test_550_is_reported_and_not_retried(smtp, subscribers, tmp_path: Path) -> N
 def test_a_killed_sender_then_a_rerun(smtp, subscribers, tmp_path: Path) -> None:
     sink, _ = smtp
     sink.kill_at = 12
-    process = subprocess.Popen(send_command(smtp, subscribers, tmp_path / "envois.sqlite"), env=environment(smtp),
-                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    process = subprocess.Popen(
+        send_command(smtp, subscribers, tmp_path / "envois.sqlite"),
+        env=environment(smtp),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     sink.sender_pid = process.pid
     process.communicate(timeout=120)
     assert process.returncode == -signal.SIGKILL
@@ -241,8 +270,22 @@ def test_dry_run_and_test_send(smtp, subscribers, tmp_path: Path) -> None:
 def test_without_smtp_host_messages_go_to_the_outbox(subscribers, tmp_path: Path) -> None:
     listing, suppressed, members = subscribers
     env = {k: v for k, v in os.environ.items() if not k.startswith("SMTP_")}
-    command = [sys.executable, str(REPO / "build.py"), "send", LETTER, "--subscribers", str(listing), "--suppressed",
-               str(suppressed), "--ledger", str(tmp_path / "envois.sqlite"), "--outbox", str(tmp_path / "outbox"), "--rate", "0"]
+    command = [
+        sys.executable,
+        str(REPO / "build.py"),
+        "send",
+        LETTER,
+        "--subscribers",
+        str(listing),
+        "--suppressed",
+        str(suppressed),
+        "--ledger",
+        str(tmp_path / "envois.sqlite"),
+        "--outbox",
+        str(tmp_path / "outbox"),
+        "--rate",
+        "0",
+    ]
     assert subprocess.run(command, env=env, capture_output=True, text=True, check=False).returncode == 0
     files = sorted((tmp_path / "outbox" / LETTER).glob("*.eml"))
     assert len(files) == len(members)
@@ -253,21 +296,39 @@ def test_without_smtp_host_messages_go_to_the_outbox(subscribers, tmp_path: Path
 def test_due_sends_letters_whose_time_has_come(smtp, subscribers, tmp_path: Path) -> None:
     sink, controller = smtp
     listing, suppressed, members = subscribers
-    base = [sys.executable, str(REPO / "build.py"), "send", "--due", "--subscribers", str(listing), "--suppressed",
-            str(suppressed), "--ledger", str(tmp_path / "envois.sqlite"), "--rate", "0"]
-    early = subprocess.run([*base, "--now", "2026-08-15T08:00+02:00"], env=environment(smtp), capture_output=True, text=True, check=False)
+    base = [
+        sys.executable,
+        str(REPO / "build.py"),
+        "send",
+        "--due",
+        "--subscribers",
+        str(listing),
+        "--suppressed",
+        str(suppressed),
+        "--ledger",
+        str(tmp_path / "envois.sqlite"),
+        "--rate",
+        "0",
+    ]
+    early = subprocess.run(
+        [*base, "--now", "2026-08-15T08:00+02:00"], env=environment(smtp), capture_output=True, text=True, check=False
+    )
     assert early.returncode == 0
     sent = {email.message_from_bytes(raw, policy=default)["Subject"] for _, raw in sink.messages}
     assert sent == {"L'exercice coordonné en Pays de la Loire — juillet 2026"}
     assert sink.received()["public1@example.org"] == 1
-    later = subprocess.run([*base, "--now", "2026-12-01T09:05+01:00"], env=environment(smtp), capture_output=True, text=True, check=False)
+    later = subprocess.run(
+        [*base, "--now", "2026-12-01T09:05+01:00"], env=environment(smtp), capture_output=True, text=True, check=False
+    )
     assert later.returncode == 0, later.stdout
     subjects = collections.Counter(email.message_from_bytes(raw, policy=default)["Subject"] for _, raw in sink.messages)
     assert subjects["La lettre des adhérents — décembre 2026"] == len(members)
     # Every letter whose send_at has passed, once: 3 public letters to the one public reader, 3 members' letters.
     expected = {lt.subject: (1 if lt.audience.value == "public" else len(members)) for lt in load_content(REPO).letters}
     assert dict(subjects) == expected
-    again = subprocess.run([*base, "--now", "2026-12-01T10:00+01:00"], env=environment(smtp), capture_output=True, text=True, check=False)
+    again = subprocess.run(
+        [*base, "--now", "2026-12-01T10:00+01:00"], env=environment(smtp), capture_output=True, text=True, check=False
+    )
     assert "Aucune lettre à envoyer" in again.stdout
 
 
@@ -297,8 +358,18 @@ def test_a_second_send_while_one_runs_sends_nothing(smtp, subscribers, tmp_path:
     assert again.returncode == 0 and "Envoyés maintenant : 0." in again.stdout
 
 
-@pytest.mark.parametrize("case", ["suppression absente", "abonnés absents", "colonne audience absente", "SMTP_SECURITY inconnu",
-                                  "SMTP_PORT invalide", "sans LETTER_SECRET", "registre absent"])
+@pytest.mark.parametrize(
+    "case",
+    [
+        "suppression absente",
+        "abonnés absents",
+        "colonne audience absente",
+        "SMTP_SECURITY inconnu",
+        "SMTP_PORT invalide",
+        "sans LETTER_SECRET",
+        "registre absent",
+    ],
+)
 def test_a_wrong_operator_input_stops_before_anything_is_sent(smtp, subscribers, tmp_path: Path, case: str) -> None:
     sink, _ = smtp
     listing, suppressed, _ = subscribers

@@ -29,7 +29,6 @@ SHEET_URL = "boite-a-outils/fiches/fiche-rcp/"
 ATTACHMENT_URL = "boite-a-outils/fiches/files/modele.pdf"
 
 
-
 @dataclass
 class Nginx:
     public: str
@@ -42,11 +41,27 @@ class Nginx:
 
     def write_config(self) -> subprocess.CompletedProcess[str]:
         return subprocess.run(
-            [sys.executable, str(REPO / "build.py"), "--project", str(self.project), "--today", TODAY.isoformat(),
-             "server", "--accounts", str(self.accounts), "--dest", str(self.dest),
-             "--public-listen", f"127.0.0.1:{self.public.rsplit(':', 1)[1].strip('/')}",
-             "--members-listen", f"127.0.0.1:{self.members.rsplit(':', 1)[1].strip('/')}"],
-            capture_output=True, text=True, check=False, timeout=120,
+            [
+                sys.executable,
+                str(REPO / "build.py"),
+                "--project",
+                str(self.project),
+                "--today",
+                TODAY.isoformat(),
+                "server",
+                "--accounts",
+                str(self.accounts),
+                "--dest",
+                str(self.dest),
+                "--public-listen",
+                f"127.0.0.1:{self.public.rsplit(':', 1)[1].strip('/')}",
+                "--members-listen",
+                f"127.0.0.1:{self.members.rsplit(':', 1)[1].strip('/')}",
+            ],
+            capture_output=True,
+            text=True,
+            check=False,
+            timeout=120,
         )
 
     def reload(self) -> None:
@@ -61,7 +76,9 @@ def nginx(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Nginx]:
     prefix = tmp_path_factory.mktemp("nginx")
     accounts = prefix / "comptes.csv"
     accounts.write_text(ACCOUNTS, encoding="utf-8")
-    server = Nginx(f"http://127.0.0.1:{free_port()}/", f"http://127.0.0.1:{free_port()}/", project, prefix / "conf", accounts, prefix)
+    server = Nginx(
+        f"http://127.0.0.1:{free_port()}/", f"http://127.0.0.1:{free_port()}/", project, prefix / "conf", accounts, prefix
+    )
     written = server.write_config()
     assert written.returncode == 0, written.stderr
     server.server = LocalNginx(prefix, server.dest / "nginx.conf", NGINX)
@@ -80,8 +97,7 @@ def get(url: str, login: tuple[str, str] | None = None, source: str | None = Non
 def members_urls(nginx: Nginx) -> list[str]:
     root = nginx.project / "site" / "adherents"
     return sorted(
-        nginx.members + p.relative_to(root).as_posix().removesuffix("index.html")
-        for p in root.rglob("*") if p.is_file()
+        nginx.members + p.relative_to(root).as_posix().removesuffix("index.html") for p in root.rglob("*") if p.is_file()
     )
 
 
@@ -94,8 +110,16 @@ def test_public_pages_are_open(nginx: Nginx) -> None:
     assert status == 404
 
 
-@pytest.mark.parametrize("login", [None, ("msp-loire", "mauvais-mot-de-passe"), ("msp-ancienne", "ancien-secret-bien-long"), ("inconnu", "quelque-chose-de-long")],
-                         ids=["sans identifiants", "mauvais mot de passe", "compte expiré", "compte inconnu"])
+@pytest.mark.parametrize(
+    "login",
+    [
+        None,
+        ("msp-loire", "mauvais-mot-de-passe"),
+        ("msp-ancienne", "ancien-secret-bien-long"),
+        ("inconnu", "quelque-chose-de-long"),
+    ],
+    ids=["sans identifiants", "mauvais mot de passe", "compte expiré", "compte inconnu"],
+)
 def test_every_members_url_refuses_without_a_valid_account(nginx: Nginx, login: tuple[str, str] | None) -> None:
     urls = members_urls(nginx)
     assert len(urls) > 30
@@ -132,7 +156,9 @@ def test_a_removed_account_is_refused_after_the_next_run(nginx: Nginx) -> None:
     assert get(nginx.members, federation)[0] == 200
     original = nginx.accounts.read_text("utf-8")
     try:
-        nginx.accounts.write_text("\n".join(line for line in original.splitlines() if not line.startswith("federation;")) + "\n", "utf-8")
+        nginx.accounts.write_text(
+            "\n".join(line for line in original.splitlines() if not line.startswith("federation;")) + "\n", "utf-8"
+        )
         assert nginx.write_config().returncode == 0
         nginx.reload()
         assert get(nginx.members, federation)[0] == 401
@@ -148,8 +174,20 @@ def test_a_bad_accounts_file_changes_nothing(nginx: Nginx, tmp_path: Path) -> No
     bad = tmp_path / "comptes.csv"
     bad.write_text("login;password;expires\nmsp-loire;court;2027-01-01\nmsp-loire;un-autre-secret-long;31/12/2027\n", "utf-8")
     result = subprocess.run(
-        [sys.executable, str(REPO / "build.py"), "--project", str(nginx.project), "server", "--accounts", str(bad), "--dest", str(nginx.dest)],
-        capture_output=True, text=True, check=False,
+        [
+            sys.executable,
+            str(REPO / "build.py"),
+            "--project",
+            str(nginx.project),
+            "server",
+            "--accounts",
+            str(bad),
+            "--dest",
+            str(nginx.dest),
+        ],
+        capture_output=True,
+        text=True,
+        check=False,
     )
     assert result.returncode == 1
     assert "comptes.csv:2: password: mot de passe trop court (5 caractères), attendu au moins 12 caractères" in result.stderr
@@ -191,4 +229,3 @@ def test_hashes_are_bcrypt_2y(nginx: Nginx) -> None:
 def test_accounts_never_live_in_the_repository() -> None:
     tracked = subprocess.run(["git", "ls-files"], cwd=REPO, capture_output=True, text=True, check=True).stdout.split()
     assert not [t for t in tracked if t.endswith((".csv", "htpasswd", ".sqlite", ".eml"))]
-

@@ -37,8 +37,25 @@ def auth(login: tuple[str, str]) -> dict[str, str]:
 
 def server_command(project: Path, dest: Path, accounts: Path, *extra: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [sys.executable, str(REPO / "build.py"), "--project", str(project), "--today", TODAY.isoformat(), "server",
-         "--accounts", str(accounts), "--dest", str(dest), *extra], capture_output=True, text=True, timeout=120, check=False)
+        [
+            sys.executable,
+            str(REPO / "build.py"),
+            "--project",
+            str(project),
+            "--today",
+            TODAY.isoformat(),
+            "server",
+            "--accounts",
+            str(accounts),
+            "--dest",
+            str(dest),
+            *extra,
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
 
 
 @pytest.fixture(scope="module")
@@ -91,16 +108,20 @@ def test_members_still_read_after_the_accounts_change_with_workers_as_an_unprivi
 def assets_of(page: str, base: str) -> list[str]:
     """Return the same-site URLs a browser fetches to show a page: stylesheets, scripts, images."""
     links = re.findall(r'<(?:script[^>]+src|img[^>]+src)="([^"]+)"', page)
-    links += [re.search(r'href="([^"]+)"', tag).group(1) for tag in re.findall(r"<link[^>]+>", page)
-              if re.search(r'rel="(stylesheet|icon|shortcut icon|manifest|preload|modulepreload)"', tag) and "href=" in tag]
+    links += [
+        re.search(r'href="([^"]+)"', tag).group(1)
+        for tag in re.findall(r"<link[^>]+>", page)
+        if re.search(r'rel="(stylesheet|icon|shortcut icon|manifest|preload|modulepreload)"', tag) and "href=" in tag
+    ]
     urls = [urljoin(base, u) for u in links]
     return sorted({u for u in urls if urlsplit(u).netloc == urlsplit(base).netloc})
 
 
 def test_password_guessing_is_slowed_but_a_member_browsing_never_is(world: Path, project: Path) -> None:
     dest, public, members = world / "conf-limite", free_port(), free_port()
-    result = server_command(project, dest, world / "comptes.csv", "--public-listen", f"127.0.0.1:{public}",
-                            "--members-listen", f"127.0.0.1:{members}")
+    result = server_command(
+        project, dest, world / "comptes.csv", "--public-listen", f"127.0.0.1:{public}", "--members-listen", f"127.0.0.1:{members}"
+    )
     assert result.returncode == 0, result.stderr
     nginx = LocalNginx(world / "nginx-limite", dest / "nginx.conf", NGINX)
     nginx.start(f"http://127.0.0.1:{public}/")
@@ -116,7 +137,9 @@ def test_password_guessing_is_slowed_but_a_member_browsing_never_is(world: Path,
             assert status == 200, path
             assets = assets_of(page.decode(), base + path)
             assert len(assets) > 3
-            assert {a: http_request("GET", a, headers=auth(MEMBER), source=member)[0] for a in assets} == dict.fromkeys(assets, 200)
+            assert {a: http_request("GET", a, headers=auth(MEMBER), source=member)[0] for a in assets} == dict.fromkeys(
+                assets, 200
+            )
     finally:
         nginx.stop()
 
@@ -124,15 +147,38 @@ def test_password_guessing_is_slowed_but_a_member_browsing_never_is(world: Path,
 @pytest.fixture(scope="module")
 def certificate(world: Path) -> tuple[Path, Path]:
     cert, key = world / "cert.pem", world / "key.pem"
-    subprocess.run(["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes",
-                    "-keyout", str(key), "-out", str(cert), "-days", "2", "-subj", "/CN=127.0.0.1",
-                    "-addext", "subjectAltName=IP:127.0.0.1"], check=True, capture_output=True)
+    subprocess.run(
+        [
+            "openssl",
+            "req",
+            "-x509",
+            "-newkey",
+            "ec",
+            "-pkeyopt",
+            "ec_paramgen_curve:prime256v1",
+            "-nodes",
+            "-keyout",
+            str(key),
+            "-out",
+            str(cert),
+            "-days",
+            "2",
+            "-subj",
+            "/CN=127.0.0.1",
+            "-addext",
+            "subjectAltName=IP:127.0.0.1",
+        ],
+        check=True,
+        capture_output=True,
+    )
     return cert, key
 
 
 def https_get(url: str, cafile: Path, headers: dict[str, str] | None = None) -> tuple[int, dict[str, str]]:
     parts = urlsplit(url)
-    connection = http.client.HTTPSConnection(parts.hostname, parts.port, timeout=30, context=ssl.create_default_context(cafile=str(cafile)))
+    connection = http.client.HTTPSConnection(
+        parts.hostname, parts.port, timeout=30, context=ssl.create_default_context(cafile=str(cafile))
+    )
     try:
         connection.request("GET", parts.path or "/", headers=headers or {})
         response = connection.getresponse()
@@ -142,14 +188,29 @@ def https_get(url: str, cafile: Path, headers: dict[str, str] | None = None) -> 
         connection.close()
 
 
-def test_both_sites_over_tls_with_redirects_hsts_and_acme_renewal(world: Path, project: Path, certificate: tuple[Path, Path]) -> None:
+def test_both_sites_over_tls_with_redirects_hsts_and_acme_renewal(
+    world: Path, project: Path, certificate: tuple[Path, Path]
+) -> None:
     cert, key = certificate
     dest = world / "conf-tls"
     ports = {name: free_port() for name in ("public", "members", "public_http", "members_http")}
-    result = server_command(project, dest, world / "comptes.csv", "--certificate", str(cert), "--certificate-key", str(key),
-                            "--public-listen", f"127.0.0.1:{ports['public']}", "--members-listen", f"127.0.0.1:{ports['members']}",
-                            "--public-http-listen", f"127.0.0.1:{ports['public_http']}",
-                            "--members-http-listen", f"127.0.0.1:{ports['members_http']}")
+    result = server_command(
+        project,
+        dest,
+        world / "comptes.csv",
+        "--certificate",
+        str(cert),
+        "--certificate-key",
+        str(key),
+        "--public-listen",
+        f"127.0.0.1:{ports['public']}",
+        "--members-listen",
+        f"127.0.0.1:{ports['members']}",
+        "--public-http-listen",
+        f"127.0.0.1:{ports['public_http']}",
+        "--members-http-listen",
+        f"127.0.0.1:{ports['members_http']}",
+    )
     assert result.returncode == 0, result.stderr
     assert "en clair" not in result.stdout
     challenge = dest / "acme" / ".well-known" / "acme-challenge" / "jeton-de-test"
@@ -166,7 +227,9 @@ def test_both_sites_over_tls_with_redirects_hsts_and_acme_renewal(world: Path, p
         for name, https_port in (("public_http", ports["public"]), ("members_http", ports["members"])):
             status, _, headers = http_request("GET", f"http://127.0.0.1:{ports[name]}/offres/?page=2")
             assert status == 301 and headers["Location"] == f"https://127.0.0.1:{https_port}/offres/?page=2"
-        status, body, _ = http_request("GET", f"http://127.0.0.1:{ports['members_http']}/.well-known/acme-challenge/jeton-de-test")
+        status, body, _ = http_request(
+            "GET", f"http://127.0.0.1:{ports['members_http']}/.well-known/acme-challenge/jeton-de-test"
+        )
         assert status == 200 and body == b"preuve-acme"
     finally:
         nginx.stop()
@@ -176,8 +239,9 @@ def test_tls_options_are_checked_before_anything_is_written(world: Path, project
     dest = world / "conf-tls-erreur"
     half = server_command(project, dest, world / "comptes.csv", "--certificate", str(certificate[0]))
     assert half.returncode == 1 and "ensemble --certificate et --certificate-key" in half.stderr
-    missing = server_command(project, dest, world / "comptes.csv", "--certificate", str(world / "absent.pem"),
-                             "--certificate-key", str(certificate[1]))
+    missing = server_command(
+        project, dest, world / "comptes.csv", "--certificate", str(world / "absent.pem"), "--certificate-key", str(certificate[1])
+    )
     assert missing.returncode == 1 and "Fichier introuvable" in missing.stderr
     assert not dest.exists()
     plain = server_command(project, dest, world / "comptes.csv")

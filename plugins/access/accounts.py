@@ -61,7 +61,9 @@ def read_accounts(path: Path) -> list[Account]:
     header = [h.strip().lower() for h in reader.fieldnames or []]
     reader.fieldnames = header
     if "login" not in header or not ({"password", "hash"} & set(header)):
-        problems.append(Problem(name, 1, "en-tête", "colonnes attendues : login, password ou hash, et facultativement expires, name"))
+        problems.append(
+            Problem(name, 1, "en-tête", "colonnes attendues : login, password ou hash, et facultativement expires, name")
+        )
         raise ContentError(problems)
     for unknown in sorted(set(header) - COLUMNS):
         problems.append(Problem(name, 1, unknown, "colonne inconnue, attendu : login, password, hash, expires, name"))
@@ -73,7 +75,14 @@ def read_accounts(path: Path) -> list[Account]:
         if account is None:
             continue
         if account.login in seen:
-            problems.append(Problem(name, line, "login", f"« {account.login} » figure déjà ligne {seen[account.login]}, attendu un identifiant unique"))
+            problems.append(
+                Problem(
+                    name,
+                    line,
+                    "login",
+                    f"« {account.login} » figure déjà ligne {seen[account.login]}, attendu un identifiant unique",
+                )
+            )
             continue
         seen[account.login] = line
         accounts.append(account)
@@ -87,7 +96,9 @@ def _account(name: str, line: int, row: dict[str, str], problems: list[Problem])
     before = len(problems)
     login, secret, hashed = row.get("login", ""), row.get("password", ""), row.get("hash", "")
     if not LOGIN.match(login):
-        problems.append(Problem(name, line, "login", f"« {login} » invalide, attendu 2 à 100 caractères parmi lettres, chiffres et . _ @ + -"))
+        problems.append(
+            Problem(name, line, "login", f"« {login} » invalide, attendu 2 à 100 caractères parmi lettres, chiffres et . _ @ + -")
+        )
     if secret and hashed:
         problems.append(Problem(name, line, "password", "à la fois un mot de passe et une empreinte, attendu l'un des deux"))
     elif hashed and not BCRYPT_HASH.match(hashed):
@@ -117,11 +128,14 @@ def group_id(name: str) -> int:
     try:
         return grp.getgrnam(name).gr_gid
     except KeyError:
-        raise ContentError([Problem("--group", 0, "groupe", f"groupe « {name} » inconnu sur cette machine (ex. www-data)")]) from None
+        raise ContentError(
+            [Problem("--group", 0, "groupe", f"groupe « {name} » inconnu sur cette machine (ex. www-data)")]
+        ) from None
 
 
-def write_htpasswd(accounts: list[Account], target: Path, today: date, cost: int = DEFAULT_COST,
-                   group: str | None = None) -> AccountsSummary:
+def write_htpasswd(
+    accounts: list[Account], target: Path, today: date, cost: int = DEFAULT_COST, group: str | None = None
+) -> AccountsSummary:
     """Write the valid accounts to target atomically (mode 0640); expired ones are left out.
 
     The new file keeps the owner and group of the one it replaces (or takes group): nginx's
@@ -141,7 +155,16 @@ def write_htpasswd(accounts: list[Account], target: Path, today: date, cost: int
             os.chown(tmp, before.st_uid if target.exists() else -1, gid if gid is not None else before.st_gid)
     except PermissionError as exc:
         os.unlink(tmp)
-        raise ContentError([Problem(target.name, 0, "groupe", f"impossible de garder le propriétaire et le groupe de {target} : {exc}"
-                                    " ; lancez la commande avec le compte qui possède ce fichier")]) from exc
+        raise ContentError(
+            [
+                Problem(
+                    target.name,
+                    0,
+                    "groupe",
+                    f"impossible de garder le propriétaire et le groupe de {target} : {exc}"
+                    " ; lancez la commande avec le compte qui possède ce fichier",
+                )
+            ]
+        ) from exc
     os.replace(tmp, target)
     return AccountsSummary(len(valid), [a.login for a in accounts if not a.is_valid_on(today)])

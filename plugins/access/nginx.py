@@ -37,6 +37,7 @@ class ServerSettings:
     public_http_listen: str = "80"  # with TLS: plain HTTP, redirects and ACME challenges only
     members_http_listen: str = "80"
     acme_root: str = ""  # with TLS: folder of certbot's webroot challenges
+    csp: str = ""  # Content-Security-Policy of both sites' pages (see csp.py)
 
 
 @dataclass(frozen=True)
@@ -51,7 +52,9 @@ class Identity:
 
 def _env() -> Environment:
     return Environment(
-        loader=FileSystemLoader(TEMPLATES), undefined=StrictUndefined, keep_trailing_newline=True,
+        loader=FileSystemLoader(TEMPLATES),
+        undefined=StrictUndefined,
+        keep_trailing_newline=True,
         autoescape=select_autoescape(enabled_extensions=("html.j2",), default_for_string=False),
     )
 
@@ -77,7 +80,10 @@ def write_server_files(dest: Path, settings: ServerSettings, identity: Identity,
     values["acme_root"] = settings.acme_root or str(dest / "acme")
     if settings.certificate:
         Path(values["acme_root"], ".well-known", "acme-challenge").mkdir(parents=True, exist_ok=True)
-    _write(conf, env.get_template("nginx.conf.j2").render(**values, unauthorized_page=page, refused_page=refused, today=today.isoformat()))
+    _write(
+        conf,
+        env.get_template("nginx.conf.j2").render(**values, unauthorized_page=page, refused_page=refused, today=today.isoformat()),
+    )
     return conf
 
 
@@ -91,8 +97,8 @@ def local_main_conf(prefix: Path, include: Path, workers: int = 2, user: str | N
     temps = "\n".join(f"  {k}_temp_path {prefix / k};" for k in ("client_body", "proxy", "fastcgi", "uwsgi", "scgi"))
     return f"""{user}daemon off;
 worker_processes {workers};
-pid {prefix / 'nginx.pid'};
-error_log {prefix / 'error.log'} warn;
+pid {prefix / "nginx.pid"};
+error_log {prefix / "error.log"} warn;
 events {{ worker_connections 256; }}
 http {{
   include /etc/nginx/mime.types;

@@ -49,8 +49,10 @@ def tree_state(*folders: Path) -> tuple[tuple[str, int, int], ...]:
     """Return (path, size, mtime) of every file under folders: the templates' and assets' version."""
     return tuple(
         (str(p), p.stat().st_size, p.stat().st_mtime_ns)
-        for folder in folders if folder.is_dir()
-        for p in sorted(folder.rglob("*")) if p.is_file()
+        for folder in folders
+        if folder.is_dir()
+        for p in sorted(folder.rglob("*"))
+        if p.is_file()
     )
 
 

@@ -13,6 +13,7 @@ from mkdocs.config.defaults import MkDocsConfig
 from mkdocs.exceptions import PluginError
 from mkdocs.plugins import BasePlugin
 from mkdocs.structure.files import File, Files, InclusionLevel
+from mkdocs.structure.nav import Navigation
 from mkdocs.structure.pages import Page as MkPage
 
 from plugins.federation.config import FederationConfig
@@ -67,7 +68,11 @@ class FederationPlugin(BasePlugin[FederationConfig]):
         self.written = 0
 
     def prepare(
-        self, content: Content, audience: Audience, today: date, rendered: RenderedPages | None = None,
+        self,
+        content: Content,
+        audience: Audience,
+        today: date,
+        rendered: RenderedPages | None = None,
         incremental: Incremental | None = None,
     ) -> None:
         """Hand over an already loaded model (and the pages another build rendered), so that builds share work.
@@ -116,8 +121,14 @@ class FederationPlugin(BasePlugin[FederationConfig]):
         incremental = self.incremental
         if incremental is not None:
             self.site_fingerprint = digest(
-                self.audience, self.today, config.site_url, Path(config.config_file_path).read_bytes(),
-                tree_state(TEMPLATES, ASSETS), self.plan.sections(), sorted(self.specs), attachments,
+                self.audience,
+                self.today,
+                config.site_url,
+                Path(config.config_file_path).read_bytes(),
+                tree_state(TEMPLATES, ASSETS),
+                self.plan.sections(),
+                sorted(self.specs),
+                attachments,
                 [(p.title, item_uri(p)) for p in self.plan.footer_pages()],
             )
             self.fingerprints, self.dests, self.written = {}, [], 0
@@ -126,7 +137,9 @@ class FederationPlugin(BasePlugin[FederationConfig]):
             level = InclusionLevel.INCLUDED if spec.src_uri in in_nav else InclusionLevel.NOT_IN_NAV
             file = File.generated(config, spec.src_uri, content=spec.markdown, inclusion=level)
             if incremental is not None:
-                fingerprint = fingerprint_of(spec.title, spec.template, spec.markdown, spec.context, spec.description, spec.search)
+                fingerprint = fingerprint_of(
+                    spec.title, spec.template, spec.markdown, spec.context, spec.description, spec.search
+                )
                 self.fingerprints[spec.src_uri] = fingerprint
                 self.dests.append(file.abs_dest_path)
                 # Section pages stay: the navigation of every page needs their titles, read while rendering them.
@@ -228,7 +241,9 @@ class FederationPlugin(BasePlugin[FederationConfig]):
 
         return structured_data
 
-    def on_page_context(self, context: dict[str, Any], page: MkPage, config: MkDocsConfig, nav) -> dict[str, Any]:
+    def on_page_context(
+        self, context: Any, /, *, page: MkPage, config: MkDocsConfig, nav: Navigation
+    ) -> Any:  # MkDocs' TemplateContext, with this site's own keys added
         if page.content is not None:
             page.content = Markup(page.content)  # HTML converted from Markdown: our escaping templates print it as is
         spec = self.specs.get(page.file.src_uri)

@@ -74,8 +74,7 @@ def share_theme_work(theme: Any, escaped: Path) -> None:
         def listed(extensions=None, filter_func=None) -> list[str]:
             # MkDocs' only caller passes a filter defined in its code (same __code__ every build)
             # that depends on the theme's static templates: the listing depends on nothing else.
-            key = (search_path, static_templates, extensions and tuple(extensions),
-                   getattr(filter_func, "__code__", filter_func))
+            key = (search_path, static_templates, extensions and tuple(extensions), getattr(filter_func, "__code__", filter_func))
             if key not in _LISTINGS:
                 _LISTINGS[key] = list_templates(extensions, filter_func)
             return list(_LISTINGS[key])

@@ -15,8 +15,11 @@ DEFAULT_WINDOW = {Audience.ADHERENTS: timedelta(days=31), Audience.PUBLIC: timed
 # How far ahead the agenda section looks.
 AGENDA_HORIZON = timedelta(days=92)
 SECTION_TITLES = {
-    "agenda": "Agenda", "toolbox": "Nouveaux outils", "offres": "Postes à pourvoir",
-    "actualites": "Actualités", "inspir-cafe": "Récits d'équipes",
+    "agenda": "Agenda",
+    "toolbox": "Nouveaux outils",
+    "offres": "Postes à pourvoir",
+    "actualites": "Actualités",
+    "inspir-cafe": "Récits d'équipes",
 }
 
 
@@ -113,7 +116,13 @@ def compose(content: Content, letter: Letter, site_url: str) -> ComposedLetter:
     for key, items in picked.items():
         kept = [i for i in items if i.ref not in dropped and i.visible_to(audience)]
         if kept:
-            sections.append(LetterSection(key, SECTION_TITLES[key], [
-                LetterItem(i.title, base + page_url(item_uri(i)), getattr(i, "summary", "") or "", _meta(i)) for i in kept
-            ]))
-    return ComposedLetter(letter, markdown_xhtml(letter.body), letter.body.strip(), sections, base, base + page_url(item_uri(letter)))
+            sections.append(
+                LetterSection(
+                    key,
+                    SECTION_TITLES[key],
+                    [LetterItem(i.title, base + page_url(item_uri(i)), getattr(i, "summary", "") or "", _meta(i)) for i in kept],
+                )
+            )
+    return ComposedLetter(
+        letter, markdown_xhtml(letter.body), letter.body.strip(), sections, base, base + page_url(item_uri(letter))
+    )

@@ -10,8 +10,18 @@ from pathlib import Path
 import dkim
 
 # RFC 8058 §4: the signature must cover List-Unsubscribe and List-Unsubscribe-Post.
-SIGNED_HEADERS = (b"From", b"To", b"Subject", b"Date", b"Message-ID", b"List-Id", b"List-Unsubscribe",
-                  b"List-Unsubscribe-Post", b"MIME-Version", b"Content-Type")
+SIGNED_HEADERS = (
+    b"From",
+    b"To",
+    b"Subject",
+    b"Date",
+    b"Message-ID",
+    b"List-Id",
+    b"List-Unsubscribe",
+    b"List-Unsubscribe-Post",
+    b"MIME-Version",
+    b"Content-Type",
+)
 VARIABLES = ("DKIM_SELECTOR", "DKIM_DOMAIN", "DKIM_KEY_FILE")
 
 
@@ -30,7 +40,9 @@ class DkimKey:
             return None
         missing = [name for name, value in given.items() if not value]
         if missing:
-            raise ValueError(f"signature DKIM incomplète : {', '.join(missing)} manquant (il faut les trois variables {', '.join(VARIABLES)})")
+            raise ValueError(
+                f"signature DKIM incomplète : {', '.join(missing)} manquant (il faut les trois variables {', '.join(VARIABLES)})"
+            )
         path = Path(given["DKIM_KEY_FILE"])
         if not path.is_file():
             raise ValueError(f"DKIM_KEY_FILE introuvable : {path}")
@@ -41,6 +53,7 @@ class DkimKey:
 
     def sign(self, message: bytes) -> bytes:
         """Return the message with its DKIM-Signature header first."""
-        signature = dkim.sign(message, self.selector.encode(), self.domain.encode(), self.private_key,
-                              include_headers=list(SIGNED_HEADERS))
+        signature = dkim.sign(
+            message, self.selector.encode(), self.domain.encode(), self.private_key, include_headers=list(SIGNED_HEADERS)
+        )
         return signature + message

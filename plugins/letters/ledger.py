@@ -129,7 +129,9 @@ class SendLedger:
 
     def done(self, letter: str) -> set[str]:
         """Return the addresses this letter reached, permanently failed to reach, or must not reach any more."""
-        rows = self.db.execute("SELECT email FROM deliveries WHERE letter = ? AND status IN ('sent', 'failed', 'skipped')", (letter,))
+        rows = self.db.execute(
+            "SELECT email FROM deliveries WHERE letter = ? AND status IN ('sent', 'failed', 'skipped')", (letter,)
+        )
         return {row[0] for row in rows}
 
     def counts(self, letter: str) -> dict[str, int]:
@@ -146,4 +148,6 @@ class SendLedger:
             self.db.execute("INSERT OR REPLACE INTO letters (letter, completed) VALUES (?, ?)", (letter, now()))
 
     def is_complete(self, letter: str) -> bool:
-        return self.db.execute("SELECT 1 FROM letters WHERE letter = ? AND completed IS NOT NULL", (letter,)).fetchone() is not None
+        return (
+            self.db.execute("SELECT 1 FROM letters WHERE letter = ? AND completed IS NOT NULL", (letter,)).fetchone() is not None
+        )

@@ -43,8 +43,10 @@ def _qp_chunks(template: str) -> tuple[bytes, ...]:
 def _part(subtype: str, template: str, unsubscribe_url: str) -> bytes:
     """Return one MIME part for a recipient: soft line breaks around their link join the pre-encoded chunks."""
     body = (b"=\r\n" + _qp(unsubscribe_url) + b"=\r\n").join(_qp_chunks(template))
-    return (f'Content-Type: text/{subtype}; charset="utf-8"\r\nContent-Transfer-Encoding: quoted-printable\r\n\r\n'
-            .encode("ascii") + body)
+    return (
+        f'Content-Type: text/{subtype}; charset="utf-8"\r\nContent-Transfer-Encoding: quoted-printable\r\n\r\n'.encode("ascii")
+        + body
+    )
 
 
 def _folded(name: str, value: object) -> bytes:
@@ -62,8 +64,17 @@ def _letter_headers(subject: str, sender_name: str, sender_email: str, list_id: 
 
 
 def build_message(
-    rendered: RenderedLetter, *, subject: str, sender: Address, to_email: str, to_name: str,
-    msg_id: str, unsubscribe_https: str, unsubscribe_mailto: str, list_id: str, date: datetime,
+    rendered: RenderedLetter,
+    *,
+    subject: str,
+    sender: Address,
+    to_email: str,
+    to_name: str,
+    msg_id: str,
+    unsubscribe_https: str,
+    unsubscribe_mailto: str,
+    list_id: str,
+    date: datetime,
 ) -> bytes:
     """Return the message for one recipient, multipart/alternative.
 
@@ -78,11 +89,19 @@ def build_message(
         f'Content-Type: multipart/alternative; boundary="{boundary}"\r\n\r\n'
     ).encode("ascii")
     delimiter = f"--{boundary}\r\n".encode("ascii")
-    return b"".join([
-        _letter_headers(subject, sender.display_name, sender.addr_spec, list_id), f"To: {formataddr((to_name, to_email))}\r\n".encode("ascii"),
-        plain_headers, delimiter, _part("plain", rendered.text, unsubscribe_https), b"\r\n", delimiter,
-        _part("html", rendered.html, unsubscribe_https), f"\r\n--{boundary}--\r\n".encode("ascii"),
-    ])
+    return b"".join(
+        [
+            _letter_headers(subject, sender.display_name, sender.addr_spec, list_id),
+            f"To: {formataddr((to_name, to_email))}\r\n".encode("ascii"),
+            plain_headers,
+            delimiter,
+            _part("plain", rendered.text, unsubscribe_https),
+            b"\r\n",
+            delimiter,
+            _part("html", rendered.html, unsubscribe_https),
+            f"\r\n--{boundary}--\r\n".encode("ascii"),
+        ]
+    )
 
 
 def unsubscribe_links(base_url: str, mailbox: str, tok: str, email: str) -> tuple[str, str]:

@@ -40,14 +40,22 @@ class RenderedLetter:
     text: str
 
     def for_recipient(self, unsubscribe_url: str) -> RenderedLetter:
-        return RenderedLetter(self.html.replace(UNSUBSCRIBE_PLACEHOLDER, unsubscribe_url),
-                              self.text.replace(UNSUBSCRIBE_PLACEHOLDER, unsubscribe_url))
+        return RenderedLetter(
+            self.html.replace(UNSUBSCRIBE_PLACEHOLDER, unsubscribe_url),
+            self.text.replace(UNSUBSCRIBE_PLACEHOLDER, unsubscribe_url),
+        )
 
 
 @functools.lru_cache(maxsize=2)
 def _environment(autoescape: bool) -> Environment:
-    return Environment(loader=FileSystemLoader(TEMPLATES), undefined=StrictUndefined, autoescape=autoescape,
-                       trim_blocks=not autoescape, lstrip_blocks=not autoescape, keep_trailing_newline=True)
+    return Environment(
+        loader=FileSystemLoader(TEMPLATES),
+        undefined=StrictUndefined,
+        autoescape=autoescape,
+        trim_blocks=not autoescape,
+        lstrip_blocks=not autoescape,
+        keep_trailing_newline=True,
+    )
 
 
 def _context(composed: ComposedLetter, identity: Identity, html: bool) -> dict:
@@ -55,13 +63,20 @@ def _context(composed: ComposedLetter, identity: Identity, html: bool) -> dict:
 
     letter = composed.letter
     return {
-        "letter": letter, "sections": composed.sections, "site_url": composed.site_url, "archive_url": composed.archive_url,
-        "site_name": identity.site_name, "address": identity.address, "email": identity.email,
+        "letter": letter,
+        "sections": composed.sections,
+        "site_url": composed.site_url,
+        "archive_url": composed.archive_url,
+        "site_name": identity.site_name,
+        "address": identity.address,
+        "email": identity.email,
         "colors": {"primary": identity.primary, "link": identity.link},
         "social": [{"name": n, "link": u} for n, u in identity.social],
-        "audience_label": AUDIENCE_LABELS[letter.audience], "letter_date": date_fr(letter.date),
+        "audience_label": AUDIENCE_LABELS[letter.audience],
+        "letter_date": date_fr(letter.date),
         "editorial_html": Markup(composed.editorial_html) if html else composed.editorial_html,
-        "editorial_text": composed.editorial_text, "unsubscribe_url": UNSUBSCRIBE_PLACEHOLDER,
+        "editorial_text": composed.editorial_text,
+        "unsubscribe_url": UNSUBSCRIBE_PLACEHOLDER,
         "privacy_url": identity.privacy_url,
     }
 

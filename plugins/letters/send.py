@@ -56,8 +56,7 @@ class SmtpSettings:
         port = env.get("SMTP_PORT") or str(default_port)
         if not port.isdigit():
             raise ValueError(f"SMTP_PORT « {port[:20]} » n'est pas un numéro de port")
-        return cls(env["SMTP_HOST"], int(port), env.get("SMTP_USER", ""),
-                   env.get("SMTP_PASSWORD", ""), security)
+        return cls(env["SMTP_HOST"], int(port), env.get("SMTP_USER", ""), env.get("SMTP_PASSWORD", ""), security)
 
 
 class SmtpTransport:
@@ -128,7 +127,8 @@ class SmtpTransport:
             self.smtp.data(data)
         except smtplib.SMTPDataError as exc:
             self._reset()
-            text = f"DATA {exc.smtp_code} {exc.smtp_error.decode('utf-8', 'replace')}"
+            error = exc.smtp_error.decode("utf-8", "replace") if isinstance(exc.smtp_error, bytes) else str(exc.smtp_error)
+            text = f"DATA {exc.smtp_code} {error}"
             raise (PermanentFailure if exc.smtp_code >= 500 else TemporaryFailure)(text) from exc
         except (smtplib.SMTPServerDisconnected, OSError) as exc:
             self.drop()
@@ -199,17 +199,30 @@ def message_bytes(envelope: LetterEnvelope, delivery: Delivery | Subscriber, msg
     tok = token(envelope.secret, envelope.audience, delivery.email)
     https, mailto = unsubscribe_links(envelope.unsubscribe_url, envelope.unsubscribe_mailbox, tok, delivery.email)
     data = build_message(
-        envelope.rendered, subject=envelope.subject, sender=envelope.sender, to_email=delivery.email,
-        to_name=delivery.name, msg_id=msg_id, unsubscribe_https=https, unsubscribe_mailto=mailto,
-        list_id=envelope.list_id, date=datetime.now(UTC),
+        envelope.rendered,
+        subject=envelope.subject,
+        sender=envelope.sender,
+        to_email=delivery.email,
+        to_name=delivery.name,
+        msg_id=msg_id,
+        unsubscribe_https=https,
+        unsubscribe_mailto=mailto,
+        list_id=envelope.list_id,
+        date=datetime.now(UTC),
     )
     return envelope.dkim.sign(data) if envelope.dkim else data
 
 
 def send_letter(
-    envelope: LetterEnvelope, recipients: list[Subscriber], ledger: SendLedger, transport,
-    rate: float = 0.0, retry: RetryPolicy | None = None, retry_unknown: bool = False,
-    progress: Callable[[str], None] = lambda _: None, wanted: Callable[[str], bool] = lambda _: True,
+    envelope: LetterEnvelope,
+    recipients: list[Subscriber],
+    ledger: SendLedger,
+    transport,
+    rate: float = 0.0,
+    retry: RetryPolicy | None = None,
+    retry_unknown: bool = False,
+    progress: Callable[[str], None] = lambda _: None,
+    wanted: Callable[[str], bool] = lambda _: True,
 ) -> SendReport:
     """Send the letter to every recipient the ledger has not recorded as done.
 
@@ -218,7 +231,9 @@ def send_letter(
     """
     retry = retry or RetryPolicy()
     report = SendReport()
-    report.enlisted = ledger.enlist(envelope.slug, [(r.email, r.name, message_id(envelope.slug, r.email, envelope.domain)) for r in recipients])
+    report.enlisted = ledger.enlist(
+        envelope.slug, [(r.email, r.name, message_id(envelope.slug, r.email, envelope.domain)) for r in recipients]
+    )
     report.recovered = ledger.recover(envelope.slug)
     queue = deque((d, 0.0) for d in ledger.to_send(envelope.slug, retry_unknown))
     attempts: dict[str, int] = {}
@@ -244,7 +259,12 @@ def send_letter(
                 continue
             data = message_bytes(envelope, delivery, delivery.message_id)
             try:
-                transport.send(envelope.sender.addr_spec, email, data, functools.partial(ledger.mark, envelope.slug, email, "inflight", attempt=True))
+                transport.send(
+                    envelope.sender.addr_spec,
+                    email,
+                    data,
+                    functools.partial(ledger.mark, envelope.slug, email, "inflight", attempt=True),
+                )
             except TemporaryFailure as exc:
                 ledger.mark(envelope.slug, email, "pending", str(exc))
                 attempts[email] = attempts.get(email, 0) + 1
@@ -307,12 +327,17 @@ def _envelope(content, letter, settings, secret: str) -> LetterEnvelope:
 
     domain = settings.sender_email.rsplit("@", 1)[1]
     return LetterEnvelope(
-        slug=letter.slug, audience=letter.audience.value, subject=letter.subject,
+        slug=letter.slug,
+        audience=letter.audience.value,
+        subject=letter.subject,
         rendered=rendered(content, letter, settings),
-        sender=Address(display_name=settings.sender_name, addr_spec=settings.sender_email), domain=domain,
-        unsubscribe_url=settings.unsubscribe_url, unsubscribe_mailbox=settings.sender_email,
+        sender=Address(display_name=settings.sender_name, addr_spec=settings.sender_email),
+        domain=domain,
+        unsubscribe_url=settings.unsubscribe_url,
+        unsubscribe_mailbox=settings.sender_email,
         list_id=f"{settings.identity.site_name} <{letter.audience.value}.{domain}>",
-        secret=letter_secret(secret, settings), dkim=DkimKey.from_env(),
+        secret=letter_secret(secret, settings),
+        dkim=DkimKey.from_env(),
     )
 
 
@@ -336,10 +361,15 @@ def check_inputs(request: SendRequest) -> str | None:
     if not request.ledger:
         return "Indiquez le registre des envois : --ledger FICHIER.sqlite ou la variable LETTER_LEDGER."
     if not request.store and not request.subscribers:
-        return ("Indiquez les destinataires : la base des lecteurs (--db ou LETTER_DB) "
-                "ou un CSV d'abonnés (--subscribers ou LETTER_SUBSCRIBERS).")
-    named = [(request.store, "base des lecteurs (--db / LETTER_DB)"), (request.subscribers, "CSV des abonnés (--subscribers / LETTER_SUBSCRIBERS)"),
-             (request.suppressed, "liste de suppression (--suppressed / LETTER_SUPPRESSED)")]
+        return (
+            "Indiquez les destinataires : la base des lecteurs (--db ou LETTER_DB) "
+            "ou un CSV d'abonnés (--subscribers ou LETTER_SUBSCRIBERS)."
+        )
+    named = [
+        (request.store, "base des lecteurs (--db / LETTER_DB)"),
+        (request.subscribers, "CSV des abonnés (--subscribers / LETTER_SUBSCRIBERS)"),
+        (request.suppressed, "liste de suppression (--suppressed / LETTER_SUPPRESSED)"),
+    ]
     for path, what in named:
         if path is not None and not path.is_file():
             return f"{what} introuvable : {path} ; rien n'a été envoyé."
@@ -353,8 +383,10 @@ def check_inputs(request: SendRequest) -> str | None:
     except ValueError as exc:
         return f"{exc} ; rien n'a été envoyé."
     if smtp and not request.secret and not request.dry_run:
-        return ("LETTER_SECRET n'est pas défini : les liens de désinscription seraient prévisibles et refusés par le service. "
-                "Définissez-le (le même que pour « build.py service ») ; rien n'a été envoyé.")
+        return (
+            "LETTER_SECRET n'est pas défini : les liens de désinscription seraient prévisibles et refusés par le service. "
+            "Définissez-le (le même que pour « build.py service ») ; rien n'a été envoyé."
+        )
     return None
 
 
@@ -372,8 +404,10 @@ def run_send(content, settings, request: SendRequest) -> int:
             try:
                 ledger.hold()
             except LedgerBusy:
-                _say(f"Un autre envoi est en cours avec le registre {request.ledger} : cette commande n'a rien envoyé. "
-                     "Relancez-la quand il sera terminé : elle ne reprendra que ce qui reste.")
+                _say(
+                    f"Un autre envoi est en cours avec le registre {request.ledger} : cette commande n'a rien envoyé. "
+                    "Relancez-la quand il sera terminé : elle ne reprendra que ce qui reste."
+                )
                 return 1
         if request.due:
             now = request.now or datetime.now(UTC)
@@ -384,7 +418,9 @@ def run_send(content, settings, request: SendRequest) -> int:
         elif request.letter:
             slug = Path(request.letter).stem
             if slug not in letters:
-                _say(f"Lettre « {request.letter} » introuvable dans newsletters/ ; lettres connues : {', '.join(sorted(letters))}")
+                _say(
+                    f"Lettre « {request.letter} » introuvable dans newsletters/ ; lettres connues : {', '.join(sorted(letters))}"
+                )
                 return 2
             chosen = [letters[slug]]
         else:
@@ -421,8 +457,10 @@ def _send_one(content, settings, request, letter, ledger) -> int:
     store = ReaderStore(request.store) if request.store else None
     recipients, left_out = _recipients(request, letter, store)
     envelope = _envelope(content, letter, settings, request.secret)
-    _say(f"Lettre {letter.slug} « {letter.subject} » : {len(recipients)} destinataires "
-         f"({left_out} adresses exclues : désinscrites, en erreur ou sur la liste de suppression).")
+    _say(
+        f"Lettre {letter.slug} « {letter.subject} » : {len(recipients)} destinataires "
+        f"({left_out} adresses exclues : désinscrites, en erreur ou sur la liste de suppression)."
+    )
     if request.dry_run:
         done = ledger.done(letter.slug)
         left = sum(1 for r in recipients if r.email.lower() not in done)
@@ -433,17 +471,30 @@ def _send_one(content, settings, request, letter, ledger) -> int:
         test = LetterEnvelope(**{**envelope.__dict__, "subject": "[TEST] " + envelope.subject})
         transport.open()
         try:
-            transport.send(envelope.sender.addr_spec, request.test_to,
-                           message_bytes(test, Subscriber(request.test_to, ""), message_id(letter.slug + "-test", request.test_to, envelope.domain)),
-                           lambda: None)
+            transport.send(
+                envelope.sender.addr_spec,
+                request.test_to,
+                message_bytes(
+                    test, Subscriber(request.test_to, ""), message_id(letter.slug + "-test", request.test_to, envelope.domain)
+                ),
+                lambda: None,
+            )
         finally:
             transport.close()
         _say(f"Exemplaire de test envoyé à {request.test_to} (non inscrit au registre).")
         return 0
     audience = letter.audience.value
-    report = send_letter(envelope, recipients, ledger, transport, request.rate, request.retry,
-                         retry_unknown=request.retry_unknown, progress=_say,
-                         wanted=(lambda email: not store.blocked(email, audience)) if store else (lambda _: True))
+    report = send_letter(
+        envelope,
+        recipients,
+        ledger,
+        transport,
+        request.rate,
+        request.retry,
+        retry_unknown=request.retry_unknown,
+        progress=_say,
+        wanted=(lambda email: not store.blocked(email, audience)) if store else (lambda _: True),
+    )
     if report.recovered:
         _say(f"Reprise : {report.recovered} message(s) en cours lors d'une interruption sont renvoyés, avec le même Message-ID.")
     _say(f"Envoyés maintenant : {report.sent}. Déjà faits : {ledger.counts(letter.slug).get('sent', 0) - report.sent}.")

@@ -64,7 +64,9 @@ def read_subscribers(path: Path, audience: Audience, suppressed: set[str]) -> Su
     header, rows = _rows(path)
     missing = {"email", "audience"} - set(header)
     if missing:
-        raise ValueError(f"{path.name}:1: en-tête: colonnes absentes : {', '.join(sorted(missing))}, attendu email, name, audience")
+        raise ValueError(
+            f"{path.name}:1: en-tête: colonnes absentes : {', '.join(sorted(missing))}, attendu email, name, audience"
+        )
     recipients: list[Subscriber] = []
     invalid: list[str] = []
     seen: set[str] = set()

@@ -72,6 +72,7 @@ OFFER_FIELDS = [
     Field("contact", CONTACT, True, "au moins un de : email, phone, url"),
 ]
 
+
 def story_fields(themes: dict[str, str]) -> list[Field]:
     """Return the stories' schema, whose themes come from toolbox/themes.yml."""
     return [
@@ -84,6 +85,7 @@ def story_fields(themes: dict[str, str]) -> list[Field]:
         Field("themes", list_of(choice(themes))),
         Field("summary", text, hint="une phrase qui donne envie de lire" + OPTIONAL),
     ]
+
 
 NEWS_FIELDS = [
     Field("title", text, True, "un titre"),

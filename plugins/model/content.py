@@ -189,7 +189,9 @@ class _Loader:
             if not name_pattern.match(path.stem):
                 expected = slugify(path.stem) or "nom-du-fichier"
                 self.problem(
-                    rel, 1, "nom du fichier",
+                    rel,
+                    1,
+                    "nom du fichier",
                     f"{quote(path.name)} contient des caractères non permis, "
                     f"attendu des minuscules sans accent, des chiffres et des tirets (ex. {expected}.md)",
                 )
@@ -214,7 +216,9 @@ class _Loader:
                 advice = f"attendu un seul fichier : {target} existe déjà, reportez-y ce qui manque puis supprimez celui-ci"
             else:
                 advice = f"attendu l'extension .md en minuscules : renommez-le en {target}"
-            self.problem(path.relative_to(self.root).as_posix(), 1, "nom du fichier", f"{quote(path.name)} n'est pas lu, {advice}")
+            self.problem(
+                path.relative_to(self.root).as_posix(), 1, "nom du fichier", f"{quote(path.name)} n'est pas lu, {advice}"
+            )
 
     def values(self, doc: SourceDocument, fields: list[Field]) -> dict[str, Any] | None:
         """Check a document's keys; return typed values, or None when a required one failed."""
@@ -222,7 +226,9 @@ class _Loader:
         for key in doc.meta:
             if key not in known:
                 self.problem(
-                    doc.rel, doc.line_of(key), cut(str(key)),
+                    doc.rel,
+                    doc.line_of(key),
+                    cut(str(key)),
                     f"clé inconnue, attendu l'une de : {', '.join(f.name for f in fields)}",
                 )
         values: dict[str, Any] = {}
@@ -252,7 +258,9 @@ class _Loader:
         for number, line in enumerate(doc.body.split("\n"), start=doc.body_line):
             if _IMAGE_WITHOUT_ALT.search(line):
                 self.problem(
-                    doc.rel, number, "image",
+                    doc.rel,
+                    number,
+                    "image",
                     "image sans texte alternatif, attendu ![description de l'image](fichier)",
                 )
             if holds_placeholder(line):
@@ -269,7 +277,8 @@ class _Loader:
         try:
             data = loader.get_single_data()
         except yaml.YAMLError as exc:
-            line = exc.problem_mark.line + 1 if getattr(exc, "problem_mark", None) else 1
+            where = getattr(exc, "problem_mark", None)
+            line = where.line + 1 if where else 1
             self.problem(rel, line, "fichier", "YAML invalide, attendu des lignes « slug: Libellé »")
             return {}
         finally:
@@ -292,7 +301,9 @@ class _Loader:
             slug = doc.path.stem
             if slug in seen:
                 self.problem(
-                    doc.rel, 1, "nom du fichier",
+                    doc.rel,
+                    1,
+                    "nom du fichier",
                     f"{quote(slug)} est déjà utilisé par {seen[slug]}, attendu un nom unique dans {collection}",
                 )
                 continue
@@ -313,7 +324,9 @@ class _Loader:
         access = Audience(values.get("access", "adherents"))
         if access is Audience.ADHERENTS and "summary" not in values and not holds_placeholder(doc.meta.get("summary")):
             self.problem(
-                doc.rel, doc.line_of("summary"), "summary",
+                doc.rel,
+                doc.line_of("summary"),
+                "summary",
                 "champ obligatoire pour une fiche réservée aux adhérents, attendu le résumé affiché au public",
             )
         if "updated" in values and values["updated"] < values["date"]:
@@ -340,11 +353,26 @@ class _Loader:
         for name in names:
             path = (doc.path.parent / name).resolve()
             if not path.is_relative_to(toolbox.resolve()):
-                self.problem(doc.rel, doc.line_of("attachments"), "attachments", f"{quote(name)} sort du dossier toolbox/, attendu un chemin relatif à la fiche")
+                self.problem(
+                    doc.rel,
+                    doc.line_of("attachments"),
+                    "attachments",
+                    f"{quote(name)} sort du dossier toolbox/, attendu un chemin relatif à la fiche",
+                )
             elif not path.is_file():
-                self.problem(doc.rel, doc.line_of("attachments"), "attachments", f"{quote(name)} introuvable, attendu un fichier existant à côté de la fiche ou dans toolbox/files/")
+                self.problem(
+                    doc.rel,
+                    doc.line_of("attachments"),
+                    "attachments",
+                    f"{quote(name)} introuvable, attendu un fichier existant à côté de la fiche ou dans toolbox/files/",
+                )
             elif path.suffix.lower() in (".md", ".yml", ".yaml"):
-                self.problem(doc.rel, doc.line_of("attachments"), "attachments", f"{quote(name)} n'est pas une pièce jointe, attendu un document (PDF, DOCX, ODT…)")
+                self.problem(
+                    doc.rel,
+                    doc.line_of("attachments"),
+                    "attachments",
+                    f"{quote(name)} n'est pas une pièce jointe, attendu un document (PDF, DOCX, ODT…)",
+                )
             else:
                 found.append(path)
         return found
@@ -367,15 +395,30 @@ class _Loader:
     def registry_ref(self, doc: SourceDocument, msp_id: str, msps: dict[str, Msp], member: bool) -> Msp | None:
         found = msps.get(msp_id)
         if found is None:
-            self.problem(doc.rel, doc.line_of("msp"), "msp", f"{quote(msp_id)} inconnue, attendu l'identifiant d'un fichier de content/msp/")
+            self.problem(
+                doc.rel,
+                doc.line_of("msp"),
+                "msp",
+                f"{quote(msp_id)} inconnue, attendu l'identifiant d'un fichier de content/msp/",
+            )
         elif member and not found.member:
-            self.problem(doc.rel, doc.line_of("msp"), "msp", f"{quote(msp_id)} n'est pas adhérente, attendu une MSP avec member: true (seules les adhérentes publient des offres)")
+            self.problem(
+                doc.rel,
+                doc.line_of("msp"),
+                "msp",
+                f"{quote(msp_id)} n'est pas adhérente, attendu une MSP avec member: true (seules les adhérentes publient des offres)",
+            )
             return None
         return found
 
     def offer(self, doc: SourceDocument, values: dict[str, Any], msps: dict[str, Msp]) -> JobOffer | None:
         if values["expires"] < values["date"]:
-            self.problem(doc.rel, doc.line_of("expires"), "expires", f"{values['expires']} est avant la date de publication {values['date']}, attendu une date postérieure")
+            self.problem(
+                doc.rel,
+                doc.line_of("expires"),
+                "expires",
+                f"{values['expires']} est avant la date de publication {values['date']}, attendu une date postérieure",
+            )
         msp = self.registry_ref(doc, values["msp"], msps, member=True)
         if msp is None:
             return None
@@ -445,7 +488,12 @@ class _Loader:
         audience = Audience(values["audience"])
         name = _LETTER_NAME.match(doc.path.stem)
         if name and name.group(3) != audience.value:
-            self.problem(doc.rel, doc.line_of("audience"), "audience", f"{quote(audience.value)} ne correspond pas au nom du fichier, attendu {name.group(3)}")
+            self.problem(
+                doc.rel,
+                doc.line_of("audience"),
+                "audience",
+                f"{quote(audience.value)} ne correspond pas au nom du fichier, attendu {name.group(3)}",
+            )
         return Letter(
             **self.base(doc, values),
             title=values["subject"],
@@ -474,9 +522,19 @@ class _Loader:
                 for ref in getattr(letter, key):
                     item = content.by_ref.get(ref)
                     if item is None:
-                        self.problem(doc.rel, doc.line_of(key), key, f"{quote(ref)} introuvable, attendu « collection/nom » d'un contenu existant (toolbox, offres, actualites, agenda, inspir-cafe)")
+                        self.problem(
+                            doc.rel,
+                            doc.line_of(key),
+                            key,
+                            f"{quote(ref)} introuvable, attendu « collection/nom » d'un contenu existant (toolbox, offres, actualites, agenda, inspir-cafe)",
+                        )
                     elif key == "pin" and not item.visible_to(letter.audience):
-                        self.problem(doc.rel, doc.line_of(key), key, f"{quote(ref)} est réservé aux adhérents, attendu un contenu public dans une lettre publique")
+                        self.problem(
+                            doc.rel,
+                            doc.line_of(key),
+                            key,
+                            f"{quote(ref)} est réservé aux adhérents, attendu un contenu public dans une lettre publique",
+                        )
 
 
 def load_content(root: Path | str) -> Content:

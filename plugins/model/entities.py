@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import enum
 from dataclasses import dataclass, field
-from datetime import date, datetime
+from datetime import datetime
 from pathlib import Path
 
 
@@ -59,10 +60,10 @@ class Item:
 class ToolboxSheet(Item):
     type: Term
     themes: list[Term]
-    date: date
+    date: dt.date
     keywords: list[Term] = field(default_factory=list)
     stage: Term | None = None
-    updated: date | None = None
+    updated: dt.date | None = None
     access: Audience = Audience.ADHERENTS
     summary: str = ""
     attachments: list[Path] = field(default_factory=list)
@@ -104,15 +105,15 @@ class JobOffer(Item):
     professions: list[Term]
     commune: str
     department: str
-    date: date
-    expires: date
+    date: dt.date
+    expires: dt.date
     contact: Contact
     contract: str | None = None
-    start: date | None = None
+    start: dt.date | None = None
 
     collection = "offres"
 
-    def is_open(self, today: date) -> bool:
+    def is_open(self, today: dt.date) -> bool:
         """Return True while the offer may be listed (through its expiry day)."""
         return self.date <= today <= self.expires
 
@@ -125,7 +126,7 @@ class Author:
 
 @dataclass(kw_only=True)
 class Story(Item):
-    date: date
+    date: dt.date
     series: Term
     summary: str = ""
     msp: Msp | None = None
@@ -138,7 +139,7 @@ class Story(Item):
 
 @dataclass(kw_only=True)
 class NewsItem(Item):
-    date: date
+    date: dt.date
     summary: str = ""
     tags: list[Term] = field(default_factory=list)
     access: Audience = Audience.PUBLIC
@@ -170,10 +171,10 @@ class Event(Item):
         return self.access
 
     @property
-    def date(self) -> date:
+    def date(self) -> dt.date:
         return self.start.date()
 
-    def is_upcoming(self, today: date) -> bool:
+    def is_upcoming(self, today: dt.date) -> bool:
         """Return True until the event is over."""
         return (self.end or self.start).date() >= today
 
@@ -182,7 +183,7 @@ class Event(Item):
 class Letter(Item):
     subject: str
     access: Audience
-    date: date
+    date: dt.date
     send_at: datetime | None = None
     preheader: str = ""
     pin: list[str] = field(default_factory=list)

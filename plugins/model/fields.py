@@ -109,9 +109,7 @@ def moment(value: Any) -> tuple[datetime, bool]:
         return datetime.combine(day(raw), datetime.min.time(), PARIS), True
     match = _DATETIME.match(raw)
     if not match:
-        raise FieldError(
-            f"{quote(raw)} n'est pas une date-heure, attendu AAAA-MM-JJTHH:MM (ex. 2026-12-04T14:00)"
-        )
+        raise FieldError(f"{quote(raw)} n'est pas une date-heure, attendu AAAA-MM-JJTHH:MM (ex. 2026-12-04T14:00)")
     try:
         parsed = datetime.fromisoformat(raw.replace(" ", "T", 1))
     except ValueError:

@@ -125,9 +125,9 @@ def _anchor_problem(rel: str, fm: str, offset: int) -> Problem | None:
         for event in yaml.parse(fm, Loader=_LOADERS[0]):
             if isinstance(event, yaml.AliasEvent) or getattr(event, "anchor", None):
                 alias = isinstance(event, yaml.AliasEvent)
-                name = cut(event.anchor)
+                name = cut(str(getattr(event, "anchor", "")))
                 what = f"alias « *{name} » interdit" if alias else f"ancre « &{name} » interdite"
-                line = event.start_mark.line
+                line = event.start_mark.line if event.start_mark else 0
                 return Problem(rel, line + 1 + offset, _field_at(fm, line), _ANCHOR.format(what=what, sign="*" if alias else "&"))
     except yaml.YAMLError:
         return None  # invalid YAML: loading it explains why, and stops before building anything
@@ -157,14 +157,15 @@ def _spans_keys(fm: str, start: yaml.Mark, end: yaml.Mark) -> bool:
 def _quote_error(exc: yaml.MarkedYAMLError, fm: str) -> tuple[yaml.Mark, str] | None:
     """Return where a quoting mistake starts and what it is, when the error comes from one."""
     context, start, mark = exc.context or "", exc.context_mark, exc.problem_mark
-    if context == "while scanning a double-quoted scalar":  # a bad escape, unless the value ran on
-        return (start, _UNCLOSED) if _spans_keys(fm, start, mark) else (mark, _BACKSLASH)
-    if context == "while scanning a quoted scalar":
-        return start, _UNCLOSED
-    if context in ("while scanning an alias", "while scanning an anchor"):
-        return start, _STARTS_WITH_MARK
     if mark is None:
         return None
+    if start is not None:
+        if context == "while scanning a double-quoted scalar":  # a bad escape, unless the value ran on
+            return (start, _UNCLOSED) if _spans_keys(fm, start, mark) else (mark, _BACKSLASH)
+        if context == "while scanning a quoted scalar":
+            return start, _UNCLOSED
+        if context in ("while scanning an alias", "while scanning an anchor"):
+            return start, _STARTS_WITH_MARK
     scalars = _scalars_before(fm, mark)
     swallowing = next((t for t in scalars if t.style in _QUOTES and _spans_keys(fm, t.start_mark, t.end_mark)), None)
     if swallowing:
@@ -172,7 +173,7 @@ def _quote_error(exc: yaml.MarkedYAMLError, fm: str) -> tuple[yaml.Mark, str] | 
     last = scalars[-1] if scalars else None
     if last and last.style in _QUOTES and last.start_mark.line == last.end_mark.line == mark.line:
         return last.start_mark, _CLOSED_EARLY + (_APOSTROPHE if last.style == "'" else "")
-    if context in _UNCLOSED_FLOW and (_spans_keys(fm, start, mark) or not fm[mark.index :].strip()):
+    if start is not None and context in _UNCLOSED_FLOW and (_spans_keys(fm, start, mark) or not fm[mark.index :].strip()):
         return start, _UNCLOSED_FLOW[context]
     return None
 
@@ -186,8 +187,8 @@ def _yaml_problem(rel: str, exc: yaml.YAMLError, fm: str, offset: int) -> Proble
     if isinstance(exc, yaml.MarkedYAMLError) and (found := _quote_error(exc, fm)):
         mark, message = found
         return Problem(rel, mark.line + 1 + offset, _field_at(fm, mark.line), message)
-    mark = getattr(exc, "problem_mark", None) or getattr(exc, "context_mark", None)
-    line = mark.line + 1 + offset if mark else 1
+    where = getattr(exc, "problem_mark", None) or getattr(exc, "context_mark", None)
+    line = where.line + 1 + offset if where else 1
     detail = getattr(exc, "problem", None) or str(exc)
     context = getattr(exc, "context", None) or ""
     french = _YAML_PROBLEMS.get(detail) or _YAML_PROBLEMS.get(context) or cut(detail)

@@ -60,9 +60,7 @@ ACCESS = {"adherents": "Adhérents", "public": "Public"}
 MSP_SITES = {"mono": "Monosite", "multi": "Multisite"}
 
 # Metropolitan codes 01-95 (with Corsica's 2A/2B instead of 20) and overseas 971-976.
-DEPARTMENTS = frozenset(
-    [f"{n:02d}" for n in range(1, 96) if n != 20] + ["2A", "2B"] + [str(n) for n in range(971, 977)]
-)
+DEPARTMENTS = frozenset([f"{n:02d}" for n in range(1, 96) if n != 20] + ["2A", "2B"] + [str(n) for n in range(971, 977)])
 
 DEPARTMENT_NAMES = {
     "44": "Loire-Atlantique",

@@ -41,8 +41,11 @@ class Feed:
 
 FEED_KINDS = ("rss", "atom")
 FEED_SECTIONS = {
-    "offres": "Postes à pourvoir", "inspir-cafe": "Récits", "actualites": "Actualités",
-    "agenda": "Agenda", "boite-a-outils": "Nouveaux outils",
+    "offres": "Postes à pourvoir",
+    "inspir-cafe": "Récits",
+    "actualites": "Actualités",
+    "agenda": "Agenda",
+    "boite-a-outils": "Nouveaux outils",
 }
 
 
@@ -57,17 +60,34 @@ def section_feeds(content: Content, audience: Audience, today: date, site_url: s
     """Return the feeds of one site: offers, stories, news, agenda and new toolbox sheets."""
     absolute = lambda item: site_url.rstrip("/") + "/" + page_url(item_uri(item))  # noqa: E731
     return [
-        Feed("offres", "Postes à pourvoir", "Offres d'emploi et d'installation des MSP adhérentes",
-             [_offer(o, absolute(o)) for o in content.open_offers(today)]),
-        Feed("inspir-cafe", "Inspir'Café et Les MSP ont du talent", "Récits d'équipes de MSP",
-             [_story(s, absolute(s)) for s in content.stories]),
-        Feed("actualites", "Actualités", "Actualités de la fédération",
-             [_news(n, absolute(n)) for n in content.news_for(audience)]),
-        Feed("agenda", "Agenda", "Événements de la fédération et de ses partenaires",
-             [_event(e, absolute(e)) for e in content.events_for(audience)]),
-        Feed("boite-a-outils", "Boîte à outils : nouveaux outils",
-             "Nouvelles fiches de la boîte à outils" + (" (aperçus des fiches réservées aux adhérents)" if audience is Audience.PUBLIC else ""),
-             [_sheet(s, absolute(s)) for s in content.sheets]),
+        Feed(
+            "offres",
+            "Postes à pourvoir",
+            "Offres d'emploi et d'installation des MSP adhérentes",
+            [_offer(o, absolute(o)) for o in content.open_offers(today)],
+        ),
+        Feed(
+            "inspir-cafe",
+            "Inspir'Café et Les MSP ont du talent",
+            "Récits d'équipes de MSP",
+            [_story(s, absolute(s)) for s in content.stories],
+        ),
+        Feed(
+            "actualites", "Actualités", "Actualités de la fédération", [_news(n, absolute(n)) for n in content.news_for(audience)]
+        ),
+        Feed(
+            "agenda",
+            "Agenda",
+            "Événements de la fédération et de ses partenaires",
+            [_event(e, absolute(e)) for e in content.events_for(audience)],
+        ),
+        Feed(
+            "boite-a-outils",
+            "Boîte à outils : nouveaux outils",
+            "Nouvelles fiches de la boîte à outils"
+            + (" (aperçus des fiches réservées aux adhérents)" if audience is Audience.PUBLIC else ""),
+            [_sheet(s, absolute(s)) for s in content.sheets],
+        ),
     ]
 
 

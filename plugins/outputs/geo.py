@@ -18,8 +18,11 @@ def feature(msp: Msp, site_url: str) -> dict:
         "type": "Feature",
         "geometry": {"type": "Point", "coordinates": [msp.lon, msp.lat]},
         "properties": {
-            "id": msp.slug, "name": msp.name, "department": msp.department,
-            "department_label": department_label(msp.department), "communes": msp.communes,
+            "id": msp.slug,
+            "name": msp.name,
+            "department": msp.department,
+            "department_label": department_label(msp.department),
+            "communes": msp.communes,
             "url": site_url.rstrip("/") + "/" + page_url(item_uri(msp)),
         },
     }

@@ -10,8 +10,13 @@ from plugins.model import Event, JobOffer, NewsItem, Story
 from plugins.model.fields import PARIS
 from plugins.model.vocabulary import department_label
 
-EMPLOYMENT = {"remplacement": "TEMPORARY", "collaboration": "CONTRACTOR", "association": "CONTRACTOR",
-              "reprise-patientele": "CONTRACTOR", "creation-msp": "CONTRACTOR"}
+EMPLOYMENT = {
+    "remplacement": "TEMPORARY",
+    "collaboration": "CONTRACTOR",
+    "association": "CONTRACTOR",
+    "reprise-patientele": "CONTRACTOR",
+    "creation-msp": "CONTRACTOR",
+}
 
 
 def _address(commune: str | None, department: str | None) -> dict[str, Any]:
@@ -41,10 +46,16 @@ def job_posting(offer: JobOffer, url: str, description: str) -> dict[str, Any]:
     if offer.msp.lat is not None and offer.msp.lon is not None:
         place["geo"] = {"@type": "GeoCoordinates", "latitude": offer.msp.lat, "longitude": offer.msp.lon}
     data: dict[str, Any] = {
-        "@context": "https://schema.org", "@type": "JobPosting", "title": offer.title, "url": url,
-        "description": description, "datePosted": offer.date.isoformat(),
+        "@context": "https://schema.org",
+        "@type": "JobPosting",
+        "title": offer.title,
+        "url": url,
+        "description": description,
+        "datePosted": offer.date.isoformat(),
         "validThrough": datetime.combine(offer.expires, time(23, 59), tzinfo=PARIS).isoformat(),
-        "employmentType": _employment(offer), "hiringOrganization": organization, "jobLocation": place,
+        "employmentType": _employment(offer),
+        "hiringOrganization": organization,
+        "jobLocation": place,
         "occupationalCategory": ", ".join(p.label for p in offer.professions),
     }
     if offer.start:
@@ -55,7 +66,10 @@ def job_posting(offer: JobOffer, url: str, description: str) -> dict[str, Any]:
 def event(item: Event, url: str, organizer: str) -> dict[str, Any]:
     """Return an Event with its times in Paris time and its place or online location."""
     data: dict[str, Any] = {
-        "@context": "https://schema.org", "@type": "Event", "name": item.title, "url": url,
+        "@context": "https://schema.org",
+        "@type": "Event",
+        "name": item.title,
+        "url": url,
         "startDate": item.start.date().isoformat() if item.all_day else item.start.isoformat(),
         "eventStatus": "https://schema.org/EventScheduled",
         "organizer": {"@type": "Organization", "name": organizer},
@@ -69,16 +83,27 @@ def event(item: Event, url: str, organizer: str) -> dict[str, Any]:
         data["location"] = {"@type": "VirtualLocation", "url": item.registration or url}
     else:
         data["eventAttendanceMode"] = "https://schema.org/OfflineEventAttendanceMode"
-        data["location"] = {"@type": "Place", "name": item.place or item.commune or "", "address": _address(item.commune, item.department)}
+        data["location"] = {
+            "@type": "Place",
+            "name": item.place or item.commune or "",
+            "address": _address(item.commune, item.department),
+        }
     return data
 
 
 def article(item: NewsItem | Story, url: str, publisher: str, logo: str) -> dict[str, Any]:
     """Return an Article for a news item or a story."""
-    authors = [{"@type": "Person", "name": a.name} for a in getattr(item, "authors", [])] or [{"@type": "Organization", "name": publisher}]
+    authors = [{"@type": "Person", "name": a.name} for a in getattr(item, "authors", [])] or [
+        {"@type": "Organization", "name": publisher}
+    ]
     data: dict[str, Any] = {
-        "@context": "https://schema.org", "@type": "Article", "headline": item.title, "url": url,
-        "datePublished": item.date.isoformat(), "inLanguage": "fr", "author": authors,
+        "@context": "https://schema.org",
+        "@type": "Article",
+        "headline": item.title,
+        "url": url,
+        "datePublished": item.date.isoformat(),
+        "inLanguage": "fr",
+        "author": authors,
         "publisher": {"@type": "Organization", "name": publisher, "logo": {"@type": "ImageObject", "url": logo}},
     }
     if item.summary:

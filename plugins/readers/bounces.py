@@ -84,12 +84,14 @@ def _is_dsn(message: Message) -> bool:
 
 def _dsn_notices(message: Message) -> list[Notice] | None:
     """Return a notice per failed or delayed recipient, [] when all were delivered, None when unreadable."""
-    parts = message.get_payload()
-    if not isinstance(parts, list):  # a report without a boundary
+    payload = message.get_payload()
+    if not isinstance(payload, list):  # a report without a boundary
         return None
+    parts = [p for p in payload if isinstance(p, Message)]
     status_part = next((p for p in parts if p.get_content_type() == "message/delivery-status"), None)
-    blocks = status_part.get_payload() if status_part is not None else None
-    if not isinstance(blocks, list) or len(blocks) < 2:  # the per-message block, then one per recipient
+    found = status_part.get_payload() if status_part is not None else None
+    blocks = [b for b in found if isinstance(b, Message)] if isinstance(found, list) else []
+    if len(blocks) < 2:  # the per-message block, then one per recipient
         return None
     letter = _letter_from_original(parts) or _letter_from_thread(message)
     try:
@@ -132,10 +134,14 @@ def _letter_from_original(parts: list[Message]) -> str | None:
     """Return the letter slug from the returned headers (text/rfc822-headers) or message (message/rfc822)."""
     for part in parts:
         if part.get_content_type() == "text/rfc822-headers":
-            payload = part.get_payload(decode=True) or b""
-            original: Message = HeaderParser(policy=default).parsestr(payload.decode("utf-8", "replace"))
+            payload = part.get_payload(decode=True)
+            raw = payload if isinstance(payload, bytes) else b""
+            original: Message = HeaderParser(policy=default).parsestr(raw.decode("utf-8", "replace"))
         elif part.get_content_type() == "message/rfc822" and part.is_multipart():
-            original = part.get_payload(0)
+            inner = part.get_payload(0)
+            if not isinstance(inner, Message):
+                continue
+            original = inner
         else:
             continue
         letter = _letter_from_ids(_text(original.get("Message-ID")))
@@ -254,8 +260,17 @@ class MailboxError(Exception):
 class ImapMailbox:
     """One IMAP folder over TLS: read with BODY.PEEK[] (unseen stays unseen), done() flags \\Deleted, close() expunges."""
 
-    def __init__(self, host: str, user: str, password: str, *, port: int = 993, folder: str = "INBOX",
-                 ca_file: str | None = None, timeout: float = 30.0):
+    def __init__(
+        self,
+        host: str,
+        user: str,
+        password: str,
+        *,
+        port: int = 993,
+        folder: str = "INBOX",
+        ca_file: str | None = None,
+        timeout: float = 30.0,
+    ):
         self.host, self.port, self.user, self.password = host, port, user, password
         self.folder, self.ca_file, self.timeout = folder, ca_file, timeout
         self.imap: imaplib.IMAP4_SSL | None = None
@@ -282,7 +297,7 @@ class ImapMailbox:
     def messages(self) -> Iterator[tuple[str, bytes]]:
         """Yield each message's UID and bytes, skipping those already flagged for deletion."""
         imap = self.open()
-        uids = _check(imap.uid("SEARCH", None, "UNDELETED"), "recherche IMAP refusée")[0].split()
+        uids = _check(imap.uid("SEARCH", "UNDELETED"), "recherche IMAP refusée")[0].split()
         for uid in (u.decode("ascii") for u in uids):
             data = _check(imap.uid("FETCH", uid, "(BODY.PEEK[])"), "lecture IMAP refusée")
             raw = next((item[1] for item in data if isinstance(item, tuple) and b"BODY[]" in item[0]), None)
@@ -352,5 +367,11 @@ def imap_from_env(environ: Mapping[str, str] | None = None) -> ImapMailbox:
     ca_file = env.get("IMAP_CA_FILE") or None
     if ca_file and not Path(ca_file).is_file():
         raise ValueError(f"IMAP_CA_FILE « {ca_file} » introuvable")
-    return ImapMailbox(env["IMAP_HOST"], env["IMAP_USER"], env["IMAP_PASSWORD"], port=int(port),
-                       folder=env.get("IMAP_FOLDER") or "INBOX", ca_file=ca_file)
+    return ImapMailbox(
+        env["IMAP_HOST"],
+        env["IMAP_USER"],
+        env["IMAP_PASSWORD"],
+        port=int(port),
+        folder=env.get("IMAP_FOLDER") or "INBOX",
+        ca_file=ca_file,
+    )

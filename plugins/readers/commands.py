@@ -36,7 +36,9 @@ def open_store(option: Path | None, project: Path, create: bool) -> ReaderStore:
     if not path.parent.is_dir():
         raise OperatorError(f"Le dossier {path.parent} n'existe pas : vérifiez le chemin de la base des lecteurs.")
     if not create and not path.is_file():
-        raise OperatorError(f"Base des lecteurs introuvable : {path} (créée par « build.py service » ou « build.py abonnes importer »).")
+        raise OperatorError(
+            f"Base des lecteurs introuvable : {path} (créée par « build.py service » ou « build.py abonnes importer »)."
+        )
     return ReaderStore(path)
 
 
@@ -49,7 +51,9 @@ def read_import(path: Path, default_audience: str | None) -> tuple[list[tuple[st
     reader = csv.DictReader(io.StringIO(text), delimiter=";" if first.count(";") > first.count(",") else ",")
     reader.fieldnames = [h.strip().lower() for h in reader.fieldnames or []]
     if "email" not in reader.fieldnames or ("audience" not in reader.fieldnames and not default_audience):
-        raise OperatorError(f"{path.name}:1: en-tête: colonnes attendues email, name, audience (ou --audience) ; trouvé : {', '.join(reader.fieldnames)}")
+        raise OperatorError(
+            f"{path.name}:1: en-tête: colonnes attendues email, name, audience (ou --audience) ; trouvé : {', '.join(reader.fieldnames)}"
+        )
     rows, problems = [], []
     for row in reader:
         email = (row.get("email") or "").strip()
@@ -82,7 +86,9 @@ def export_csv(store: ReaderStore, audience: str | None, out) -> int:
     writer = csv.writer(out, delimiter=";", lineterminator="\n")
     writer.writerow(["email", "name", "audience", "etat", "source", "cree", "consentement", "formulaire", "confirme"])
     for r in store.export(audience):
-        writer.writerow([r.email, r.name, r.audience, r.state, r.source, r.created, r.consent_at or "", r.consent_form, r.confirmed_at or ""])
+        writer.writerow(
+            [r.email, r.name, r.audience, r.state, r.source, r.created, r.consent_at or "", r.consent_form, r.confirmed_at or ""]
+        )
     return 0
 
 
@@ -93,9 +99,12 @@ def show_history(store: ReaderStore, email: str) -> int:
         print(f"Aucune donnée pour {email}{erased}.")
         return 0
     for r in rows:
-        print(f"{r.audience} : {r.state} (source {r.source}, créée le {r.created}"
-              + (f", consentement le {r.consent_at} via {r.consent_form}" if r.consent_at else "")
-              + (f", confirmée le {r.confirmed_at}" if r.confirmed_at else "") + ")")
+        print(
+            f"{r.audience} : {r.state} (source {r.source}, créée le {r.created}"
+            + (f", consentement le {r.consent_at} via {r.consent_form}" if r.consent_at else "")
+            + (f", confirmée le {r.confirmed_at}" if r.confirmed_at else "")
+            + ")"
+        )
     for at, audience, event, detail in events:
         print(f"{at} {audience or '-'} {event}" + (f" : {detail}" if detail else ""))
     return 0
@@ -103,8 +112,10 @@ def show_history(store: ReaderStore, email: str) -> int:
 
 def erase(store: ReaderStore, email: str) -> int:
     removed = store.erase(email, datetime.now(UTC))
-    print(f"{email} effacée ({removed} enregistrement(s) supprimé(s)) ; son empreinte reste dans la liste de suppression :"
-          " aucun import ne la réinscrira.")
+    print(
+        f"{email} effacée ({removed} enregistrement(s) supprimé(s)) ; son empreinte reste dans la liste de suppression :"
+        " aucun import ne la réinscrira."
+    )
     return 0
 
 
@@ -145,8 +156,10 @@ def service_app(project: Path, db: Path | None, outbox: Path | None):
 
     secret = os.environ.get("LETTER_SECRET", "")
     if len(secret) < 16:
-        raise OperatorError("LETTER_SECRET manquant ou trop court (16 caractères au moins) : c'est la clé des liens signés, "
-                            "la même que pour « build.py send ».")
+        raise OperatorError(
+            "LETTER_SECRET manquant ou trop court (16 caractères au moins) : c'est la clé des liens signés, "
+            "la même que pour « build.py send »."
+        )
     settings = letter_settings(project)
     try:
         smtp = SmtpSettings.from_env()
@@ -154,7 +167,13 @@ def service_app(project: Path, db: Path | None, outbox: Path | None):
         postman = Postman(sender, smtp, outbox)
     except ValueError as exc:
         raise OperatorError(f"Envoi des messages impossible : {exc}.") from exc
-    federation = Federation(settings.identity.site_name, settings.identity.email, settings.public_url, settings.members_url,
-                            settings.identity.primary, settings.identity.privacy_url)
+    federation = Federation(
+        settings.identity.site_name,
+        settings.identity.email,
+        settings.public_url,
+        settings.members_url,
+        settings.identity.primary,
+        settings.identity.privacy_url,
+    )
     service = Service(federation, open_store(db, project, create=True), postman, secret.encode())
     return create_app(service, [letters.purpose(urlsplit(settings.unsubscribe_url).path or "/")])

@@ -38,7 +38,7 @@ HEADERS = {
     "X-Content-Type-Options": "nosniff",
     # No script at all; the one stylesheet is inline; forms post to this service only.
     "Content-Security-Policy": "default-src 'none'; style-src 'unsafe-inline'; img-src 'self'; form-action 'self';"
-                               " base-uri 'none'; frame-ancestors 'none'",
+    " base-uri 'none'; frame-ancestors 'none'",
 }
 
 
@@ -68,9 +68,13 @@ class Service:
 
     def __post_init__(self) -> None:
         # Escaped by default; only the text parts of emails (.txt.j2) are plain text.
-        self.env = Environment(loader=FileSystemLoader(TEMPLATES), undefined=StrictUndefined,
-                               autoescape=select_autoescape(enabled_extensions=("html.j2",), disabled_extensions=("txt.j2",), default=True),
-                               trim_blocks=True, lstrip_blocks=True)
+        self.env = Environment(
+            loader=FileSystemLoader(TEMPLATES),
+            undefined=StrictUndefined,
+            autoescape=select_autoescape(enabled_extensions=("html.j2",), disabled_extensions=("txt.j2",), default=True),
+            trim_blocks=True,
+            lstrip_blocks=True,
+        )
 
     def page(self, template: str, status: int = 200, **values: Any) -> HTMLResponse:
         """Return a French page of the service (escaped by default)."""
@@ -114,18 +118,29 @@ def create_app(service: Service, purposes: list[Callable[[Service], list[BaseRou
     routes = [route for purpose in purposes for route in purpose(service)]
 
     async def not_found(request: Request, exc: Exception) -> Response:
-        return service.page("message.html.j2", 404, title="Page introuvable",
-                            lines=["Cette adresse ne correspond à aucune page du service."])
+        return service.page(
+            "message.html.j2", 404, title="Page introuvable", lines=["Cette adresse ne correspond à aucune page du service."]
+        )
 
     async def too_large(request: Request, exc: Exception) -> Response:
-        return service.page("message.html.j2", 413, title="Envoi trop volumineux",
-                            lines=["Le formulaire envoyé est bien plus long que prévu : rien n'a été enregistré."])
+        return service.page(
+            "message.html.j2",
+            413,
+            title="Envoi trop volumineux",
+            lines=["Le formulaire envoyé est bien plus long que prévu : rien n'a été enregistré."],
+        )
 
     async def failure(request: Request, exc: Exception) -> Response:
         # 5xx on our side only: a mail provider retries a one-click unsubscription that got one.
-        return service.page("message.html.j2", 500, title="Le service a rencontré un problème",
-                            lines=["Rien n'a été perdu de ce qui était déjà enregistré. Réessayez dans quelques minutes ;"
-                                   " si le problème continue, écrivez-nous."])
+        return service.page(
+            "message.html.j2",
+            500,
+            title="Le service a rencontré un problème",
+            lines=[
+                "Rien n'a été perdu de ce qui était déjà enregistré. Réessayez dans quelques minutes ;"
+                " si le problème continue, écrivez-nous."
+            ],
+        )
 
     handlers: dict[Any, Callable] = {404: not_found, 405: not_found, BodyTooLarge: too_large, 500: failure, Exception: failure}
     return Starlette(routes=routes, exception_handlers=handlers)
@@ -151,6 +166,7 @@ def serve(app: Starlette, host: str, port: int, ready: Callable[[str], None] = p
                 for sig, handler in previous.items():
                     signal.signal(sig, handler)
 
-    config = uvicorn.Config(app, host=host, port=port, log_level="warning", access_log=False, server_header=False,
-                            proxy_headers=False, lifespan="off")
+    config = uvicorn.Config(
+        app, host=host, port=port, log_level="warning", access_log=False, server_header=False, proxy_headers=False, lifespan="off"
+    )
     Server(config).run()

@@ -42,27 +42,49 @@ def audience_of(secret: bytes, email: str, tok: str) -> str | None:
 
 def confirmation_mail(service: Service, email: str, audience: str, when: datetime) -> Mail:
     signed = tokens.sign(service.secret, CONFIRM, (email.lower(), audience), when)
-    link = (service.federation.public_url.rstrip("/") + CONFIRM_PATH + "?"
-            + urlencode({"adresse": email.lower(), "lettre": audience}) + "&" + signed.query())
+    link = (
+        service.federation.public_url.rstrip("/")
+        + CONFIRM_PATH
+        + "?"
+        + urlencode({"adresse": email.lower(), "lettre": audience})
+        + "&"
+        + signed.query()
+    )
     values = {"letter": LETTER_NAMES[audience], "link": link, "hours": int(service.confirm_max_age.total_seconds() // 3600)}
-    return Mail(email, f"Confirmez votre inscription à {LETTER_NAMES[audience]}",
-                service.text("lettres/confirmation.txt.j2", **values), service.text("lettres/confirmation.html.j2", **values))
+    return Mail(
+        email,
+        f"Confirmez votre inscription à {LETTER_NAMES[audience]}",
+        service.text("lettres/confirmation.txt.j2", **values),
+        service.text("lettres/confirmation.html.j2", **values),
+    )
 
 
 def routes(service: Service, unsubscribe_path: str = "/lettres/desinscription/") -> list[BaseRoute]:
     """Return the letters' routes."""
 
     def form(request: Request, status: int = 200, error: str = "") -> HTMLResponse:
-        return service.page("lettres/formulaire.html.j2", status, title="S'inscrire à une lettre", error=error,
-                            audiences=audiences(request), letter_names=LETTER_NAMES, action=SUBSCRIBE_PATH)
+        return service.page(
+            "lettres/formulaire.html.j2",
+            status,
+            title="S'inscrire à une lettre",
+            error=error,
+            audiences=audiences(request),
+            letter_names=LETTER_NAMES,
+            action=SUBSCRIBE_PATH,
+        )
 
     def sent() -> HTMLResponse:
         # The same answer whatever the store holds: the page tells nobody who is subscribed.
-        return service.page("message.html.j2", title="Vérifiez votre messagerie", lines=[
-            "Si l'adresse indiquée peut être inscrite, un message vient de lui être envoyé avec un lien de confirmation.",
-            f"Ce lien est valable {int(service.confirm_max_age.total_seconds() // 3600)} heures. Rien n'est enregistré"
-            " comme inscription tant qu'il n'a pas été suivi.",
-            "Pas de message ? Regardez dans les indésirables, ou réessayez dans une heure."])
+        return service.page(
+            "message.html.j2",
+            title="Vérifiez votre messagerie",
+            lines=[
+                "Si l'adresse indiquée peut être inscrite, un message vient de lui être envoyé avec un lien de confirmation.",
+                f"Ce lien est valable {int(service.confirm_max_age.total_seconds() // 3600)} heures. Rien n'est enregistré"
+                " comme inscription tant qu'il n'a pas été suivi.",
+                "Pas de message ? Regardez dans les indésirables, ou réessayez dans une heure.",
+            ],
+        )
 
     def request_subscription(email: str, audience: str, form_name: str) -> bool:
         now = service.clock()
@@ -90,34 +112,60 @@ def routes(service: Service, unsubscribe_path: str = "/lettres/desinscription/")
             return form(request, 403, "La lettre des adhérents s'obtient depuis l'espace adhérents, une fois connecté.")
         email = fields.get("adresse", "").strip()
         if len(email) > 254 or not ADDRESS.match(email):
-            return form(request, 400, "Cette adresse électronique n'est pas valide : vérifiez-la (exemple : prenom.nom@exemple.fr).")
+            return form(
+                request, 400, "Cette adresse électronique n'est pas valide : vérifiez-la (exemple : prenom.nom@exemple.fr)."
+            )
         where = "espace adhérents" if space(request) == "adherents" else "site public"
         if not await run_in_threadpool(request_subscription, email, audience, f"formulaire {SUBSCRIBE_PATH} ({where})"):
-            return service.page("message.html.j2", 503, title="Envoi momentanément impossible", lines=[
-                "Le message de confirmation n'a pas pu partir. Réessayez dans quelques minutes : rien n'est inscrit."])
+            return service.page(
+                "message.html.j2",
+                503,
+                title="Envoi momentanément impossible",
+                lines=["Le message de confirmation n'a pas pu partir. Réessayez dans quelques minutes : rien n'est inscrit."],
+            )
         return sent()
 
     def confirmation_state(request: Request) -> tuple[str, str, str]:
         q = request.query_params
         email, audience = q.get("adresse", "").lower(), q.get("lettre", "")
-        state = tokens.check(service.secret, CONFIRM, (email, audience), q.get("t", ""), q.get("jeton", ""),
-                             service.confirm_max_age, service.clock())
+        state = tokens.check(
+            service.secret,
+            CONFIRM,
+            (email, audience),
+            q.get("t", ""),
+            q.get("jeton", ""),
+            service.confirm_max_age,
+            service.clock(),
+        )
         return state, email, audience
 
     def link_problem(state: str) -> HTMLResponse:
         if state == "expiré":
-            return service.page("message.html.j2", 410, title="Ce lien de confirmation a expiré", lines=[
-                "Rien n'a été inscrit. Recommencez l'inscription : un nouveau lien vous sera envoyé."],
-                link=(SUBSCRIBE_PATH, "S'inscrire à nouveau"))
-        return service.page("message.html.j2", 400, title="Ce lien de confirmation n'est pas valide", lines=[
-            "Il a peut-être été coupé par votre messagerie : copiez le lien complet depuis le message reçu."])
+            return service.page(
+                "message.html.j2",
+                410,
+                title="Ce lien de confirmation a expiré",
+                lines=["Rien n'a été inscrit. Recommencez l'inscription : un nouveau lien vous sera envoyé."],
+                link=(SUBSCRIBE_PATH, "S'inscrire à nouveau"),
+            )
+        return service.page(
+            "message.html.j2",
+            400,
+            title="Ce lien de confirmation n'est pas valide",
+            lines=["Il a peut-être été coupé par votre messagerie : copiez le lien complet depuis le message reçu."],
+        )
 
     async def confirm_page(request: Request) -> HTMLResponse:
         state, email, audience = confirmation_state(request)
         if state != "ok":
             return link_problem(state)
-        return service.page("lettres/confirmer.html.j2", title="Confirmer l'inscription", email=email,
-                            letter=LETTER_NAMES[audience], action=f"{CONFIRM_PATH}?{request.url.query}")
+        return service.page(
+            "lettres/confirmer.html.j2",
+            title="Confirmer l'inscription",
+            email=email,
+            letter=LETTER_NAMES[audience],
+            action=f"{CONFIRM_PATH}?{request.url.query}",
+        )
 
     async def confirm(request: Request) -> HTMLResponse:
         await form_fields(request)
@@ -125,12 +173,21 @@ def routes(service: Service, unsubscribe_path: str = "/lettres/desinscription/")
         if state != "ok":
             return link_problem(state)
         if not await run_in_threadpool(service.store.confirm, email, audience, service.clock()):
-            return service.page("message.html.j2", 410, title="Cette demande n'existe plus", lines=[
-                "Elle a été effacée entre-temps. Recommencez l'inscription si vous le souhaitez."],
-                link=(SUBSCRIBE_PATH, "S'inscrire"))
-        return service.page("message.html.j2", title="Inscription confirmée", lines=[
-            f"L'adresse {email} recevra {LETTER_NAMES[audience]}.",
-            "Chaque lettre contient un lien pour se désinscrire en un clic."])
+            return service.page(
+                "message.html.j2",
+                410,
+                title="Cette demande n'existe plus",
+                lines=["Elle a été effacée entre-temps. Recommencez l'inscription si vous le souhaitez."],
+                link=(SUBSCRIBE_PATH, "S'inscrire"),
+            )
+        return service.page(
+            "message.html.j2",
+            title="Inscription confirmée",
+            lines=[
+                f"L'adresse {email} recevra {LETTER_NAMES[audience]}.",
+                "Chaque lettre contient un lien pour se désinscrire en un clic.",
+            ],
+        )
 
     def unsubscribe_state(request: Request) -> tuple[str | None, str, str]:
         q = request.query_params
@@ -140,18 +197,34 @@ def routes(service: Service, unsubscribe_path: str = "/lettres/desinscription/")
 
     def bad_link(request: Request) -> HTMLResponse:
         if not request.query_params:
-            return service.page("message.html.j2", title="Se désinscrire d'une lettre", lines=[
-                "Utilisez le lien « Se désinscrire » en bas de la lettre reçue : il est propre à votre adresse.",
-                f"Vous pouvez aussi écrire à {service.federation.email} en indiquant l'adresse à désinscrire."])
-        return service.page("message.html.j2", 400, title="Ce lien de désinscription n'est pas valide", lines=[
-            "Il a peut-être été coupé par votre messagerie. Copiez le lien complet depuis la lettre reçue,"
-            f" ou écrivez à {service.federation.email} en indiquant l'adresse à désinscrire : nous nous en occupons."])
+            return service.page(
+                "message.html.j2",
+                title="Se désinscrire d'une lettre",
+                lines=[
+                    "Utilisez le lien « Se désinscrire » en bas de la lettre reçue : il est propre à votre adresse.",
+                    f"Vous pouvez aussi écrire à {service.federation.email} en indiquant l'adresse à désinscrire.",
+                ],
+            )
+        return service.page(
+            "message.html.j2",
+            400,
+            title="Ce lien de désinscription n'est pas valide",
+            lines=[
+                "Il a peut-être été coupé par votre messagerie. Copiez le lien complet depuis la lettre reçue,"
+                f" ou écrivez à {service.federation.email} en indiquant l'adresse à désinscrire : nous nous en occupons."
+            ],
+        )
 
     def done(email: str, audience: str) -> HTMLResponse:
-        return service.page("message.html.j2", title="Désinscription enregistrée", lines=[
-            f"L'adresse {email} ne recevra plus {LETTER_NAMES[audience]}.",
-            "Un envoi déjà commencé peut encore vous parvenir dans les minutes qui viennent."],
-            link=(SUBSCRIBE_PATH, "Vous réinscrire"))
+        return service.page(
+            "message.html.j2",
+            title="Désinscription enregistrée",
+            lines=[
+                f"L'adresse {email} ne recevra plus {LETTER_NAMES[audience]}.",
+                "Un envoi déjà commencé peut encore vous parvenir dans les minutes qui viennent.",
+            ],
+            link=(SUBSCRIBE_PATH, "Vous réinscrire"),
+        )
 
     async def unsubscribe_page(request: Request) -> HTMLResponse:
         audience, email, tok = unsubscribe_state(request)
@@ -160,8 +233,13 @@ def routes(service: Service, unsubscribe_path: str = "/lettres/desinscription/")
         reader = await run_in_threadpool(service.store.reader, email, audience)
         if reader is not None and reader.state == "désabonné":
             return done(email, audience)
-        return service.page("lettres/desinscrire.html.j2", title="Se désinscrire", email=email, letter=LETTER_NAMES[audience],
-                            action=f"{unsubscribe_path}?jeton={quote(tok)}&adresse={quote(email)}")
+        return service.page(
+            "lettres/desinscrire.html.j2",
+            title="Se désinscrire",
+            email=email,
+            letter=LETTER_NAMES[audience],
+            action=f"{unsubscribe_path}?jeton={quote(tok)}&adresse={quote(email)}",
+        )
 
     async def unsubscribe(request: Request) -> HTMLResponse:
         fields = await form_fields(request)

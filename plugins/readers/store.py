@@ -133,8 +133,10 @@ class ReaderStore:
 
     @staticmethod
     def _log(db: sqlite3.Connection, email: str, audience: str, when: datetime, event: str, detail: str = "") -> None:
-        db.execute("INSERT INTO history (email, audience, at, event, detail) VALUES (?, ?, ?, ?, ?)",
-                   (email, audience, stamp(when), event, detail))
+        db.execute(
+            "INSERT INTO history (email, audience, at, event, detail) VALUES (?, ?, ?, ?, ?)",
+            (email, audience, stamp(when), event, detail),
+        )
 
     @staticmethod
     def _row(db: sqlite3.Connection, email: str, audience: str) -> Reader | None:
@@ -159,11 +161,15 @@ class ReaderStore:
                 db.execute(
                     "INSERT INTO readers (email, audience, name, state, source, created, updated, consent_at, consent_form,"
                     " confirmation_sent) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                    (email, audience, name, PENDING, FORM, stamp(when), stamp(when), stamp(when), form, stamp(when)))
+                    (email, audience, name, PENDING, FORM, stamp(when), stamp(when), stamp(when), form, stamp(when)),
+                )
             else:
                 # A former reader asking again keeps their state until they confirm.
-                db.execute("UPDATE readers SET consent_at = ?, consent_form = ?, confirmation_sent = ?, updated = ?"
-                           " WHERE email = ? AND audience = ?", (stamp(when), form, stamp(when), stamp(when), email, audience))
+                db.execute(
+                    "UPDATE readers SET consent_at = ?, consent_form = ?, confirmation_sent = ?, updated = ?"
+                    " WHERE email = ? AND audience = ?",
+                    (stamp(when), form, stamp(when), stamp(when), email, audience),
+                )
             self._log(db, email, audience, when, "demande d'inscription", form)
             return Request(send_confirmation=True, already=False)
 
@@ -190,8 +196,10 @@ class ReaderStore:
             if row is None:
                 return False  # erased since, or never asked: the link alone is not a request
             if row.state != SUBSCRIBED:
-                db.execute("UPDATE readers SET state = ?, confirmed_at = ?, updated = ? WHERE email = ? AND audience = ?",
-                           (SUBSCRIBED, stamp(when), stamp(when), email, audience))
+                db.execute(
+                    "UPDATE readers SET state = ?, confirmed_at = ?, updated = ? WHERE email = ? AND audience = ?",
+                    (SUBSCRIBED, stamp(when), stamp(when), email, audience),
+                )
                 db.execute("DELETE FROM erased WHERE digest = ?", (digest(email),))
                 db.execute("DELETE FROM bounces WHERE email = ?", (email,))
                 self._log(db, email, audience, when, "inscription confirmée")
@@ -205,11 +213,15 @@ class ReaderStore:
             if row is not None and row.state == UNSUBSCRIBED:
                 return False
             if row is None:
-                db.execute("INSERT INTO readers (email, audience, state, source, created, updated) VALUES (?, ?, ?, ?, ?, ?)",
-                           (email, audience, UNSUBSCRIBED, OPERATOR, stamp(when), stamp(when)))
+                db.execute(
+                    "INSERT INTO readers (email, audience, state, source, created, updated) VALUES (?, ?, ?, ?, ?, ?)",
+                    (email, audience, UNSUBSCRIBED, OPERATOR, stamp(when), stamp(when)),
+                )
             else:
-                db.execute("UPDATE readers SET state = ?, updated = ? WHERE email = ? AND audience = ?",
-                           (UNSUBSCRIBED, stamp(when), email, audience))
+                db.execute(
+                    "UPDATE readers SET state = ?, updated = ? WHERE email = ? AND audience = ?",
+                    (UNSUBSCRIBED, stamp(when), email, audience),
+                )
             self._log(db, email, audience, when, "désinscription", how)
             return True
 
@@ -222,8 +234,10 @@ class ReaderStore:
         email = email.lower()
         kind = "hard" if hard else "soft"
         with self.transaction() as db:
-            db.execute("INSERT OR IGNORE INTO bounces (email, letter, kind, at, status) VALUES (?, ?, ?, ?, ?)",
-                       (email, letter, kind, stamp(when), status))
+            db.execute(
+                "INSERT OR IGNORE INTO bounces (email, letter, kind, at, status) VALUES (?, ?, ?, ?, ?)",
+                (email, letter, kind, stamp(when), status),
+            )
             soft = {r[0] for r in db.execute("SELECT letter FROM bounces WHERE email = ? AND kind = 'soft'", (email,))}
             last_three = recent_letters[-3:]
             if not hard and not (len(last_three) == 3 and soft.issuperset(last_three)):
@@ -231,8 +245,11 @@ class ReaderStore:
                 return False
             rows = db.execute("SELECT audience FROM readers WHERE email = ? AND state != ?", (email, BOUNCED)).fetchall()
             if not rows:
-                db.execute("INSERT OR IGNORE INTO readers (email, audience, state, source, created, updated)"
-                           " VALUES (?, 'public', ?, ?, ?, ?)", (email, BOUNCED, OPERATOR, stamp(when), stamp(when)))
+                db.execute(
+                    "INSERT OR IGNORE INTO readers (email, audience, state, source, created, updated)"
+                    " VALUES (?, 'public', ?, ?, ?, ?)",
+                    (email, BOUNCED, OPERATOR, stamp(when), stamp(when)),
+                )
             db.execute("UPDATE readers SET state = ?, updated = ? WHERE email = ?", (BOUNCED, stamp(when), email))
             why = f"rebond définitif {status}" if hard else f"rebonds temporaires sur {', '.join(last_three)}"
             self._log(db, email, "", when, "adresse en erreur", f"{letter} : {why}")
@@ -246,7 +263,8 @@ class ReaderStore:
             row = db.execute(
                 "SELECT 1 FROM readers WHERE email = ? AND (state = ? OR (audience = ? AND state = ?))"
                 " UNION ALL SELECT 1 FROM erased WHERE digest = ? LIMIT 1",
-                (email, BOUNCED, audience, UNSUBSCRIBED, digest(email))).fetchone()
+                (email, BOUNCED, audience, UNSUBSCRIBED, digest(email)),
+            ).fetchone()
         finally:
             db.close()
         return row is not None
@@ -258,7 +276,8 @@ class ReaderStore:
             rows = db.execute(
                 "SELECT email, name FROM readers r WHERE audience = ? AND state = ? AND NOT EXISTS"
                 " (SELECT 1 FROM readers b WHERE b.email = r.email AND b.state = ?) ORDER BY created, email",
-                (audience, SUBSCRIBED, BOUNCED)).fetchall()
+                (audience, SUBSCRIBED, BOUNCED),
+            ).fetchall()
         finally:
             db.close()
         return rows
@@ -279,14 +298,17 @@ class ReaderStore:
                     db.execute(
                         "INSERT INTO readers (email, audience, name, state, source, created, updated, consent_at, consent_form,"
                         " confirmed_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                        (email, audience, name, SUBSCRIBED, IMPORT, stamp(when), stamp(when), stamp(when), form, stamp(when)))
+                        (email, audience, name, SUBSCRIBED, IMPORT, stamp(when), stamp(when), stamp(when), form, stamp(when)),
+                    )
                     self._log(db, email, audience, when, "importée", form)
                     outcomes.append((email, "ajoutée"))
                 elif row.state in (UNSUBSCRIBED, BOUNCED):
                     outcomes.append((email, f"ignorée : {row.state} depuis le {row.updated[:10]}"))
                 elif row.state == PENDING:
-                    db.execute("UPDATE readers SET state = ?, source = ?, confirmed_at = ?, updated = ? WHERE email = ? AND audience = ?",
-                               (SUBSCRIBED, IMPORT, stamp(when), stamp(when), email, audience))
+                    db.execute(
+                        "UPDATE readers SET state = ?, source = ?, confirmed_at = ?, updated = ? WHERE email = ? AND audience = ?",
+                        (SUBSCRIBED, IMPORT, stamp(when), stamp(when), email, audience),
+                    )
                     self._log(db, email, audience, when, "importée", form)
                     outcomes.append((email, "ajoutée (demande en attente)"))
                 else:
@@ -307,7 +329,9 @@ class ReaderStore:
         db = self._connect()
         try:
             rows = [Reader(*r) for r in db.execute("SELECT * FROM readers WHERE email = ? ORDER BY audience", (email,))]
-            events = db.execute("SELECT at, audience, event, detail FROM history WHERE email = ? ORDER BY id", (email,)).fetchall()
+            events = db.execute(
+                "SELECT at, audience, event, detail FROM history WHERE email = ? ORDER BY id", (email,)
+            ).fetchall()
         finally:
             db.close()
         return rows, events
@@ -323,7 +347,9 @@ class ReaderStore:
         """Erase everything about an address, keep its digest in the suppression list; return the rows removed."""
         email = email.lower()
         with self.transaction() as db:
-            removed = sum(db.execute(f"DELETE FROM {table} WHERE email = ?", (email,)).rowcount
-                          for table in ("readers", "history", "bounces"))
+            removed = sum(
+                db.execute(f"DELETE FROM {table} WHERE email = ?", (email,)).rowcount
+                for table in ("readers", "history", "bounces")
+            )
             db.execute("INSERT OR IGNORE INTO erased (digest, at) VALUES (?, ?)", (digest(email), stamp(when)))
         return removed

@@ -33,8 +33,15 @@ def sign(secret: bytes, purpose: str, values: tuple[str, ...], when: datetime) -
     return Signed(issued, _mac(secret, purpose, values, issued))
 
 
-def check(secret: bytes, purpose: str, values: tuple[str, ...], issued: str, signature: str,
-          max_age: timedelta, now: datetime | None = None) -> str:
+def check(
+    secret: bytes,
+    purpose: str,
+    values: tuple[str, ...],
+    issued: str,
+    signature: str,
+    max_age: timedelta,
+    now: datetime | None = None,
+) -> str:
     """Return "ok", "expiré" or "invalide" for a link's values, issue time and signature."""
     try:
         when = int(issued)

@@ -99,8 +99,12 @@ def search_filters(item: Item, audience: Audience) -> list[tuple[str, str]]:
             found += [("Mot-clé", k.label) for k in item.keywords]
         return found
     if isinstance(item, JobOffer):
-        return [("Rubrique", "Postes à pourvoir"), ("Type d'offre", item.kind.label),
-                ("Département", department_label(item.department)), *(("Profession", p.label) for p in item.professions)]
+        return [
+            ("Rubrique", "Postes à pourvoir"),
+            ("Type d'offre", item.kind.label),
+            ("Département", department_label(item.department)),
+            *(("Profession", p.label) for p in item.professions),
+        ]
     if isinstance(item, Story):
         return [("Rubrique", "Récits"), ("Série", item.series.label)]
     if isinstance(item, NewsItem):
@@ -126,8 +130,9 @@ def uri_of(thing: Item | Term) -> str:
 class SitePlan:
     """The pages, attachments and sections of one site."""
 
-    def __init__(self, content: Content, audience: Audience, today: date, privacy: PrivacySettings | None = None,
-                 join_page: str = ""):
+    def __init__(
+        self, content: Content, audience: Audience, today: date, privacy: PrivacySettings | None = None, join_page: str = ""
+    ):
         self.content = content
         self.audience = audience
         self.today = today
@@ -136,8 +141,11 @@ class SitePlan:
 
     def content_pages(self) -> list:
         """Return this site's editors' pages, the home text aside (the « Adhérer » page is the public's only)."""
-        return [p for p in self.content.pages_for(self.audience) if p.slug != HOME_INTRO
-                and not (self.audience is Audience.ADHERENTS and p.slug == self.join_page)]
+        return [
+            p
+            for p in self.content.pages_for(self.audience)
+            if p.slug != HOME_INTRO and not (self.audience is Audience.ADHERENTS and p.slug == self.join_page)
+        ]
 
     def sections(self) -> list[Section]:
         sections = [
@@ -174,9 +182,14 @@ class SitePlan:
 
     def privacy_page(self, privacy: PrivacySettings) -> PageSpec:
         """Return the « Données personnelles » page (RGPD art. 13), written from the federation's settings."""
-        return PageSpec(f"{PRIVACY_PAGE}.md", "Données personnelles", "privacy.html", "",
-                        {"privacy": privacy, "processings": processings(privacy)},
-                        "Ce que la fédération fait de vos données personnelles, et comment exercer vos droits.")
+        return PageSpec(
+            f"{PRIVACY_PAGE}.md",
+            "Données personnelles",
+            "privacy.html",
+            "",
+            {"privacy": privacy, "processings": processings(privacy)},
+            "Ce que la fédération fait de vos données personnelles, et comment exercer vos droits.",
+        )
 
     def attachments(self) -> Iterator[Attachment]:
         """Yield the toolbox files this audience may download: attachments and linked files."""
@@ -188,8 +201,12 @@ class SitePlan:
 
     def item_page(self, item: Item, template: str, indexed: bool = True, **context: Any) -> PageSpec:
         return PageSpec(
-            item_uri(item), item.title, template, item.body,
-            {"item": item, **context}, getattr(item, "summary", "") or "",
+            item_uri(item),
+            item.title,
+            template,
+            item.body,
+            {"item": item, **context},
+            getattr(item, "summary", "") or "",
             search_filters(item, self.audience) if indexed else None,
         )
 
@@ -234,8 +251,15 @@ class SitePlan:
                 yield self.item_page(sheet, "sheet.html", downloads=self.downloads(sheet))
             else:
                 # A locked teaser: never the body, headings, keywords or attachments.
-                yield PageSpec(item_uri(sheet), sheet.title, "teaser.html", "", {"item": sheet}, sheet.summary,
-                               search_filters(sheet, self.audience))
+                yield PageSpec(
+                    item_uri(sheet),
+                    sheet.title,
+                    "teaser.html",
+                    "",
+                    {"item": sheet},
+                    sheet.summary,
+                    search_filters(sheet, self.audience),
+                )
 
     def downloads(self, sheet: ToolboxSheet) -> list[Download]:
         toolbox = (self.content.root / "toolbox").resolve()
@@ -255,7 +279,9 @@ class SitePlan:
         news = self.content.news_for(self.audience)
         yield self.listing("actualites/index.md", "Actualités", news, kind="actualites", tags=self.content.tags(self.audience))
         for tag in self.content.tags(self.audience):
-            yield self.listing(term_uri(tag), f"Actualités : {tag.label}", [n for n in news if tag in n.tags], kind="actualites", term=tag)
+            yield self.listing(
+                term_uri(tag), f"Actualités : {tag.label}", [n for n in news if tag in n.tags], kind="actualites", term=tag
+            )
         yield from (self.item_page(n, "news.html") for n in news)
 
     def event_pages(self) -> Iterator[PageSpec]:
@@ -268,9 +294,13 @@ class SitePlan:
     def story_pages(self) -> Iterator[PageSpec]:
         stories = self.content.stories
         series = sorted({s.series for s in stories}, key=lambda t: t.slug)
-        yield self.listing("inspir-cafe/index.md", "Inspir'Café et Les MSP ont du talent", stories, kind="inspir-cafe", series=series)
+        yield self.listing(
+            "inspir-cafe/index.md", "Inspir'Café et Les MSP ont du talent", stories, kind="inspir-cafe", series=series
+        )
         for term in series:
-            yield self.listing(term_uri(term), term.label, [s for s in stories if s.series == term], kind="inspir-cafe", term=term)
+            yield self.listing(
+                term_uri(term), term.label, [s for s in stories if s.series == term], kind="inspir-cafe", term=term
+            )
         yield from (self.item_page(s, "story.html") for s in stories)
 
     def msp_pages(self) -> Iterator[PageSpec]:
