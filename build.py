@@ -248,6 +248,16 @@ def command_replies(args: argparse.Namespace, store) -> int:
         raise commands.OperatorError(exc.report("aucun message n'a été traité")) from exc
 
 
+def command_registrations(args: argparse.Namespace) -> int:
+    from plugins.readers import commands
+
+    try:
+        return commands.export_registrations(args.db, args.project, args.evenement, args.sortie)
+    except commands.OperatorError as exc:
+        print(exc, file=sys.stderr)
+        return 1
+
+
 def command_serve(args: argparse.Namespace) -> int:
     from plugins.preview import serve
 
@@ -336,6 +346,12 @@ def parser() -> argparse.ArgumentParser:
     rr.add_argument("--dossier", type=Path, help="dossier de fichiers .eml au lieu de la boîte IMAP")
     re_ = ra.add_parser("effacer", help="efface une adresse (RGPD art. 17) ; seule son empreinte reste")
     re_.add_argument("adresse")
+    g = sub.add_parser("inscriptions", help="inscriptions aux événements : exporter la liste d'un événement")
+    g.add_argument("--db", type=Path, help="base du service (SQLite) ; défaut : $LETTER_DB")
+    ga = g.add_subparsers(dest="action", required=True, metavar="ACTION", title="actions")
+    gx = ga.add_parser("exporter", help="écrit les inscrits d'un événement en CSV (UTF-8, « ; »), et leur nombre par état")
+    gx.add_argument("evenement", help="l'événement, ex. forum-installation-2027")
+    gx.add_argument("--sortie", type=Path, help="fichier CSV (défaut : la sortie standard)")
     s = sub.add_parser("serve", help="aperçu local des deux sites, rechargé à chaque modification")
     s.add_argument("--host", default="127.0.0.1")
     s.add_argument("--port", type=int, default=8000, help="port du site public ; l'espace adhérents prend le suivant")
@@ -357,6 +373,7 @@ def main(argv: list[str] | None = None) -> int:
         "send": command_send,
         "service": command_service,
         "abonnes": command_readers,
+        "inscriptions": command_registrations,
     }
     return handlers[command](args)
 

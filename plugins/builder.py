@@ -20,6 +20,7 @@ from plugins.letters.render import Identity as RenderIdentity
 from plugins.locking import FileLock
 from plugins.model import Audience, Content, load_content
 from plugins.privacy import PAGE as PRIVACY_PAGE
+from plugins.privacy import PrivacySettings
 
 SITE_DIRS = {Audience.PUBLIC: "public", Audience.ADHERENTS: "adherents"}
 
@@ -130,6 +131,12 @@ def federation_identity(project: Path) -> Identity:
         join_url=join if "://" in join else public_url.rstrip("/") + "/" + join.lstrip("/"),
         public_url=public_url,
     )
+
+
+def privacy_settings(project: Path) -> PrivacySettings:
+    """Return the federation's privacy answers from mkdocs.yml; raise ValueError (French) if they are wrong."""
+    config = site_config(project, Audience.PUBLIC, project / "site")
+    return PrivacySettings.from_settings(config.extra.get("federation", {}) or {}, config.site_name)
 
 
 def map_tiles(project: Path) -> str:

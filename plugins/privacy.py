@@ -33,6 +33,7 @@ class PrivacySettings:
     contact: str
     address: str
     sending_provider: str
+    registrations_months: int = 12  # registrants of an event are erased this many months after it
 
     @classmethod
     def from_settings(cls, federation: Mapping, site_name: str) -> PrivacySettings:
@@ -40,20 +41,26 @@ class PrivacySettings:
         privacy = federation.get("privacy") or {}
         if not isinstance(privacy, Mapping):
             raise ValueError("mkdocs.yml : extra.federation.privacy doit être un ensemble de champs (controller, contact…)")
-        unknown = set(privacy) - {"controller", "contact", "sending_provider"}
+        known = ("controller", "contact", "sending_provider", "registrations_months")
+        unknown = set(privacy) - set(known)
         if unknown:
             raise ValueError(
-                f"mkdocs.yml : extra.federation.privacy : champ(s) inconnu(s) {', '.join(sorted(unknown))}, "
-                "attendu controller, contact, sending_provider"
+                f"mkdocs.yml : extra.federation.privacy : champ(s) inconnu(s) {', '.join(sorted(unknown))}, attendu {', '.join(known)}"
             )
         contact = str(privacy.get("contact") or federation.get("email") or "")
         if not contact:
             raise ValueError("mkdocs.yml : extra.federation.privacy.contact manquant : l'adresse où exercer ses droits")
+        months = privacy.get("registrations_months", 12)
+        if not isinstance(months, int) or isinstance(months, bool) or not 1 <= months <= 60:
+            raise ValueError(
+                f"mkdocs.yml : extra.federation.privacy.registrations_months « {months} » : attendu un nombre de mois entre 1 et 60"
+            )
         return cls(
             str(privacy.get("controller") or site_name),
             contact,
             str(federation.get("address", "")),
             str(privacy.get("sending_provider") or "le serveur d'envoi de la fédération"),
+            months,
         )
 
 
@@ -71,6 +78,18 @@ def processings(settings: PrivacySettings) -> list[Processing]:
             f"jusqu'à votre désinscription ; une demande non confirmée est effacée après {PENDING_DAYS} jours ; "
             "après un effacement demandé, seule une empreinte irréversible de l'adresse est gardée, pour ne jamais la réinscrire sans vous",
             f"l'équipe de la fédération ; {settings.sending_provider}, pour la seule remise des messages",
+        ),
+        Processing(
+            "Inscriptions aux événements (formulaire d'un événement)",
+            (
+                ("nom", "vos prénom et nom"),
+                ("adresse", "votre adresse électronique"),
+                ("question", "vos réponses aux questions de l'événement (profession, repas…)"),
+            ),
+            "organiser l'événement : places, liste d'attente, confirmation, annulation, liste des participants",
+            "votre demande d'inscription (RGPD, article 6.1.b)",
+            f"effacées {settings.registrations_months} mois après l'événement",
+            "l'équipe de la fédération et les organisateurs de l'événement",
         ),
         Processing(
             "Désinscription et retours des messages",
@@ -100,6 +119,11 @@ def processings(settings: PrivacySettings) -> list[Processing]:
             "l'équipe technique de la fédération",
         ),
     ]
+
+
+def field_family(name: str) -> str:
+    """Return the name a form field is declared under: an event's question-<id> fields are « question »."""
+    return "question" if name.startswith("question-") else name
 
 
 def form_fields() -> set[str]:

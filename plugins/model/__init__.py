@@ -14,6 +14,8 @@ from plugins.model.entities import (
     Msp,
     NewsItem,
     Page,
+    Question,
+    SignUp,
     Story,
     ToolboxSheet,
 )
@@ -31,6 +33,8 @@ __all__ = [
     "NewsItem",
     "Page",
     "Problem",
+    "Question",
+    "SignUp",
     "Story",
     "ToolboxSheet",
     "load_content",

@@ -16,6 +16,7 @@ from plugins.model.fields import (
     moment,
     number_between,
     person,
+    registration,
     slug_ref,
     text,
     url,
@@ -103,7 +104,7 @@ EVENT_FIELDS = [
     Field("commune", text, hint="la commune, ou online: true pour un événement en ligne"),
     Field("department", department, hint="un code de département comme 44" + OPTIONAL),
     Field("online", boolean),
-    Field("registration", url),
+    Field("registration", registration, hint="l'adresse d'inscription, ou un bloc places/closes/… (voir le README)" + OPTIONAL),
     Field("audience", choice(v.ACCESS)),
     Field("summary", text, hint="une phrase de présentation" + OPTIONAL),
 ]

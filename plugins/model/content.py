@@ -6,7 +6,7 @@ import re
 from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import date, datetime
 from pathlib import Path
 from typing import Any
 
@@ -25,6 +25,8 @@ from plugins.model.entities import (
     Msp,
     NewsItem,
     Page,
+    Question,
+    SignUp,
     Story,
     Term,
     ToolboxSheet,
@@ -479,10 +481,36 @@ class _Loader:
             commune=values.get("commune"),
             department=values.get("department"),
             online=values.get("online", False),
-            registration=values.get("registration"),
+            registration=values["registration"] if isinstance(values.get("registration"), str) else None,
+            sign_up=self.sign_up(doc, values, start),
             access=Audience(values.get("audience", "public")),
             summary=values.get("summary", ""),
         )
+
+    def sign_up(self, doc: SourceDocument, values: dict[str, Any], start: datetime) -> SignUp | None:
+        """Return the registrations the event opens on the federation's service, if its registration is a block."""
+        block = values.get("registration")
+        if not isinstance(block, dict):
+            return None
+        event_audience = Audience(values.get("audience", "public"))
+        audience = Audience(block.get("audience", event_audience.value))
+        if event_audience is Audience.ADHERENTS and audience is Audience.PUBLIC:
+            self.problem(
+                doc.rel,
+                doc.line_of("registration"),
+                "registration",
+                "audience: public pour un événement réservé aux adhérents, attendu audience: adherents",
+            )
+        closes = block.get("closes", start)
+        if closes > start:
+            self.problem(
+                doc.rel, doc.line_of("registration"), "registration", "closes après le début, attendu une date-heure avant start"
+            )
+        questions = tuple(
+            Question(q["id"], q["label"], q["kind"], tuple(q.get("choices", ())), q.get("required", False))
+            for q in block.get("questions", [])
+        )
+        return SignUp(int(block["places"]), closes, audience, block.get("waiting_list", False), questions)
 
     def letter(self, doc: SourceDocument, values: dict[str, Any]) -> Letter:
         audience = Audience(values["audience"])

@@ -151,6 +151,28 @@ class NewsItem(Item):
         return self.access
 
 
+@dataclass(frozen=True)
+class Question:
+    """One question of an event's registration form."""
+
+    id: str
+    label: str
+    kind: str  # choix, oui-non, texte
+    choices: tuple[str, ...] = ()
+    required: bool = False
+
+
+@dataclass(frozen=True)
+class SignUp:
+    """Registrations opened on the federation's own service: places, closing time, who may register."""
+
+    places: int
+    closes: datetime
+    audience: Audience
+    waiting_list: bool = False
+    questions: tuple[Question, ...] = ()
+
+
 @dataclass(kw_only=True)
 class Event(Item):
     start: datetime
@@ -160,7 +182,8 @@ class Event(Item):
     commune: str | None = None
     department: str | None = None
     online: bool = False
-    registration: str | None = None
+    registration: str | None = None  # an external registration page
+    sign_up: SignUp | None = None  # or registrations on the federation's service
     access: Audience = Audience.PUBLIC
     summary: str = ""
 

@@ -185,7 +185,13 @@ def mapping(fields: list[Field], at_least_one: bool = False) -> Check:
         unknown = [k for k in value if k not in names]
         if unknown:
             raise FieldError(f"clé {quote(unknown[0])} inconnue, attendu {', '.join(names)}")
-        result = {f.name: f.check(value[f.name]) for f in fields if value.get(f.name) is not None}
+        result = {}
+        for f in fields:
+            if value.get(f.name) is not None:
+                try:
+                    result[f.name] = f.check(value[f.name])
+                except FieldError as exc:  # name the nested key: « places : « 0 » hors limites… »
+                    raise FieldError(f"{f.name} : {exc}") from None
         missing = [f.name for f in fields if f.required and f.name not in result]
         if missing:
             raise FieldError(f"{missing[0]} manquant, attendu {', '.join(names)}")
@@ -194,6 +200,55 @@ def mapping(fields: list[Field], at_least_one: bool = False) -> Check:
         return result
 
     return check
+
+
+QUESTION_KINDS = {"choix": "une réponse parmi choices", "oui-non": "oui ou non", "texte": "un texte court"}
+
+
+def question(value: Any) -> dict[str, Any]:
+    """Return one registration question: {id, label, kind, choices, required}."""
+    result = mapping(
+        [
+            Field("id", text, required=True),
+            Field("label", text, required=True),
+            Field("kind", choice(QUESTION_KINDS), required=True),
+            Field("choices", list_of(text, 2)),
+            Field("required", boolean),
+        ]
+    )(value)
+    if not re.match(r"^[a-z][a-z0-9-]{0,30}$", result["id"]):
+        raise FieldError(f"id {quote(result['id'])} mal formé, attendu des minuscules sans accent ni espace (ex. repas)")
+    if (result["kind"] == "choix") != ("choices" in result):
+        raise FieldError(f"question {result['id']} : choices va avec kind: choix, et seulement avec lui")
+    return result
+
+
+SIGN_UP_FIELDS = [
+    Field("places", number_between(1, 5000), required=True),
+    Field("closes", instant),
+    Field("audience", choice({"public": "public", "adherents": "adherents"})),
+    Field("waiting_list", boolean),
+    Field("questions", list_of(question)),
+]
+
+
+def registration(value: Any) -> str | dict[str, Any]:
+    """Return an external registration URL, or the mapping that opens registrations on the federation's service."""
+    if isinstance(value, dict):
+        result = mapping(SIGN_UP_FIELDS)(value)
+        if result["places"] != int(result["places"]):
+            raise FieldError(f"places {quote(result['places'])} n'est pas un nombre entier, attendu le nombre de places (ex. 50)")
+        questions = result.get("questions", [])
+        if len(questions) > 5 or len({q["id"] for q in questions}) != len(questions):
+            raise FieldError("questions : 5 au plus, chacune avec un id différent")
+        return result
+    try:
+        return url(value)
+    except FieldError:
+        raise FieldError(
+            f"{quote(value)} n'est ni une adresse web (https://…) ni un bloc d'inscription "
+            "(places, closes, audience, waiting_list, questions)"
+        ) from None
 
 
 def person(value: Any) -> dict[str, str]:

@@ -146,11 +146,42 @@ def process_replies(store: ReaderStore, mailbox, secret: bytes, content) -> int:
     return 0
 
 
+def export_registrations(db: Path | None, project: Path, slug: str, output: Path | None) -> int:
+    """Write an event's registrants as CSV for the federation's spreadsheet (UTF-8 with BOM, « ; »); print the counts."""
+    from plugins.model import ContentError, load_content
+    from plugins.readers.events import export_rows
+    from plugins.readers.registrations import RegistrationBook
+
+    path = store_path(db, project)
+    if not path.is_file():
+        raise OperatorError(f"Base introuvable : {path} (créée par « build.py service »).")
+    try:
+        events = {e.slug: e for e in load_content(project).events if e.sign_up}
+    except ContentError as exc:
+        raise OperatorError(exc.report("rien n'a été exporté")) from exc
+    if slug not in events:
+        raise OperatorError(
+            f"Événement « {slug} » inconnu ou sans inscriptions sur le service ; connus : {', '.join(sorted(events)) or 'aucun'}"
+        )
+    rows, counts = export_rows(RegistrationBook(path), events[slug])
+    out = io.StringIO()
+    csv.writer(out, delimiter=";", lineterminator="\r\n").writerows(rows)
+    data = "\ufeff" + out.getvalue()
+    if output:
+        output.write_text(data, encoding="utf-8", newline="")
+        print(f"Inscrits à « {events[slug].title} » écrits dans {output}.", file=sys.stderr)
+    else:
+        sys.stdout.write(data)
+    summary = ", ".join(f"{n} {status}" for status, n in counts.items()) or "aucune inscription"
+    print(f"{summary} ; {events[slug].sign_up.places} places.", file=sys.stderr)  # type: ignore[union-attr]
+    return 0
+
+
 def service_app(project: Path, db: Path | None, outbox: Path | None):
     """Return the readers service's application from the project's settings and the environment."""
-    from plugins.builder import letter_settings
+    from plugins.builder import letter_settings, privacy_settings
     from plugins.letters.send import SmtpSettings
-    from plugins.readers import letters
+    from plugins.readers import events, letters
     from plugins.readers.core import Federation, Service, create_app
     from plugins.readers.mail import Postman
 
@@ -176,4 +207,12 @@ def service_app(project: Path, db: Path | None, outbox: Path | None):
         settings.identity.privacy_url,
     )
     service = Service(federation, open_store(db, project, create=True), postman, secret.encode())
-    return create_app(service, [letters.purpose(urlsplit(settings.unsubscribe_url).path or "/")])
+    try:
+        privacy = privacy_settings(project)
+    except ValueError as exc:
+        raise OperatorError(str(exc)) from exc
+    purposes = [
+        letters.purpose(urlsplit(settings.unsubscribe_url).path or "/"),
+        events.purpose(project, privacy.registrations_months),
+    ]
+    return create_app(service, purposes)

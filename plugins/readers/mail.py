@@ -15,11 +15,20 @@ from plugins.letters.send import SmtpSettings, SmtpTransport
 
 
 @dataclass(frozen=True)
+class Attachment:
+    filename: str
+    mimetype: str  # "text/calendar"
+    data: bytes
+    params: tuple[tuple[str, str], ...] = ()
+
+
+@dataclass(frozen=True)
 class Mail:
     to: str
     subject: str
     text: str
     html: str
+    attachments: tuple[Attachment, ...] = ()
 
 
 class Postman:
@@ -41,6 +50,9 @@ class Postman:
         msg["Auto-Submitted"] = "auto-generated"  # no vacation replies to the federation
         msg.set_content(mail.text)
         msg.add_alternative(mail.html, subtype="html")
+        for item in mail.attachments:
+            maintype, subtype = item.mimetype.split("/", 1)
+            msg.add_attachment(item.data, maintype=maintype, subtype=subtype, filename=item.filename, params=dict(item.params))
         return msg.as_bytes(policy=POLICY)
 
     def send(self, mail: Mail, when: datetime | None = None) -> None:

@@ -99,16 +99,22 @@ class Request:
     already: bool  # the address already receives this letter
 
 
-class ReaderStore:
-    """The SQLite store; one short connection per operation, so that threads and processes share it safely."""
+class Database:
+    """One SQLite file shared by the service's purposes; one short connection per operation, so that threads
+    and processes share it safely, and every change in one transaction."""
+
+    schema = ""
 
     def __init__(self, path: Path):
         self.path = path
         if path.parent and not path.parent.exists():
             raise FileNotFoundError(f"le dossier {path.parent} n'existe pas")
-        with self._connect() as db:
+        db = self._connect()
+        try:
             db.execute("PRAGMA journal_mode=WAL")
-            db.executescript(SCHEMA)
+            db.executescript(self.schema)
+        finally:
+            db.close()
 
     def _connect(self) -> sqlite3.Connection:
         db = sqlite3.connect(self.path, isolation_level=None, timeout=30)
@@ -130,6 +136,21 @@ class ReaderStore:
             db.execute("COMMIT")
         finally:
             db.close()
+
+    @contextmanager
+    def reading(self) -> Iterator[sqlite3.Connection]:
+        """Yield a connection for reads (WAL: readers never wait for a writer)."""
+        db = self._connect()
+        try:
+            yield db
+        finally:
+            db.close()
+
+
+class ReaderStore(Database):
+    """The letters' readers."""
+
+    schema = SCHEMA
 
     @staticmethod
     def _log(db: sqlite3.Connection, email: str, audience: str, when: datetime, event: str, detail: str = "") -> None:

@@ -1,0 +1,302 @@
+"""Event registrations on the federation's service: the form of an event that opens them (registration block in
+its front matter), places and waiting list, confirmation with the event as .ics, cancellation by signed link.
+
+GET shows; only POST changes something. Members' events register from the members' site only: the
+service trusts the space that nginx tells it, never the browser.
+"""
+
+from __future__ import annotations
+
+import functools
+import re
+from collections.abc import Callable
+from datetime import datetime, timedelta
+from pathlib import Path
+from urllib.parse import urlencode
+
+from starlette.concurrency import run_in_threadpool
+from starlette.requests import Request
+from starlette.responses import HTMLResponse
+from starlette.routing import BaseRoute, Route
+
+from plugins.federation.filters import when_fr
+from plugins.model import Audience, ContentError, Event, load_content
+from plugins.outputs.calendar import location, render_calendar
+from plugins.readers import tokens
+from plugins.readers.core import ADDRESS, Service, form_fields, space
+from plugins.readers.mail import Attachment, Mail
+from plugins.readers.paths import EVENTS_PATH, HONEYPOT
+from plugins.readers.registrations import ALREADY, CONFIRMED, FULL, WAITING, Outcome, Registration, RegistrationBook
+
+CANCEL_PATH = EVENTS_PATH + "annuler"
+CANCEL = "annulation d'inscription"
+CANCEL_MAX_AGE = timedelta(days=400)  # a cancellation link works until well after the event
+CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+
+
+class EventCalendar:
+    """The events that open registrations, from the content model, reloaded when the agenda or settings change."""
+
+    def __init__(self, project: Path):
+        self.project = project
+        self.signature: tuple = ()
+        self.events: dict[str, Event] = {}
+
+    def _signature(self) -> tuple:
+        files = [self.project / "mkdocs.yml", *sorted((self.project / "content" / "agenda").glob("*.md"))]
+        return tuple((str(f), f.stat().st_mtime_ns, f.stat().st_size) for f in files if f.is_file())
+
+    def event(self, slug: str) -> Event | None:
+        signature = self._signature()
+        if signature != self.signature:
+            try:
+                content = load_content(self.project)
+            except ContentError:
+                return self.events.get(slug)  # a broken edit keeps the events as they were; `check` tells the editor
+            self.events = {e.slug: e for e in content.events if e.sign_up}
+            self.signature = signature
+        return self.events.get(slug)
+
+
+def answers_of(event: Event, fields: dict[str, str]) -> tuple[dict[str, str], str]:
+    """Return the answers to the event's questions and the first problem, in French ('' if none)."""
+    assert event.sign_up
+    answers: dict[str, str] = {}
+    for q in event.sign_up.questions:
+        value = fields.get(f"question-{q.id}", "").strip()
+        if not value:
+            if q.required:
+                return answers, f"Répondez à la question « {q.label} »."
+            continue
+        allowed = q.choices if q.kind == "choix" else ("oui", "non") if q.kind == "oui-non" else None
+        if (allowed and value not in allowed) or len(value) > 200 or CONTROL.search(value):
+            return answers, f"Réponse non valide à la question « {q.label} »."
+        answers[q.id] = value
+    return answers, ""
+
+
+def routes(service: Service, calendar: EventCalendar, months: int = 12) -> list[BaseRoute]:
+    """Return the event registrations' routes; registrants are erased months after their event."""
+    book = RegistrationBook(service.store.path)
+    book.forget_past(months, service.clock())
+
+    def site_url(event: Event) -> str:
+        return service.federation.members_url if event.access is Audience.ADHERENTS else service.federation.public_url
+
+    def message(title: str, status: int = 200, *lines: str, link: tuple[str, str] | None = None) -> HTMLResponse:
+        values = {"link": link} if link else {}
+        return service.page("message.html.j2", status, title=title, lines=list(lines), **values)
+
+    def refusal(request: Request, event: Event | None) -> HTMLResponse | None:
+        """Return the page that refuses this request, or None when registrations are open to it."""
+        if event is None or event.sign_up is None:
+            return message("Inscriptions introuvables", 404, "Cet événement n'ouvre pas d'inscriptions ici.")
+        now = service.clock()
+        if now > event.sign_up.closes or now > event.start:
+            return message(
+                "Les inscriptions sont closes",
+                410,
+                f"Les inscriptions à « {event.title} » sont closes.",
+                f"Pour toute question, écrivez à {service.federation.email}.",
+            )
+        if event.sign_up.audience is Audience.ADHERENTS and space(request) != "adherents":
+            return message(
+                "Inscriptions réservées aux adhérents",
+                403,
+                "Cet événement est réservé aux équipes adhérentes : inscrivez-vous depuis l'espace adhérents.",
+                link=(
+                    service.federation.members_url.rstrip("/") + EVENTS_PATH + event.slug + "/",
+                    "S'inscrire depuis l'espace adhérents",
+                ),
+            )
+        return None
+
+    def form(event: Event, status: int = 200, error: str = "") -> HTMLResponse:
+        assert event.sign_up
+        left = book.places_left(event.slug, event.sign_up.places)
+        return service.page(
+            "evenements/formulaire.html.j2",
+            status,
+            title=f"S'inscrire : {event.title}",
+            event=event,
+            when=when_fr(event),
+            where=location(event),
+            left=left,
+            error=error,
+            months=months,
+            action=f"{EVENTS_PATH}{event.slug}/",
+        )
+
+    def cancel_link(event: Event, email: str) -> str:
+        signed = tokens.sign(service.secret, CANCEL, (event.slug, email.lower()), service.clock())
+        query = urlencode({"evenement": event.slug, "adresse": email.lower()}) + "&" + signed.query()
+        return site_url(event).rstrip("/") + CANCEL_PATH + "?" + query
+
+    def notice(event: Event, registration: Registration, state: str, rank: int = 0) -> None:
+        values = {
+            "event": event,
+            "when": when_fr(event),
+            "where": location(event),
+            "state": state,
+            "rank": rank,
+            "name": registration.name,
+            "cancel": cancel_link(event, registration.email),
+        }
+        subject = {"confirmé": "Inscription confirmée", "promu": "Une place s'est libérée", "attente": "Liste d'attente"}[state]
+        ics = render_calendar([event], event.title, site_url(event))
+        attachments = () if state == "attente" else (Attachment("evenement.ics", "text/calendar", ics, (("method", "PUBLISH"),)),)
+        service.postman.send(
+            Mail(
+                registration.email,
+                f"{subject} : {event.title}",
+                service.text("evenements/message.txt.j2", **values),
+                service.text("evenements/message.html.j2", **values),
+                attachments,
+            )
+        )
+
+    def register(event: Event, email: str, name: str, answers: dict[str, str]) -> tuple[Outcome, bool]:
+        assert event.sign_up
+        now = service.clock()
+        book.forget_past(months, now)
+        outcome = book.register(
+            event.slug, event.start, email, name, answers, event.sign_up.places, event.sign_up.waiting_list, now
+        )
+        if outcome.status not in (CONFIRMED, WAITING) or outcome.registration is None:
+            return outcome, True
+        try:
+            notice(event, outcome.registration, "confirmé" if outcome.status == CONFIRMED else "attente", outcome.rank)
+        except Exception:  # noqa: BLE001 - the place is kept; the page says the message did not leave
+            return outcome, False
+        return outcome, True
+
+    async def form_page(request: Request) -> HTMLResponse:
+        event = await run_in_threadpool(calendar.event, request.path_params["slug"])
+        return refusal(request, event) or form(event)  # type: ignore[arg-type]
+
+    async def submit(request: Request) -> HTMLResponse:
+        fields = await form_fields(request)
+        event = await run_in_threadpool(calendar.event, request.path_params["slug"])
+        refused = refusal(request, event)
+        if refused or event is None:
+            return refused or message("Inscriptions introuvables", 404)
+        if fields.get(HONEYPOT):
+            return message("Demande reçue", 200, "Un message de confirmation est envoyé à l'adresse indiquée.")
+        name, email = fields.get("nom", "").strip(), fields.get("adresse", "").strip()
+        if not name or len(name) > 100 or CONTROL.search(name):
+            return form(event, 400, "Indiquez vos prénom et nom (100 caractères au plus).")
+        if len(email) > 254 or not ADDRESS.match(email):
+            return form(
+                event, 400, "Cette adresse électronique n'est pas valide : vérifiez-la (exemple : prenom.nom@exemple.fr)."
+            )
+        answers, problem = answers_of(event, fields)
+        if problem:
+            return form(event, 400, problem)
+        outcome, mailed = await run_in_threadpool(register, event, email, name, answers)
+        unsent = (
+            []
+            if mailed
+            else ["Le message de confirmation n'a pas pu partir pour l'instant : votre demande est bien enregistrée."]
+        )
+        if outcome.status == CONFIRMED:
+            return message(
+                "Inscription confirmée",
+                200,
+                f"Votre place à « {event.title} » ({when_fr(event)}) est réservée.",
+                "Un message vous est envoyé avec l'événement à ajouter à votre agenda et un lien pour annuler.",
+                *unsent,
+            )
+        if outcome.status == WAITING:
+            return message(
+                "Inscription sur liste d'attente",
+                200,
+                f"« {event.title} » est complet : vous êtes n° {outcome.rank} sur la liste d'attente.",
+                "Si une place se libère, elle vous est attribuée dans l'ordre d'arrivée et un message vous prévient.",
+                *unsent,
+            )
+        if outcome.status == ALREADY:
+            return message(
+                "Déjà inscrit·e",
+                200,
+                "Cette adresse est déjà inscrite à cet événement.",
+                "Le message reçu lors de l'inscription permet de l'annuler.",
+            )
+        assert outcome.status == FULL
+        return message("Complet", 409, f"Il ne reste plus de place pour « {event.title} ».")
+
+    def cancellation(request: Request) -> tuple[str, Event | None, str]:
+        q = request.query_params
+        slug, email = q.get("evenement", ""), q.get("adresse", "").lower()
+        state = tokens.check(
+            service.secret, CANCEL, (slug, email), q.get("t", ""), q.get("jeton", ""), CANCEL_MAX_AGE, service.clock()
+        )
+        return state, calendar.event(slug) if state == "ok" else None, email
+
+    def bad_link() -> HTMLResponse:
+        return message(
+            "Ce lien d'annulation n'est pas valide",
+            400,
+            "Il a peut-être été coupé par votre messagerie : copiez le lien complet depuis le message reçu.",
+        )
+
+    async def cancel_page(request: Request) -> HTMLResponse:
+        state, event, email = await run_in_threadpool(cancellation, request)
+        if state != "ok" or event is None:
+            return bad_link()
+        if await run_in_threadpool(book.active, event.slug, email) is None:
+            return message("Inscription annulée", 200, f"Aucune inscription de {email} n'est en cours pour « {event.title} ».")
+        return service.page(
+            "evenements/annuler.html.j2",
+            title="Annuler l'inscription",
+            event=event,
+            when=when_fr(event),
+            email=email,
+            action=f"{CANCEL_PATH}?{request.url.query}",
+        )
+
+    def cancel_and_promote(event: Event, email: str) -> None:
+        assert event.sign_up
+        _, promoted = book.cancel(event.slug, email, event.sign_up.places, service.clock())
+        if promoted:
+            try:
+                notice(event, promoted, "promu")
+            except Exception:  # noqa: BLE001 - the place is theirs; staff see it in the export
+                pass
+
+    async def cancel(request: Request) -> HTMLResponse:
+        await form_fields(request)
+        state, event, email = await run_in_threadpool(cancellation, request)
+        if state != "ok" or event is None:
+            return bad_link()
+        await run_in_threadpool(cancel_and_promote, event, email)
+        return message(
+            "Inscription annulée",
+            200,
+            f"L'inscription de {email} à « {event.title} » est annulée.",
+            "Merci d'avoir libéré votre place.",
+        )
+
+    return [
+        Route(CANCEL_PATH, cancel_page, methods=["GET"]),
+        Route(CANCEL_PATH, cancel, methods=["POST"]),
+        Route(EVENTS_PATH + "{slug}/", form_page, methods=["GET"]),
+        Route(EVENTS_PATH + "{slug}/", submit, methods=["POST"]),
+    ]
+
+
+def purpose(project: Path, months: int) -> Callable[[Service], list[BaseRoute]]:
+    """Return the event registrations' purpose for create_app, reading the events of this project."""
+    return functools.partial(routes, calendar=EventCalendar(project), months=months)
+
+
+def export_rows(book: RegistrationBook, event: Event) -> tuple[list[list[str]], dict[str, int]]:
+    """Return the CSV rows of an event's registrants (header first) and the count by status."""
+    questions = event.sign_up.questions if event.sign_up else ()
+    rows = [["statut", "rang", "nom", "adresse", "inscription", *[q.label for q in questions]]]
+    counts: dict[str, int] = {}
+    for r in book.registrants(event.slug):
+        counts[r.status] = counts.get(r.status, 0) + 1
+        rank = str(counts[r.status]) if r.status != "annulé" else ""
+        stamp = datetime.fromisoformat(r.created).astimezone(event.start.tzinfo).strftime("%d/%m/%Y %H:%M")
+        rows.append([r.status, rank, r.name, r.email, stamp, *[r.answers.get(q.id, "") for q in questions]])
+    return rows, counts
