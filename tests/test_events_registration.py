@@ -347,3 +347,15 @@ def test_registrants_are_erased_the_stated_months_after_the_event(tmp_path: Path
     book.register("recent", now - timedelta(days=100), "b@example.org", "B", {}, 10, False, now - timedelta(days=120))
     assert book.forget_past(12, now) == 1
     assert book.registrants("ancien") == [] and len(book.registrants("recent")) == 1
+
+
+def test_the_event_page_leads_to_the_form(world: World, browser) -> None:
+    page = browser.new_page()
+    page.goto(world.public + "/agenda/atelier/")
+    assert "50 places, puis liste d'attente" in page.locator("article").inner_text()
+    page.get_by_role("link", name="S'inscrire à « Atelier projet de santé »").click()
+    page.wait_for_selector('h1:text("S\'inscrire : Atelier projet de santé")')
+    page.goto(world.public + "/agenda/clos/")
+    assert "Inscriptions closes." in page.locator("article").inner_text()
+    assert page.get_by_role("link", name="S'inscrire à « Inscriptions closes »").count() == 0
+    page.close()

@@ -6,7 +6,7 @@ from html.parser import HTMLParser
 from pathlib import Path
 from urllib.parse import unquote, urljoin, urlsplit
 
-from plugins.readers.paths import CONFIRM_PATH, SUBSCRIBE_PATH
+from plugins.readers.paths import CONFIRM_PATH, EVENTS_PATH, SUBSCRIBE_PATH
 
 SITES = {"public": "https://msp-pdl.example.org/", "adherents": "https://adherents.msp-pdl.example.org/"}
 SERVICE = {SUBSCRIBE_PATH, CONFIRM_PATH, "/lettres/desinscription/"}  # proxied to `build.py service` by nginx
@@ -48,7 +48,7 @@ def broken_links(root: Path) -> list[str]:
                 if parts.scheme not in ("http", "https"):
                     continue
                 owner = next((n for n, b in SITES.items() if absolute.startswith(b)), None)
-                if owner is None or parts.path in SERVICE:
+                if owner is None or parts.path in SERVICE or parts.path.startswith(EVENTS_PATH):
                     continue
                 if target(root / owner, parts.path) is None:
                     broken.append(f"{name}/{page.relative_to(site)} → {url}")
@@ -77,3 +77,8 @@ def test_join_is_offered_to_the_public_only_and_each_site_states_its_licence(sam
     assert all("adherer/" not in p.read_text("utf-8") for p in (sample_site / "adherents").rglob("index.html"))
     assert "CC BY-SA 4.0" in public and "CC BY-SA" not in members
     assert "à ne pas diffuser hors de ces équipes" in members
+
+
+def test_an_offer_says_until_when_it_is_listed(sample_site: Path) -> None:
+    page = (sample_site / "public" / "offres" / "infirmier-saint-nazaire" / "index.html").read_text("utf-8")
+    assert "Offre en ligne jusqu&#39;au 15 février 2027" in page or "Offre en ligne jusqu'au 15 février 2027" in page

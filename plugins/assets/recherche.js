@@ -5,7 +5,8 @@ window.addEventListener("DOMContentLoaded", function () {
     showSubResults: true,
     showImages: false,
     resetStyles: false,
-    openFilters: ["Rubrique"],
+    // Beside the results on wide screens; on phones the filters are pills above them, all closed.
+    openFilters: window.matchMedia("(min-width: 40em)").matches ? ["Rubrique"] : [],
     translations: { placeholder: "Rechercher (ex. : protocole, infirmier, Nantes)" }
   });
   // Pagefind's field only has a title: give it a real accessible name.

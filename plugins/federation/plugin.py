@@ -28,7 +28,7 @@ from plugins.outputs.geo import write_geojson
 from plugins.outputs.search import index_site
 from plugins.privacy import PAGE as PRIVACY_PAGE
 from plugins.privacy import PrivacySettings
-from plugins.readers.paths import SUBSCRIBE_PATH
+from plugins.readers.paths import EVENTS_PATH, SUBSCRIBE_PATH
 from plugins.website.plan import PageSpec, SitePlan, item_uri
 from plugins.website.static import public_static_files
 
@@ -218,6 +218,7 @@ class FederationPlugin(BasePlugin[FederationConfig]):
             footer_pages=self.plan.footer_pages(),
             privacy_page=PRIVACY_PAGE + "/",
             subscribe_path=SUBSCRIBE_PATH,
+            events_path=EVENTS_PATH,
         )
         return env
 

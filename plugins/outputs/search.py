@@ -7,6 +7,9 @@ import sys
 from pathlib import Path
 
 INDEX_DIR = "pagefind"
+# The "#" that Markdown's toc extension appends to every heading of editors' text: no template can mark it
+# data-pagefind-ignore, and indexed it would end every sub-result's title and sit in the excerpts.
+EXCLUDED = "a.headerlink"
 
 
 class SearchIndexError(RuntimeError):
@@ -16,8 +19,25 @@ class SearchIndexError(RuntimeError):
 def index_site(site_dir: Path) -> None:
     """Index the pages marked data-pagefind-body under site_dir into site_dir/pagefind/."""
     result = subprocess.run(
-        [sys.executable, "-m", "pagefind", "--site", str(site_dir), "--output-subdir", INDEX_DIR, "--force-language", "fr", "--quiet"],
-        capture_output=True, text=True, check=False,
+        [
+            sys.executable,
+            "-m",
+            "pagefind",
+            "--site",
+            str(site_dir),
+            "--output-subdir",
+            INDEX_DIR,
+            "--exclude-selectors",
+            EXCLUDED,
+            "--force-language",
+            "fr",
+            "--quiet",
+        ],
+        capture_output=True,
+        text=True,
+        check=False,
     )
     if result.returncode != 0:
-        raise SearchIndexError(f"l'index de recherche n'a pas pu être construit pour {site_dir} :\n{result.stdout}{result.stderr}")
+        raise SearchIndexError(
+            f"l'index de recherche n'a pas pu être construit pour {site_dir} :\n{result.stdout}{result.stderr}"
+        )
