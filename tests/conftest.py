@@ -211,6 +211,54 @@ def http_request(
         connection.close()
 
 
+NGINX = shutil.which("nginx") or "/usr/sbin/nginx"
+MEMBER = ("msp-loire", "correct-cheval-pile-agrafe")  # the account of the sites served by served_sites()
+
+
+@contextlib.contextmanager
+def served_sites(project: Path, root: Path, service_port: int | None = None) -> Iterator[tuple[str, str]]:
+    """Serve the built sites of project with the real nginx and the configuration `build.py server` writes.
+
+    Yields the public and members' base URLs (no trailing slash); MEMBER may read the members' site;
+    with service_port, the readers service's addresses are proxied to it.
+    """
+    import subprocess
+    import sys
+
+    from plugins.access.nginx import LocalNginx
+
+    accounts = root / "comptes.csv"
+    accounts.write_text(f"login;password;expires\n{MEMBER[0]};{MEMBER[1]};2027-12-31\n", encoding="utf-8")
+    public, members = free_port(), free_port()
+    args = ["--public-listen", f"127.0.0.1:{public}", "--members-listen", f"127.0.0.1:{members}"]
+    args += ["--service", f"127.0.0.1:{service_port}"] if service_port else []
+    written = subprocess.run(
+        [
+            sys.executable,
+            str(REPO / "build.py"),
+            "--project",
+            str(project),
+            "server",
+            "--accounts",
+            str(accounts),
+            "--dest",
+            str(root / "conf"),
+            *args,
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert written.returncode == 0, written.stderr
+    server = LocalNginx(root / "nginx", root / "conf" / "nginx.conf", NGINX)
+    server.start(f"http://127.0.0.1:{public}/")
+    try:
+        yield f"http://127.0.0.1:{public}", f"http://127.0.0.1:{members}"
+    finally:
+        server.stop()
+
+
 def free_port() -> int:
     """Return a TCP port free on 127.0.0.1 right now."""
     with socket.socket() as s:

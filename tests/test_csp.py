@@ -3,19 +3,14 @@ while the site keeps working (search, map, navigation) in chromium behind the re
 
 from __future__ import annotations
 
-import shutil
-import subprocess
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-from plugins.access.nginx import LocalNginx
 from plugins.builder import build_all
-from tests.conftest import REPO, TODAY, free_port, make_project, static_server
+from tests.conftest import NGINX, TODAY, make_project, served_sites, static_server
 
-NGINX = shutil.which("nginx") or "/usr/sbin/nginx"
 pytestmark = pytest.mark.skipif(not Path(NGINX).exists(), reason="nginx absent : lancez bash scripts/install.sh --test")
 # Raw HTML in a Markdown body is published as written: exactly what the policy must stop.
 HOSTILE = {
@@ -43,37 +38,8 @@ def sites(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, Path]
     (root / "projet").mkdir()
     project = make_project(root / "projet", HOSTILE)
     build_all(project, project / "site", TODAY)
-    accounts = root / "comptes.csv"
-    accounts.write_text("login;password;expires\nmsp-loire;correct-cheval-pile-agrafe;2027-12-31\n", encoding="utf-8")
-    public = free_port()
-    written = subprocess.run(
-        [
-            sys.executable,
-            str(REPO / "build.py"),
-            "--project",
-            str(project),
-            "server",
-            "--accounts",
-            str(accounts),
-            "--dest",
-            str(root / "conf"),
-            "--public-listen",
-            f"127.0.0.1:{public}",
-            "--members-listen",
-            f"127.0.0.1:{free_port()}",
-        ],
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
-    assert written.returncode == 0, written.stderr
-    nginx = LocalNginx(root / "nginx", root / "conf" / "nginx.conf", NGINX)
-    nginx.start(f"http://127.0.0.1:{public}/")
-    try:
-        yield f"http://127.0.0.1:{public}/", project / "site" / "public"
-    finally:
-        nginx.stop()
+    with served_sites(project, root) as (public, _):
+        yield public + "/", project / "site" / "public"
 
 
 def test_the_injected_script_runs_without_the_policy_and_not_with_it(sites, browser) -> None:

@@ -16,12 +16,11 @@ import pytest
 from aiosmtpd.controller import Controller
 from icalendar import Calendar
 
-from plugins.access.nginx import LocalNginx
 from plugins.builder import build_all
 from plugins.model import ContentError, load_content
 from plugins.readers.registrations import RegistrationBook
-from tests.conftest import TODAY, free_port, make_project
-from tests.test_readers import MEMBER, NGINX, SECRET, Mailbox, build_py, get, post, start_service, wait_for
+from tests.conftest import MEMBER, NGINX, TODAY, free_port, make_project, served_sites
+from tests.test_readers import SECRET, Mailbox, build_py, get, post, start_service, wait_for
 
 pytestmark = pytest.mark.skipif(not Path(NGINX).exists(), reason="nginx absent : lancez bash scripts/install.sh --test")
 
@@ -118,54 +117,26 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
     (root / "projet").mkdir()
     project = make_project(root / "projet", EVENTS)  # type: ignore[arg-type]
     build_all(project, project / "site", TODAY)
-    accounts = root / "comptes.csv"
-    accounts.write_text(f"login;password;expires\n{MEMBER[0]};{MEMBER[1]};2027-12-31\n", encoding="utf-8")
     mailbox = Mailbox()
     smtp = Controller(mailbox, hostname="127.0.0.1", port=free_port())
     smtp.start()
-    service_port, public_port, members_port = free_port(), free_port(), free_port()
+    service_port = free_port()
     (root / "prive").mkdir()
     world = World(
         root,
         project,
-        f"http://127.0.0.1:{public_port}",
-        f"http://127.0.0.1:{members_port}",
+        "",
+        "",
         f"http://127.0.0.1:{service_port}",
         root / "prive" / "service.sqlite",
         mailbox,
         smtp.port,
     )
     service = start_service(world.env(), project, service_port)
-    server = None
     try:
-        written = subprocess.run(
-            build_py(
-                "--project",
-                str(project),
-                "server",
-                "--accounts",
-                str(accounts),
-                "--dest",
-                str(root / "conf"),
-                "--public-listen",
-                f"127.0.0.1:{public_port}",
-                "--members-listen",
-                f"127.0.0.1:{members_port}",
-                "--service",
-                f"127.0.0.1:{service_port}",
-            ),
-            capture_output=True,
-            text=True,
-            timeout=120,
-            check=False,
-        )
-        assert written.returncode == 0, written.stderr
-        server = LocalNginx(root / "nginx", root / "conf" / "nginx.conf", NGINX)
-        server.start(world.public + "/")
-        yield world
+        with served_sites(project, root, service_port) as (world.public, world.members):
+            yield world
     finally:
-        if server:
-            server.stop()
         service.terminate()
         service.wait(timeout=10)
         smtp.stop()

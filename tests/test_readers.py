@@ -12,7 +12,6 @@ import concurrent.futures
 import email
 import os
 import re
-import shutil
 import signal
 import sqlite3
 import subprocess
@@ -29,18 +28,15 @@ from urllib.parse import urlencode, urlsplit
 import pytest
 from aiosmtpd.controller import Controller
 
-from plugins.access.nginx import LocalNginx
 from plugins.builder import build_all
 from plugins.readers import tokens
 from plugins.readers.store import ReaderStore
-from tests.conftest import REPO, TODAY, free_port, http_request, make_project
+from tests.conftest import MEMBER, NGINX, REPO, TODAY, free_port, http_request, make_project, served_sites
 
-NGINX = shutil.which("nginx") or "/usr/sbin/nginx"
 AXE = REPO / ".venv/axe/node_modules/axe-core/axe.min.js"
 pytestmark = pytest.mark.skipif(not Path(NGINX).exists(), reason="nginx absent : lancez bash scripts/install.sh --test")
 
 SECRET = "secret-de-test-des-lecteurs-2026"
-MEMBER = ("msp-loire", "correct-cheval-pile-agrafe")
 LETTERS = {
     "newsletters/2026-12-public.md": "---\nsubject: La lettre de décembre\naudience: public\ndate: 2026-12-01\n---\n\nÉdito de décembre.\n",
     "newsletters/2027-01-public.md": "---\nsubject: La lettre de janvier\naudience: public\ndate: 2027-01-05\n---\n\nÉdito de janvier.\n",
@@ -123,17 +119,15 @@ def setup(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Setup]:
     (root / "projet").mkdir()
     project = make_project(root / "projet", LETTERS)
     build_all(project, project / "site", TODAY)
-    accounts = root / "comptes.csv"
-    accounts.write_text(f"login;password;expires\n{MEMBER[0]};{MEMBER[1]};2027-12-31\n", encoding="utf-8")
     mailbox = Mailbox()
     smtp = Controller(mailbox, hostname="127.0.0.1", port=free_port())
     smtp.start()
-    service_port, public_port, members_port = free_port(), free_port(), free_port()
+    service_port = free_port()
     setup = Setup(
         root,
         project,
-        f"http://127.0.0.1:{public_port}",
-        f"http://127.0.0.1:{members_port}",
+        "",
+        "",
         f"http://127.0.0.1:{service_port}",
         root / "prive" / "lecteurs.sqlite",
         mailbox,
@@ -143,36 +137,10 @@ def setup(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Setup]:
     )  # type: ignore[arg-type]
     setup.db.parent.mkdir()
     setup.service = start_service(setup.env(), project, service_port)
-    server = None
     try:
-        written = subprocess.run(
-            build_py(
-                "--project",
-                str(project),
-                "server",
-                "--accounts",
-                str(accounts),
-                "--dest",
-                str(root / "conf"),
-                "--public-listen",
-                f"127.0.0.1:{public_port}",
-                "--members-listen",
-                f"127.0.0.1:{members_port}",
-                "--service",
-                f"127.0.0.1:{service_port}",
-            ),
-            capture_output=True,
-            text=True,
-            timeout=120,
-            check=False,
-        )
-        assert written.returncode == 0, written.stderr
-        server = LocalNginx(root / "nginx", root / "conf" / "nginx.conf", NGINX)
-        server.start(setup.public + "/")
-        yield setup
+        with served_sites(project, root, service_port) as (setup.public, setup.members):
+            yield setup
     finally:
-        if server:
-            server.stop()
         setup.service.kill()
         setup.service.wait(timeout=10)
         smtp.stop()
