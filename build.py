@@ -252,6 +252,8 @@ def command_registrations(args: argparse.Namespace) -> int:
     from plugins.readers import commands
 
     try:
+        if args.action == "rappels":
+            return commands.remind(args.db, args.project, args.ledger, args.outbox, args.now)
         return commands.export_registrations(args.db, args.project, args.evenement, args.sortie)
     except commands.OperatorError as exc:
         print(exc, file=sys.stderr)
@@ -352,6 +354,10 @@ def parser() -> argparse.ArgumentParser:
     gx = ga.add_parser("exporter", help="écrit les inscrits d'un événement en CSV (UTF-8, « ; »), et leur nombre par état")
     gx.add_argument("evenement", help="l'événement, ex. forum-installation-2027")
     gx.add_argument("--sortie", type=Path, help="fichier CSV (défaut : la sortie standard)")
+    gr = ga.add_parser("rappels", help="rappelle, une seule fois, leur événement aux inscrits deux jours avant (minuteur quotidien)")
+    gr.add_argument("--ledger", type=Path, help="registre des envois SQLite ; défaut : $LETTER_LEDGER")
+    gr.add_argument("--outbox", type=Path, help="sans SMTP_HOST, dossier où écrire les messages")
+    gr.add_argument("--now", type=datetime.fromisoformat, default=None, help=argparse.SUPPRESS)
     s = sub.add_parser("serve", help="aperçu local des deux sites, rechargé à chaque modification")
     s.add_argument("--host", default="127.0.0.1")
     s.add_argument("--port", type=int, default=8000, help="port du site public ; l'espace adhérents prend le suivant")

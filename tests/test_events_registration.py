@@ -72,6 +72,17 @@ EVENTS = {
 
         Pour les adhérents.
         """,
+    "content/agenda/rappel.md": """\
+        ---
+        title: Soirée des coordinateurs
+        start: 2027-03-10T18:00
+        commune: Angers
+        registration:
+          places: 5
+        ---
+
+        Soirée.
+        """,
     "content/agenda/clos.md": """\
         ---
         title: Inscriptions closes
@@ -330,3 +341,31 @@ def test_the_event_page_leads_to_the_form(world: World, browser) -> None:
     assert "Inscriptions closes." in page.locator("article").inner_text()
     assert page.get_by_role("link", name="S'inscrire à « Inscriptions closes »").count() == 0
     page.close()
+
+
+def test_a_reminder_goes_two_days_before_once_to_each_confirmed_registrant(world: World) -> None:
+    url = world.service_url + "/agenda/inscription/rappel/"
+    for who in ("r1", "r2", "r3"):
+        assert post(url, {"nom": who.upper(), "adresse": f"{who}@example.org"})[0] == 200
+    text = world.mailbox.to("r3@example.org", "Inscription confirmée")[0].get_body(("plain",)).get_content()
+    cancel = re.search(r"https?://\S+/agenda/inscription/annuler\?\S+", text).group(0)  # type: ignore[union-attr]
+    assert post(local(world, cancel), b"")[0] == 200
+
+    def remind(now: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            build_py("--project", str(world.project), "inscriptions", "rappels", "--ledger", str(world.root / "prive" / "envois.sqlite"),
+                     "--now", now),
+            env=world.env(), capture_output=True, text=True, timeout=60, check=False)
+
+    early = remind("2027-03-07T10:00")  # three days before: nothing yet
+    assert early.returncode == 0, early.stderr
+    assert world.mailbox.to("r1@example.org", "Rappel") == []
+    for _ in range(2):  # the daily timer, and a second run the same day: one reminder each
+        run = remind("2027-03-08T19:00")
+        assert run.returncode == 0, run.stdout + run.stderr
+    assert "Rappel de « Soirée des coordinateurs » : 2 envoyé(s) en tout" in run.stdout
+    wait_for(lambda: len(world.mailbox.to("r2@example.org", "Rappel")) == 1)
+    assert [len(world.mailbox.to(f"{w}@example.org", "Rappel")) for w in ("r1", "r2", "r3")] == [1, 1, 0]
+    reminder = world.mailbox.to("r1@example.org", "Rappel")[0]
+    assert "/agenda/inscription/annuler?" in reminder.get_body(("plain",)).get_content()
+    assert reminder["Message-ID"].startswith("<rappel-rappel.")

@@ -146,6 +146,35 @@ def process_replies(store: ReaderStore, mailbox, secret: bytes, content) -> int:
     return 0
 
 
+def remind(db: Path | None, project: Path, ledger_path: Path | None, outbox: Path | None, now: datetime | None) -> int:
+    """Send the reminders of the events starting within two days, once each (the daily timer's job)."""
+    from plugins.letters.ledger import LedgerBusy, SendLedger
+    from plugins.model import ContentError, load_content
+    from plugins.model.fields import PARIS
+    from plugins.readers.events import send_reminders
+
+    ledger_path = ledger_path or (Path(os.environ["LETTER_LEDGER"]) if os.environ.get("LETTER_LEDGER") else None)
+    if ledger_path is None:
+        raise OperatorError("Indiquez le registre des envois : --ledger FICHIER.sqlite ou la variable LETTER_LEDGER.")
+    try:
+        events = load_content(project).events
+    except ContentError as exc:
+        raise OperatorError(exc.report("aucun rappel n'a été envoyé")) from exc
+    service = make_service(project, db, outbox, create=False)
+    ledger = SendLedger(ledger_path)
+    try:
+        ledger.hold()
+    except LedgerBusy:
+        ledger.close()
+        raise OperatorError(f"Un autre envoi occupe le registre {ledger_path} : aucun rappel envoyé, relancez plus tard.") from None
+    try:
+        when = (now.replace(tzinfo=PARIS) if now.tzinfo is None else now) if now else datetime.now(UTC)
+        left = send_reminders(service, events, ledger, when, print)
+    finally:
+        ledger.close()
+    return 1 if left else 0
+
+
 def export_registrations(db: Path | None, project: Path, slug: str, output: Path | None) -> int:
     """Write an event's registrants as CSV for the federation's spreadsheet (UTF-8 with BOM, « ; »); print the counts."""
     from plugins.model import ContentError, load_content
@@ -177,12 +206,11 @@ def export_registrations(db: Path | None, project: Path, slug: str, output: Path
     return 0
 
 
-def service_app(project: Path, db: Path | None, outbox: Path | None):
-    """Return the readers service's application from the project's settings and the environment."""
-    from plugins.builder import letter_settings, privacy_settings
+def make_service(project: Path, db: Path | None, outbox: Path | None, create: bool = True):
+    """Return the service's shared core (store, mail, key, pages) from the project's settings and the environment."""
+    from plugins.builder import letter_settings
     from plugins.letters.send import SmtpSettings
-    from plugins.readers import events, letters
-    from plugins.readers.core import Federation, Service, create_app
+    from plugins.readers.core import Federation, Service
     from plugins.readers.mail import Postman
 
     secret = os.environ.get("LETTER_SECRET", "")
@@ -206,7 +234,17 @@ def service_app(project: Path, db: Path | None, outbox: Path | None):
         settings.identity.primary,
         settings.identity.privacy_url,
     )
-    service = Service(federation, open_store(db, project, create=True), postman, secret.encode())
+    return Service(federation, open_store(db, project, create=create), postman, secret.encode())
+
+
+def service_app(project: Path, db: Path | None, outbox: Path | None):
+    """Return the readers service's application from the project's settings and the environment."""
+    from plugins.builder import letter_settings, privacy_settings
+    from plugins.readers import events, letters
+    from plugins.readers.core import create_app
+
+    service = make_service(project, db, outbox)
+    settings = letter_settings(project)
     try:
         privacy = privacy_settings(project)
     except ValueError as exc:

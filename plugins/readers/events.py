@@ -20,6 +20,9 @@ from starlette.responses import HTMLResponse
 from starlette.routing import BaseRoute, Route
 
 from plugins.federation.filters import when_fr
+from plugins.letters.ledger import SendLedger
+from plugins.letters.message import message_id
+from plugins.letters.send import LostDuringData, PermanentFailure, TemporaryFailure
 from plugins.model import Audience, ContentError, Event, load_content
 from plugins.outputs.calendar import location, render_calendar
 from plugins.readers import tokens
@@ -282,6 +285,62 @@ def routes(service: Service, calendar: EventCalendar, months: int = 12) -> list[
         Route(EVENTS_PATH + "{slug}/", form_page, methods=["GET"]),
         Route(EVENTS_PATH + "{slug}/", submit, methods=["POST"]),
     ]
+
+
+REMIND_BEFORE = timedelta(days=2)
+
+
+def due_reminders(events: list[Event], now: datetime) -> list[Event]:
+    """Return the events with registrations on the service that start within the next two days."""
+    return [e for e in events if e.sign_up and now < e.start <= now + REMIND_BEFORE]
+
+
+def send_reminders(service: Service, events: list[Event], ledger: SendLedger, now: datetime, say: Callable[[str], None]) -> int:
+    """Remind each confirmed registrant of the events starting within two days, once, with the letters' ledger.
+
+    Return how many reminders are left to send (a temporary failure: the next run sends them).
+    """
+    book = RegistrationBook(service.store.path)
+    left = 0
+    for event in due_reminders(events, now):
+        run = f"rappel-{event.slug}"
+        confirmed = [r for r in book.registrants(event.slug) if r.status == CONFIRMED]
+        domain = service.postman.sender.domain
+        ledger.enlist(run, [(r.email, r.name, message_id(run, r.email, domain)) for r in confirmed])
+        ledger.recover(run)
+        for delivery in ledger.to_send(run):
+            registration = book.active(event.slug, delivery.email)
+            if registration is None or registration.status != CONFIRMED:
+                ledger.mark(run, delivery.email, "skipped", "inscription annulée avant le rappel")
+                continue
+            mail = reminder(service, event, registration, delivery.message_id)
+            try:
+                service.postman.send(mail, now, functools.partial(ledger.mark, run, delivery.email, "inflight", attempt=True))
+            except TemporaryFailure as exc:
+                ledger.mark(run, delivery.email, "pending", str(exc))
+                left += 1
+                continue
+            except PermanentFailure as exc:
+                ledger.mark(run, delivery.email, "failed", str(exc))
+                continue
+            except LostDuringData as exc:
+                ledger.mark(run, delivery.email, "unknown", str(exc))
+                continue
+            ledger.mark(run, delivery.email, "sent")
+        counts = ledger.counts(run)
+        say(f"Rappel de « {event.title} » : {counts.get('sent', 0)} envoyé(s) en tout, {counts.get('pending', 0)} en attente.")
+    return left
+
+
+def reminder(service: Service, event: Event, registration: Registration, msg_id: str) -> Mail:
+    """Return the reminder of an event for one registrant, with its cancellation link."""
+    site = service.federation.members_url if event.access is Audience.ADHERENTS else service.federation.public_url
+    signed = tokens.sign(service.secret, CANCEL, (event.slug, registration.email), service.clock())
+    cancel = site.rstrip("/") + CANCEL_PATH + "?" + urlencode({"evenement": event.slug, "adresse": registration.email}) + "&" + signed.query()
+    values = {"event": event, "when": when_fr(event), "where": location(event), "state": "rappel", "rank": 0,
+              "name": registration.name, "cancel": cancel}
+    return Mail(registration.email, f"Rappel : {event.title}", service.text("evenements/message.txt.j2", **values),
+                service.text("evenements/message.html.j2", **values), message_id=msg_id)
 
 
 def purpose(project: Path, months: int) -> Callable[[Service], list[BaseRoute]]:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from email.headerregistry import Address
@@ -29,6 +30,7 @@ class Mail:
     text: str
     html: str
     attachments: tuple[Attachment, ...] = ()
+    message_id: str = ""  # a fixed one, so that a resent message is a recognisable duplicate
 
 
 class Postman:
@@ -46,7 +48,7 @@ class Postman:
         msg["Subject"] = mail.subject
         msg["Date"] = format_datetime(when.astimezone(UTC))
         digest = hashlib.sha256(f"{mail.to}:{mail.subject}:{when.timestamp()}".encode()).hexdigest()[:24]
-        msg["Message-ID"] = f"<service.{digest}@{self.sender.domain}>"
+        msg["Message-ID"] = mail.message_id or f"<service.{digest}@{self.sender.domain}>"
         msg["Auto-Submitted"] = "auto-generated"  # no vacation replies to the federation
         msg.set_content(mail.text)
         msg.add_alternative(mail.html, subtype="html")
@@ -55,17 +57,22 @@ class Postman:
             msg.add_attachment(item.data, maintype=maintype, subtype=subtype, filename=item.filename, params=dict(item.params))
         return msg.as_bytes(policy=POLICY)
 
-    def send(self, mail: Mail, when: datetime | None = None) -> None:
-        """Send now; raise the transport's TemporaryFailure or PermanentFailure (or OSError) if it fails."""
+    def send(self, mail: Mail, when: datetime | None = None, before_data: Callable[[], None] = lambda: None) -> None:
+        """Send now; raise the transport's TemporaryFailure, PermanentFailure or LostDuringData if it fails.
+
+        before_data is called once the server has accepted the recipient, right before the message
+        itself: a ledger marks the message in flight there.
+        """
         when = when or datetime.now(UTC)
         data = self.message(mail, when)
         if self.smtp is None:
+            before_data()
             self._file(data, when)
             return
         transport = SmtpTransport(self.smtp)
         transport.open()
         try:
-            transport.send(self.sender.addr_spec, mail.to, data, lambda: None)
+            transport.send(self.sender.addr_spec, mail.to, data, before_data)
         finally:
             transport.close()
 
