@@ -354,7 +354,9 @@ def parser() -> argparse.ArgumentParser:
     gx = ga.add_parser("exporter", help="écrit les inscrits d'un événement en CSV (UTF-8, « ; »), et leur nombre par état")
     gx.add_argument("evenement", help="l'événement, ex. forum-installation-2027")
     gx.add_argument("--sortie", type=Path, help="fichier CSV (défaut : la sortie standard)")
-    gr = ga.add_parser("rappels", help="rappelle, une seule fois, leur événement aux inscrits deux jours avant (minuteur quotidien)")
+    gr = ga.add_parser(
+        "rappels", help="rappelle, une seule fois, leur événement aux inscrits deux jours avant (minuteur quotidien)"
+    )
     gr.add_argument("--ledger", type=Path, help="registre des envois SQLite ; défaut : $LETTER_LEDGER")
     gr.add_argument("--outbox", type=Path, help="sans SMTP_HOST, dossier où écrire les messages")
     gr.add_argument("--now", type=datetime.fromisoformat, default=None, help=argparse.SUPPRESS)

@@ -353,9 +353,22 @@ def test_a_reminder_goes_two_days_before_once_to_each_confirmed_registrant(world
 
     def remind(now: str) -> subprocess.CompletedProcess[str]:
         return subprocess.run(
-            build_py("--project", str(world.project), "inscriptions", "rappels", "--ledger", str(world.root / "prive" / "envois.sqlite"),
-                     "--now", now),
-            env=world.env(), capture_output=True, text=True, timeout=60, check=False)
+            build_py(
+                "--project",
+                str(world.project),
+                "inscriptions",
+                "rappels",
+                "--ledger",
+                str(world.root / "prive" / "envois.sqlite"),
+                "--now",
+                now,
+            ),
+            env=world.env(),
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=False,
+        )
 
     early = remind("2027-03-07T10:00")  # three days before: nothing yet
     assert early.returncode == 0, early.stderr

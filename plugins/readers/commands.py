@@ -166,7 +166,9 @@ def remind(db: Path | None, project: Path, ledger_path: Path | None, outbox: Pat
         ledger.hold()
     except LedgerBusy:
         ledger.close()
-        raise OperatorError(f"Un autre envoi occupe le registre {ledger_path} : aucun rappel envoyé, relancez plus tard.") from None
+        raise OperatorError(
+            f"Un autre envoi occupe le registre {ledger_path} : aucun rappel envoyé, relancez plus tard."
+        ) from None
     try:
         when = (now.replace(tzinfo=PARIS) if now.tzinfo is None else now) if now else datetime.now(UTC)
         left = send_reminders(service, events, ledger, when, print)

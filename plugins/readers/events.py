@@ -61,6 +61,18 @@ class EventCalendar:
         return self.events.get(slug)
 
 
+def site_of(service: Service, event: Event) -> str:
+    """Return the site an event is shown on: the members' site for a members' event."""
+    return service.federation.members_url if event.access is Audience.ADHERENTS else service.federation.public_url
+
+
+def cancel_link(service: Service, event: Event, email: str) -> str:
+    """Return the signed link that cancels this address's registration to the event."""
+    signed = tokens.sign(service.secret, CANCEL, (event.slug, email.lower()), service.clock())
+    query = urlencode({"evenement": event.slug, "adresse": email.lower()}) + "&" + signed.query()
+    return site_of(service, event).rstrip("/") + CANCEL_PATH + "?" + query
+
+
 def answers_of(event: Event, fields: dict[str, str]) -> tuple[dict[str, str], str]:
     """Return the answers to the event's questions and the first problem, in French ('' if none)."""
     assert event.sign_up
@@ -82,9 +94,6 @@ def routes(service: Service, calendar: EventCalendar, months: int = 12) -> list[
     """Return the event registrations' routes; registrants are erased months after their event."""
     book = RegistrationBook(service.store.path)
     book.forget_past(months, service.clock())
-
-    def site_url(event: Event) -> str:
-        return service.federation.members_url if event.access is Audience.ADHERENTS else service.federation.public_url
 
     def message(title: str, status: int = 200, *lines: str, link: tuple[str, str] | None = None) -> HTMLResponse:
         values = {"link": link} if link else {}
@@ -130,11 +139,6 @@ def routes(service: Service, calendar: EventCalendar, months: int = 12) -> list[
             action=f"{EVENTS_PATH}{event.slug}/",
         )
 
-    def cancel_link(event: Event, email: str) -> str:
-        signed = tokens.sign(service.secret, CANCEL, (event.slug, email.lower()), service.clock())
-        query = urlencode({"evenement": event.slug, "adresse": email.lower()}) + "&" + signed.query()
-        return site_url(event).rstrip("/") + CANCEL_PATH + "?" + query
-
     def notice(event: Event, registration: Registration, state: str, rank: int = 0) -> None:
         values = {
             "event": event,
@@ -143,10 +147,10 @@ def routes(service: Service, calendar: EventCalendar, months: int = 12) -> list[
             "state": state,
             "rank": rank,
             "name": registration.name,
-            "cancel": cancel_link(event, registration.email),
+            "cancel": cancel_link(service, event, registration.email),
         }
         subject = {"confirmé": "Inscription confirmée", "promu": "Une place s'est libérée", "attente": "Liste d'attente"}[state]
-        ics = render_calendar([event], event.title, site_url(event))
+        ics = render_calendar([event], event.title, site_of(service, event))
         attachments = () if state == "attente" else (Attachment("evenement.ics", "text/calendar", ics, (("method", "PUBLISH"),)),)
         service.postman.send(
             Mail(
@@ -334,13 +338,22 @@ def send_reminders(service: Service, events: list[Event], ledger: SendLedger, no
 
 def reminder(service: Service, event: Event, registration: Registration, msg_id: str) -> Mail:
     """Return the reminder of an event for one registrant, with its cancellation link."""
-    site = service.federation.members_url if event.access is Audience.ADHERENTS else service.federation.public_url
-    signed = tokens.sign(service.secret, CANCEL, (event.slug, registration.email), service.clock())
-    cancel = site.rstrip("/") + CANCEL_PATH + "?" + urlencode({"evenement": event.slug, "adresse": registration.email}) + "&" + signed.query()
-    values = {"event": event, "when": when_fr(event), "where": location(event), "state": "rappel", "rank": 0,
-              "name": registration.name, "cancel": cancel}
-    return Mail(registration.email, f"Rappel : {event.title}", service.text("evenements/message.txt.j2", **values),
-                service.text("evenements/message.html.j2", **values), message_id=msg_id)
+    values = {
+        "event": event,
+        "when": when_fr(event),
+        "where": location(event),
+        "state": "rappel",
+        "rank": 0,
+        "name": registration.name,
+        "cancel": cancel_link(service, event, registration.email),
+    }
+    return Mail(
+        registration.email,
+        f"Rappel : {event.title}",
+        service.text("evenements/message.txt.j2", **values),
+        service.text("evenements/message.html.j2", **values),
+        message_id=msg_id,
+    )
 
 
 def purpose(project: Path, months: int) -> Callable[[Service], list[BaseRoute]]:
