@@ -20,7 +20,7 @@ from plugins.builder import build_all
 from plugins.model import ContentError, load_content
 from plugins.readers.registrations import RegistrationBook
 from tests.conftest import MEMBER, NGINX, TODAY, free_port, make_project, served_sites
-from tests.test_readers import SECRET, Mailbox, build_py, get, post, start_service, wait_for
+from tests.test_readers import Mailbox, build_py, get, post, service_env, start_service, wait_for
 
 pytestmark = pytest.mark.skipif(not Path(NGINX).exists(), reason="nginx absent : lancez bash scripts/install.sh --test")
 
@@ -106,17 +106,7 @@ class World:
         self.db, self.mailbox, self.smtp_port = db, mailbox, smtp_port
 
     def env(self) -> dict[str, str]:
-        import os
-
-        clean = {k: v for k, v in os.environ.items() if not k.startswith(("SMTP_", "LETTER_"))}
-        return {
-            **clean,
-            "SMTP_HOST": "127.0.0.1",
-            "SMTP_PORT": str(self.smtp_port),
-            "SMTP_SECURITY": "none",
-            "LETTER_SECRET": SECRET,
-            "LETTER_DB": str(self.db),
-        }
+        return service_env(self.smtp_port, self.db)
 
     def book(self) -> RegistrationBook:
         return RegistrationBook(self.db)

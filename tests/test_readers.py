@@ -76,15 +76,7 @@ class Setup:
     service_port: int
 
     def env(self) -> dict[str, str]:
-        clean = {k: v for k, v in os.environ.items() if not k.startswith(("SMTP_", "LETTER_"))}
-        return {
-            **clean,
-            "SMTP_HOST": "127.0.0.1",
-            "SMTP_PORT": str(self.smtp_port),
-            "SMTP_SECURITY": "none",
-            "LETTER_SECRET": SECRET,
-            "LETTER_DB": str(self.db),
-        }
+        return service_env(self.smtp_port, self.db)
 
     def store(self) -> ReaderStore:
         return ReaderStore(self.db)
@@ -92,6 +84,19 @@ class Setup:
     def state(self, address: str, audience: str = "public") -> str | None:
         reader = self.store().reader(address, audience)
         return reader.state if reader else None
+
+
+def service_env(smtp_port: int, db: Path) -> dict[str, str]:
+    """Return the environment of the service and the commands: the local SMTP server, the key, the store."""
+    clean = {k: v for k, v in os.environ.items() if not k.startswith(("SMTP_", "LETTER_"))}
+    return {
+        **clean,
+        "SMTP_HOST": "127.0.0.1",
+        "SMTP_PORT": str(smtp_port),
+        "SMTP_SECURITY": "none",
+        "LETTER_SECRET": SECRET,
+        "LETTER_DB": str(db),
+    }
 
 
 def build_py(*args: str) -> list[str]:

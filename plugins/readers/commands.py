@@ -11,7 +11,7 @@ from email.headerregistry import Address
 from pathlib import Path
 from urllib.parse import urlsplit
 
-from plugins.readers.core import ADDRESS
+from plugins.letters.subscribers import ADDRESS
 from plugins.readers.store import AUDIENCES, ReaderStore
 
 

@@ -7,7 +7,6 @@ returns its routes from the Service it is given; nothing here knows about letter
 from __future__ import annotations
 
 import contextlib
-import re
 import signal
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -27,8 +26,6 @@ from plugins.readers.store import ReaderStore
 
 TEMPLATES = Path(__file__).parent / "templates"
 BODY_LIMIT = 8 * 1024  # a form of this service never needs more
-# Deliberately simple and ASCII only (no SMTPUTF8), the same rule as the subscribers' CSV.
-ADDRESS = re.compile(r"^[A-Za-z0-9._%+'-]+@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,}$")
 # Set by the nginx configuration that `build.py server` writes, overwriting whatever the client sent.
 SPACE_HEADER = "x-federation-space"
 HEADERS = {

@@ -23,10 +23,11 @@ from plugins.federation.filters import when_fr
 from plugins.letters.ledger import SendLedger
 from plugins.letters.message import message_id
 from plugins.letters.send import LostDuringData, PermanentFailure, TemporaryFailure
+from plugins.letters.subscribers import ADDRESS
 from plugins.model import Audience, ContentError, Event, load_content
 from plugins.outputs.calendar import location, render_calendar
 from plugins.readers import tokens
-from plugins.readers.core import ADDRESS, Service, form_fields, space
+from plugins.readers.core import Service, form_fields, space
 from plugins.readers.mail import Attachment, Mail
 from plugins.readers.paths import EVENTS_PATH, HONEYPOT
 from plugins.readers.registrations import ALREADY, CONFIRMED, FULL, WAITING, Outcome, Registration, RegistrationBook

@@ -18,8 +18,9 @@ from starlette.responses import HTMLResponse
 from starlette.routing import BaseRoute, Route
 
 from plugins.letters.message import token
+from plugins.letters.subscribers import ADDRESS
 from plugins.readers import tokens
-from plugins.readers.core import ADDRESS, Service, form_fields, space
+from plugins.readers.core import Service, form_fields, space
 from plugins.readers.mail import Mail
 from plugins.readers.paths import CONFIRM_PATH, HONEYPOT, SUBSCRIBE_PATH
 
