@@ -281,7 +281,7 @@ def main() -> int:
             if not args.skip_serve and scale == 1:
                 print(f"reconstruction après modification d'une fiche (serve) : {rebuild_after_edit(project):.1f} s")
             shutil.rmtree(bare)
-        ours, plain = send_rate(work / "x1", args.subscribers, work)
+        ours, plain = send_rate(project, args.subscribers, work)  # the last scale generated, whichever --scales asks
         print(
             f"\nenvoi de {args.subscribers} messages : {ours:.0f} messages/s avec registre, "
             f"{plain:.0f} messages/s smtplib seul (rapport {ours / plain:.2f})"

@@ -9,7 +9,7 @@ import pytest
 
 from plugins.builder import build_all
 from plugins.model import ContentError
-from tests.conftest import TODAY, make_project, write_files
+from tests.conftest import REPO, TODAY, make_project, write_files
 
 SECRET_SHEET = {
     "toolbox/files/piece-jointe-canari.pdf": b"%PDF-1.4 contenu-canari-piece\n",
@@ -197,3 +197,23 @@ def test_a_failing_build_keeps_the_previous_site(tmp_path: Path) -> None:
     after = {p: p.read_bytes() for p in (root / "site").rglob("*") if p.is_file()}
     assert after == before
     assert [p.name for p in tmp_path.iterdir() if "staging" in p.name] == []
+
+
+def test_the_key_of_a_shared_rendering_is_the_same_in_every_process() -> None:
+    import os
+    import subprocess
+    import sys
+
+    code = "from plugins.federation.plugin import rendered_key; print(rendered_key('a.md', 'Texte é'))"
+    keys = {
+        subprocess.run(
+            [sys.executable, "-c", code],
+            capture_output=True,
+            text=True,
+            check=True,
+            cwd=REPO,
+            env={**os.environ, "PYTHONHASHSEED": seed},
+        ).stdout
+        for seed in ("1", "2", "random")
+    }
+    assert len(keys) == 1 and "a.md" in keys.pop()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import re
 from dataclasses import dataclass
 from datetime import date
@@ -47,7 +48,12 @@ class RenderedPage:
     anchors: set[str]
 
 
-RenderedPages = dict[tuple[str, int], RenderedPage]
+RenderedPages = dict[tuple[str, str], RenderedPage]
+
+
+def rendered_key(src_uri: str, markdown: str) -> tuple[str, str]:
+    """Return the key of a page's rendering: a real digest, the same in every process (hash() is salted per process)."""
+    return src_uri, hashlib.blake2b(markdown.encode("utf-8"), digest_size=16).hexdigest()
 
 
 class FederationPlugin(BasePlugin[FederationConfig]):
@@ -60,7 +66,7 @@ class FederationPlugin(BasePlugin[FederationConfig]):
         self.specs: dict[str, PageSpec] = {}
         self.rendered: RenderedPages | None = None
         self.reused: dict[str, RenderedPage] = {}
-        self.keys: dict[str, tuple[str, int]] = {}
+        self.keys: dict[str, tuple[str, str]] = {}
         self.incremental: Incremental | None = None
         self.fingerprints: dict[str, str] = {}
         self.dests: list[str] = []
@@ -175,7 +181,7 @@ class FederationPlugin(BasePlugin[FederationConfig]):
                 page.meta["description"] = escape(spec.description)
         if self.rendered is None:
             return markdown
-        key = (page.file.src_uri, hash(markdown))
+        key = rendered_key(page.file.src_uri, markdown)
         if self.incremental is not None:
             done = self.rendered.get(key)  # the preview keeps them for its next builds
         else:
