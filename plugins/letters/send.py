@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import hashlib
 import os
@@ -434,7 +435,7 @@ def run_send(content, settings, request: SendRequest) -> int:
         ledger.close()
 
 
-def _recipients(request: SendRequest, letter, store) -> tuple[list[Subscriber], int]:
+def _recipients(request: SendRequest, letter, store, blocked: Callable[[str], bool]) -> tuple[list[Subscriber], int]:
     """Return the letter's recipients and how many were left out: the store's subscribers, or the CSV filtered by the store."""
     from plugins.letters.subscribers import read_subscribers, read_suppressed
 
@@ -444,7 +445,7 @@ def _recipients(request: SendRequest, letter, store) -> tuple[list[Subscriber], 
         listed = read_subscribers(request.subscribers, letter.audience, suppressed)
         for line in listed.invalid:
             _say(line)
-        kept = [r for r in listed.recipients if store is None or not store.blocked(r.email, audience)]
+        kept = [r for r in listed.recipients if not blocked(r.email)]
         return kept, listed.suppressed + len(listed.recipients) - len(kept)
     rows = [Subscriber(email, name) for email, name in store.recipients(audience)]
     kept = [r for r in rows if r.email.lower() not in suppressed]
@@ -455,7 +456,13 @@ def _send_one(content, settings, request, letter, ledger) -> int:
     from plugins.readers.store import ReaderStore
 
     store = ReaderStore(request.store) if request.store else None
-    recipients, left_out = _recipients(request, letter, store)
+    gate = store.gate(letter.audience.value) if store else contextlib.nullcontext(lambda _: False)
+    with gate as blocked:
+        return _send_with(content, settings, request, letter, ledger, store, blocked)
+
+
+def _send_with(content, settings, request, letter, ledger, store, blocked: Callable[[str], bool]) -> int:
+    recipients, left_out = _recipients(request, letter, store, blocked)
     envelope = _envelope(content, letter, settings, request.secret)
     _say(
         f"Lettre {letter.slug} « {letter.subject} » : {len(recipients)} destinataires "
@@ -483,7 +490,6 @@ def _send_one(content, settings, request, letter, ledger) -> int:
             transport.close()
         _say(f"Exemplaire de test envoyé à {request.test_to} (non inscrit au registre).")
         return 0
-    audience = letter.audience.value
     report = send_letter(
         envelope,
         recipients,
@@ -493,7 +499,7 @@ def _send_one(content, settings, request, letter, ledger) -> int:
         request.retry,
         retry_unknown=request.retry_unknown,
         progress=_say,
-        wanted=(lambda email: not store.blocked(email, audience)) if store else (lambda _: True),
+        wanted=lambda email: not blocked(email),
     )
     if report.recovered:
         _say(f"Reprise : {report.recovered} message(s) en cours lors d'une interruption sont renvoyés, avec le même Message-ID.")

@@ -78,6 +78,10 @@ class Service:
         body = self.env.get_template(template).render(federation=self.federation, **values)
         return HTMLResponse(body, status_code=status, headers=HEADERS)
 
+    def message(self, title: str, lines: list[str], status: int = 200, link: tuple[str, str] | None = None) -> HTMLResponse:
+        """Return a French page that says something in a few lines, with an optional link onward."""
+        return self.page("message.html.j2", status, title=title, lines=lines, **({"link": link} if link else {}))
+
     def text(self, template: str, **values: Any) -> str:
         return self.env.get_template(template).render(federation=self.federation, **values)
 
@@ -115,28 +119,22 @@ def create_app(service: Service, purposes: list[Callable[[Service], list[BaseRou
     routes = [route for purpose in purposes for route in purpose(service)]
 
     async def not_found(request: Request, exc: Exception) -> Response:
-        return service.page(
-            "message.html.j2", 404, title="Page introuvable", lines=["Cette adresse ne correspond à aucune page du service."]
-        )
+        return service.message("Page introuvable", ["Cette adresse ne correspond à aucune page du service."], 404)
 
     async def too_large(request: Request, exc: Exception) -> Response:
-        return service.page(
-            "message.html.j2",
-            413,
-            title="Envoi trop volumineux",
-            lines=["Le formulaire envoyé est bien plus long que prévu : rien n'a été enregistré."],
+        return service.message(
+            "Envoi trop volumineux", ["Le formulaire envoyé est bien plus long que prévu : rien n'a été enregistré."], 413
         )
 
     async def failure(request: Request, exc: Exception) -> Response:
         # 5xx on our side only: a mail provider retries a one-click unsubscription that got one.
-        return service.page(
-            "message.html.j2",
-            500,
-            title="Le service a rencontré un problème",
-            lines=[
+        return service.message(
+            "Le service a rencontré un problème",
+            [
                 "Rien n'a été perdu de ce qui était déjà enregistré. Réessayez dans quelques minutes ;"
                 " si le problème continue, écrivez-nous."
             ],
+            500,
         )
 
     handlers: dict[Any, Callable] = {404: not_found, 405: not_found, BodyTooLarge: too_large, 500: failure, Exception: failure}

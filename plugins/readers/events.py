@@ -96,27 +96,25 @@ def routes(service: Service, calendar: EventCalendar, months: int = 12) -> list[
     book = RegistrationBook(service.store.path)
     book.forget_past(months, service.clock())
 
-    def message(title: str, status: int = 200, *lines: str, link: tuple[str, str] | None = None) -> HTMLResponse:
-        values = {"link": link} if link else {}
-        return service.page("message.html.j2", status, title=title, lines=list(lines), **values)
-
     def refusal(request: Request, event: Event | None) -> HTMLResponse | None:
         """Return the page that refuses this request, or None when registrations are open to it."""
         if event is None or event.sign_up is None:
-            return message("Inscriptions introuvables", 404, "Cet événement n'ouvre pas d'inscriptions ici.")
+            return service.message("Inscriptions introuvables", ["Cet événement n'ouvre pas d'inscriptions ici."], 404)
         now = service.clock()
         if now > event.sign_up.closes or now > event.start:
-            return message(
+            return service.message(
                 "Les inscriptions sont closes",
+                [
+                    f"Les inscriptions à « {event.title} » sont closes.",
+                    f"Pour toute question, écrivez à {service.federation.email}.",
+                ],
                 410,
-                f"Les inscriptions à « {event.title} » sont closes.",
-                f"Pour toute question, écrivez à {service.federation.email}.",
             )
         if event.sign_up.audience is Audience.ADHERENTS and space(request) != "adherents":
-            return message(
+            return service.message(
                 "Inscriptions réservées aux adhérents",
+                ["Cet événement est réservé aux équipes adhérentes : inscrivez-vous depuis l'espace adhérents."],
                 403,
-                "Cet événement est réservé aux équipes adhérentes : inscrivez-vous depuis l'espace adhérents.",
                 link=(
                     service.federation.members_url.rstrip("/") + EVENTS_PATH + event.slug + "/",
                     "S'inscrire depuis l'espace adhérents",
@@ -187,9 +185,9 @@ def routes(service: Service, calendar: EventCalendar, months: int = 12) -> list[
         event = await run_in_threadpool(calendar.event, request.path_params["slug"])
         refused = refusal(request, event)
         if refused or event is None:
-            return refused or message("Inscriptions introuvables", 404)
+            return refused or service.message("Inscriptions introuvables", [], 404)
         if fields.get(HONEYPOT):
-            return message("Demande reçue", 200, "Un message de confirmation est envoyé à l'adresse indiquée.")
+            return service.message("Demande reçue", ["Un message de confirmation est envoyé à l'adresse indiquée."], 200)
         name, email = fields.get("nom", "").strip(), fields.get("adresse", "").strip()
         if not name or len(name) > 100 or CONTROL.search(name):
             return form(event, 400, "Indiquez vos prénom et nom (100 caractères au plus).")
@@ -207,30 +205,36 @@ def routes(service: Service, calendar: EventCalendar, months: int = 12) -> list[
             else ["Le message de confirmation n'a pas pu partir pour l'instant : votre demande est bien enregistrée."]
         )
         if outcome.status == CONFIRMED:
-            return message(
+            return service.message(
                 "Inscription confirmée",
+                [
+                    f"Votre place à « {event.title} » ({when_fr(event)}) est réservée.",
+                    "Un message vous est envoyé avec l'événement à ajouter à votre agenda et un lien pour annuler.",
+                    *unsent,
+                ],
                 200,
-                f"Votre place à « {event.title} » ({when_fr(event)}) est réservée.",
-                "Un message vous est envoyé avec l'événement à ajouter à votre agenda et un lien pour annuler.",
-                *unsent,
             )
         if outcome.status == WAITING:
-            return message(
+            return service.message(
                 "Inscription sur liste d'attente",
+                [
+                    f"« {event.title} » est complet : vous êtes n° {outcome.rank} sur la liste d'attente.",
+                    "Si une place se libère, elle vous est attribuée dans l'ordre d'arrivée et un message vous prévient.",
+                    *unsent,
+                ],
                 200,
-                f"« {event.title} » est complet : vous êtes n° {outcome.rank} sur la liste d'attente.",
-                "Si une place se libère, elle vous est attribuée dans l'ordre d'arrivée et un message vous prévient.",
-                *unsent,
             )
         if outcome.status == ALREADY:
-            return message(
+            return service.message(
                 "Déjà inscrit·e",
+                [
+                    "Cette adresse est déjà inscrite à cet événement.",
+                    "Le message reçu lors de l'inscription permet de l'annuler.",
+                ],
                 200,
-                "Cette adresse est déjà inscrite à cet événement.",
-                "Le message reçu lors de l'inscription permet de l'annuler.",
             )
         assert outcome.status == FULL
-        return message("Complet", 409, f"Il ne reste plus de place pour « {event.title} ».")
+        return service.message("Complet", [f"Il ne reste plus de place pour « {event.title} »."], 409)
 
     def cancellation(request: Request) -> tuple[str, Event | None, str]:
         q = request.query_params
@@ -241,10 +245,10 @@ def routes(service: Service, calendar: EventCalendar, months: int = 12) -> list[
         return state, calendar.event(slug) if state == "ok" else None, email
 
     def bad_link() -> HTMLResponse:
-        return message(
+        return service.message(
             "Ce lien d'annulation n'est pas valide",
+            ["Il a peut-être été coupé par votre messagerie : copiez le lien complet depuis le message reçu."],
             400,
-            "Il a peut-être été coupé par votre messagerie : copiez le lien complet depuis le message reçu.",
         )
 
     async def cancel_page(request: Request) -> HTMLResponse:
@@ -252,7 +256,9 @@ def routes(service: Service, calendar: EventCalendar, months: int = 12) -> list[
         if state != "ok" or event is None:
             return bad_link()
         if await run_in_threadpool(book.active, event.slug, email) is None:
-            return message("Inscription annulée", 200, f"Aucune inscription de {email} n'est en cours pour « {event.title} ».")
+            return service.message(
+                "Inscription annulée", [f"Aucune inscription de {email} n'est en cours pour « {event.title} »."], 200
+            )
         return service.page(
             "evenements/annuler.html.j2",
             title="Annuler l'inscription",
@@ -277,11 +283,10 @@ def routes(service: Service, calendar: EventCalendar, months: int = 12) -> list[
         if state != "ok" or event is None:
             return bad_link()
         await run_in_threadpool(cancel_and_promote, event, email)
-        return message(
+        return service.message(
             "Inscription annulée",
+            [f"L'inscription de {email} à « {event.title} » est annulée.", "Merci d'avoir libéré votre place."],
             200,
-            f"L'inscription de {email} à « {event.title} » est annulée.",
-            "Merci d'avoir libéré votre place.",
         )
 
     return [

@@ -76,10 +76,9 @@ def routes(service: Service, unsubscribe_path: str = "/lettres/desinscription/")
 
     def sent() -> HTMLResponse:
         # The same answer whatever the store holds: the page tells nobody who is subscribed.
-        return service.page(
-            "message.html.j2",
-            title="Vérifiez votre messagerie",
-            lines=[
+        return service.message(
+            "Vérifiez votre messagerie",
+            [
                 "Si l'adresse indiquée peut être inscrite, un message vient de lui être envoyé avec un lien de confirmation.",
                 f"Ce lien est valable {int(service.confirm_max_age.total_seconds() // 3600)} heures. Rien n'est enregistré"
                 " comme inscription tant qu'il n'a pas été suivi.",
@@ -118,11 +117,10 @@ def routes(service: Service, unsubscribe_path: str = "/lettres/desinscription/")
             )
         where = "espace adhérents" if space(request) == "adherents" else "site public"
         if not await run_in_threadpool(request_subscription, email, audience, f"formulaire {SUBSCRIBE_PATH} ({where})"):
-            return service.page(
-                "message.html.j2",
+            return service.message(
+                "Envoi momentanément impossible",
+                ["Le message de confirmation n'a pas pu partir. Réessayez dans quelques minutes : rien n'est inscrit."],
                 503,
-                title="Envoi momentanément impossible",
-                lines=["Le message de confirmation n'a pas pu partir. Réessayez dans quelques minutes : rien n'est inscrit."],
             )
         return sent()
 
@@ -142,18 +140,16 @@ def routes(service: Service, unsubscribe_path: str = "/lettres/desinscription/")
 
     def link_problem(state: str) -> HTMLResponse:
         if state == "expiré":
-            return service.page(
-                "message.html.j2",
+            return service.message(
+                "Ce lien de confirmation a expiré",
+                ["Rien n'a été inscrit. Recommencez l'inscription : un nouveau lien vous sera envoyé."],
                 410,
-                title="Ce lien de confirmation a expiré",
-                lines=["Rien n'a été inscrit. Recommencez l'inscription : un nouveau lien vous sera envoyé."],
                 link=(SUBSCRIBE_PATH, "S'inscrire à nouveau"),
             )
-        return service.page(
-            "message.html.j2",
+        return service.message(
+            "Ce lien de confirmation n'est pas valide",
+            ["Il a peut-être été coupé par votre messagerie : copiez le lien complet depuis le message reçu."],
             400,
-            title="Ce lien de confirmation n'est pas valide",
-            lines=["Il a peut-être été coupé par votre messagerie : copiez le lien complet depuis le message reçu."],
         )
 
     async def confirm_page(request: Request) -> HTMLResponse:
@@ -174,17 +170,15 @@ def routes(service: Service, unsubscribe_path: str = "/lettres/desinscription/")
         if state != "ok":
             return link_problem(state)
         if not await run_in_threadpool(service.store.confirm, email, audience, service.clock()):
-            return service.page(
-                "message.html.j2",
+            return service.message(
+                "Cette demande n'existe plus",
+                ["Elle a été effacée entre-temps. Recommencez l'inscription si vous le souhaitez."],
                 410,
-                title="Cette demande n'existe plus",
-                lines=["Elle a été effacée entre-temps. Recommencez l'inscription si vous le souhaitez."],
                 link=(SUBSCRIBE_PATH, "S'inscrire"),
             )
-        return service.page(
-            "message.html.j2",
-            title="Inscription confirmée",
-            lines=[
+        return service.message(
+            "Inscription confirmée",
+            [
                 f"L'adresse {email} recevra {LETTER_NAMES[audience]}.",
                 "Chaque lettre contient un lien pour se désinscrire en un clic.",
             ],
@@ -198,29 +192,26 @@ def routes(service: Service, unsubscribe_path: str = "/lettres/desinscription/")
 
     def bad_link(request: Request) -> HTMLResponse:
         if not request.query_params:
-            return service.page(
-                "message.html.j2",
-                title="Se désinscrire d'une lettre",
-                lines=[
+            return service.message(
+                "Se désinscrire d'une lettre",
+                [
                     "Utilisez le lien « Se désinscrire » en bas de la lettre reçue : il est propre à votre adresse.",
                     f"Vous pouvez aussi écrire à {service.federation.email} en indiquant l'adresse à désinscrire.",
                 ],
             )
-        return service.page(
-            "message.html.j2",
-            400,
-            title="Ce lien de désinscription n'est pas valide",
-            lines=[
+        return service.message(
+            "Ce lien de désinscription n'est pas valide",
+            [
                 "Il a peut-être été coupé par votre messagerie. Copiez le lien complet depuis la lettre reçue,"
                 f" ou écrivez à {service.federation.email} en indiquant l'adresse à désinscrire : nous nous en occupons."
             ],
+            400,
         )
 
     def done(email: str, audience: str) -> HTMLResponse:
-        return service.page(
-            "message.html.j2",
-            title="Désinscription enregistrée",
-            lines=[
+        return service.message(
+            "Désinscription enregistrée",
+            [
                 f"L'adresse {email} ne recevra plus {LETTER_NAMES[audience]}.",
                 "Un envoi déjà commencé peut encore vous parvenir dans les minutes qui viennent.",
             ],

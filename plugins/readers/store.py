@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import hashlib
 import sqlite3
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -276,19 +276,30 @@ class ReaderStore(Database):
             self._log(db, email, "", when, "adresse en erreur", f"{letter} : {why}")
             return True
 
+    @staticmethod
+    def _blocked(db: sqlite3.Connection, email: str, audience: str) -> bool:
+        email = email.lower()
+        row = db.execute(
+            "SELECT 1 FROM readers WHERE email = ? AND (state = ? OR (audience = ? AND state = ?))"
+            " UNION ALL SELECT 1 FROM erased WHERE digest = ? LIMIT 1",
+            (email, BOUNCED, audience, UNSUBSCRIBED, digest(email)),
+        ).fetchone()
+        return row is not None
+
     def blocked(self, email: str, audience: str) -> bool:
         """Return True if this address must not receive this audience's letter, whatever a CSV says."""
-        email = email.lower()
-        db = self._connect()
-        try:
-            row = db.execute(
-                "SELECT 1 FROM readers WHERE email = ? AND (state = ? OR (audience = ? AND state = ?))"
-                " UNION ALL SELECT 1 FROM erased WHERE digest = ? LIMIT 1",
-                (email, BOUNCED, audience, UNSUBSCRIBED, digest(email)),
-            ).fetchone()
-        finally:
-            db.close()
-        return row is not None
+        with self.reading() as db:
+            return self._blocked(db, email, audience)
+
+    @contextmanager
+    def gate(self, audience: str) -> Iterator[Callable[[str], bool]]:
+        """Yield blocked(email) for one audience on one connection held for a whole send.
+
+        Each check is its own read (autocommit, WAL): an unsubscription committed meanwhile is
+        seen by the next one. Opening a connection per message cost a tenth of the send.
+        """
+        with self.reading() as db:
+            yield lambda email: self._blocked(db, email, audience)
 
     def recipients(self, audience: str) -> list[tuple[str, str]]:
         """Return (email, name) of this audience's subscribers, oldest first."""
