@@ -89,13 +89,19 @@ def command_server(args: argparse.Namespace) -> int:
     from plugins.access.csp import content_security_policy
     from plugins.access.nginx import ServerSettings, write_server_files
     from plugins.builder import federation_identity, map_tiles
+    from plugins.readers.commands import OperatorError
 
     accounts_file = args.accounts or (Path(os.environ["FEDERATION_ACCOUNTS"]) if os.environ.get("FEDERATION_ACCOUNTS") else None)
-    if accounts_file is None:
-        print("Indiquez le fichier des comptes : --accounts FICHIER.csv ou la variable FEDERATION_ACCOUNTS.", file=sys.stderr)
+    db = args.db or (Path(os.environ["LETTER_DB"]) if os.environ.get("LETTER_DB") else None)
+    if accounts_file is None and db is None:
+        print(
+            "Indiquez les comptes de l'espace adhérents : --accounts FICHIER.csv (ou FEDERATION_ACCOUNTS), "
+            "--db BASE.sqlite, la base du service où sont les comptes des adhésions (ou LETTER_DB), ou les deux.",
+            file=sys.stderr,
+        )
         return 2
     try:
-        accounts = read_accounts(accounts_file)
+        accounts = read_accounts(accounts_file) if accounts_file else []
     except ContentError as exc:
         print(exc.report("aucun fichier n'a été modifié"), file=sys.stderr)
         return 1
@@ -113,9 +119,15 @@ def command_server(args: argparse.Namespace) -> int:
     dest = args.dest.resolve()
     htpasswd = dest / "htpasswd"
     try:
-        summary = write_htpasswd(accounts, htpasswd, args.today, args.cost, args.group)
+        if db is None:
+            summary = write_htpasswd(accounts, htpasswd, args.today, args.cost, args.group)
+        else:
+            summary = write_accounts_from_store(args, db, accounts, htpasswd)
     except ContentError as exc:
         print(exc.report("aucun fichier n'a été modifié"), file=sys.stderr)
+        return 1
+    except OperatorError as exc:
+        print(exc, file=sys.stderr)
         return 1
     https = bool(args.certificate)
     settings = ServerSettings(
@@ -151,6 +163,32 @@ def command_server(args: argparse.Namespace) -> int:
             "lancez « build.py service » et indiquez son adresse."
         )
     return 0
+
+
+def write_accounts_from_store(args: argparse.Namespace, db: Path, accounts: list, htpasswd: Path):
+    """Copy the accounts CSV (if any) into the service's base, then write the htpasswd from the base."""
+    from datetime import UTC
+
+    from plugins.access.accounts import AccountsSummary
+    from plugins.readers.account_store import AccountConflict, AccountStore
+    from plugins.readers.commands import OperatorError, open_store
+
+    store = AccountStore(open_store(db, args.project, create=True).path)
+    if args.accounts or os.environ.get("FEDERATION_ACCOUNTS"):
+        try:
+            synced = store.sync_csv(accounts, datetime.now(UTC), args.cost)
+        except AccountConflict as exc:
+            raise OperatorError(f"Comptes du CSV : {exc} ; aucun fichier n'a été modifié.") from None
+        print(
+            f"Comptes du CSV copiés dans la base : {synced.added} ajouté(s), {synced.changed} modifié(s), {synced.removed} retiré(s)."
+        )
+    store.forget_expired(args.today)
+    everyone = store.all()
+    written = store.write_htpasswd(htpasswd, args.today, args.group)
+    waiting = [a.login for a in everyone if not a.hash]
+    if waiting:
+        print(f"Comptes sans mot de passe choisi pour l'instant : {len(waiting)} ({', '.join(waiting)}).")
+    return AccountsSummary(written, [a.login for a in everyone if a.hash and not a.is_valid_on(args.today)])
 
 
 def tls_problem(args: argparse.Namespace) -> str | None:
@@ -197,7 +235,7 @@ def command_service(args: argparse.Namespace) -> int:
     from plugins.readers.core import serve
 
     try:
-        app = service_app(args.project, args.db, args.outbox)
+        app = service_app(args.project, args.db, args.outbox, args.htpasswd)
     except OperatorError as exc:
         print(exc, file=sys.stderr)
         return 1
@@ -260,6 +298,26 @@ def command_registrations(args: argparse.Namespace) -> int:
         return 1
 
 
+def command_membership(args: argparse.Namespace) -> int:
+    from plugins.readers import commands
+
+    try:
+        return commands.membership_requests(
+            args.project,
+            args.db,
+            args.outbox,
+            args.action,
+            getattr(args, "numero", None),
+            getattr(args, "identifiant", None),
+            getattr(args, "fin", None),
+            getattr(args, "motif", ""),
+            getattr(args, "etat", None),
+        )
+    except commands.OperatorError as exc:
+        print(exc, file=sys.stderr)
+        return 1
+
+
 def command_serve(args: argparse.Namespace) -> int:
     from plugins.preview import serve
 
@@ -286,6 +344,9 @@ def parser() -> argparse.ArgumentParser:
     a = sub.add_parser("server", help="écrit la configuration nginx et le fichier des comptes de l'espace adhérents")
     a.add_argument(
         "--accounts", type=Path, help="CSV des comptes (login, password ou hash, expires) ; défaut : $FEDERATION_ACCOUNTS"
+    )
+    a.add_argument(
+        "--db", type=Path, help="base du service (SQLite) où sont les comptes des adhésions acceptées ; défaut : $LETTER_DB"
     )
     a.add_argument("--dest", type=Path, required=True, help="dossier où écrire nginx.conf, htpasswd et 401.html")
     a.add_argument("--site", type=Path, help="dossier des sites construits (défaut : site/)")
@@ -333,6 +394,12 @@ def parser() -> argparse.ArgumentParser:
     v.add_argument("--port", type=int, default=8025, help="port d'écoute (défaut : 8025)")
     v.add_argument("--db", type=Path, help="base des lecteurs (SQLite) ; défaut : $LETTER_DB")
     v.add_argument("--outbox", type=Path, help="sans SMTP_HOST, dossier où écrire les messages de confirmation")
+    v.add_argument(
+        "--htpasswd",
+        type=Path,
+        help="fichier des mots de passe que lit nginx (écrit par « server --db ») : un mot de passe choisi vaut aussitôt ;"
+        " défaut : $FEDERATION_HTPASSWD",
+    )
     r = sub.add_parser("abonnes", help="base des lecteurs des lettres : importer, exporter, historique, effacer")
     r.add_argument("--db", type=Path, help="base des lecteurs (SQLite) ; défaut : $LETTER_DB")
     ra = r.add_subparsers(dest="action", required=True, metavar="ACTION", title="actions")
@@ -360,6 +427,21 @@ def parser() -> argparse.ArgumentParser:
     gr.add_argument("--ledger", type=Path, help="registre des envois SQLite ; défaut : $LETTER_LEDGER")
     gr.add_argument("--outbox", type=Path, help="sans SMTP_HOST, dossier où écrire les messages")
     gr.add_argument("--now", type=datetime.fromisoformat, default=None, help=argparse.SUPPRESS)
+    m = sub.add_parser("adhesions", help="demandes d'adhésion : lister, voir, accepter, refuser, noter payée")
+    m.add_argument("--db", type=Path, help="base du service (SQLite) ; défaut : $LETTER_DB")
+    m.add_argument("--outbox", type=Path, help="sans SMTP_HOST, dossier où écrire les messages")
+    ma = m.add_subparsers(dest="action", required=True, metavar="ACTION", title="actions")
+    ml = ma.add_parser("lister", help="liste les demandes, les plus anciennes d'abord")
+    ml.add_argument("--etat", choices=("reçue", "acceptée", "refusée"), help="seulement les demandes dans cet état")
+    for name, what in (("voir", "affiche une demande"), ("payee", "note la cotisation payée")):
+        ma.add_parser(name, help=what).add_argument("numero", type=int, help="le n° de la demande")
+    mc = ma.add_parser("accepter", help="accepte : ouvre le compte de l'équipe et lui envoie le lien du mot de passe")
+    mc.add_argument("numero", type=int, help="le n° de la demande")
+    mc.add_argument("--identifiant", help="identifiant du compte (défaut : tiré du nom de l'équipe)")
+    mc.add_argument("--fin", type=parse_day, help="fin de l'adhésion AAAA-MM-JJ (défaut : fin de l'année d'adhésion)")
+    mr = ma.add_parser("refuser", help="refuse et en informe la personne à contacter")
+    mr.add_argument("numero", type=int, help="le n° de la demande")
+    mr.add_argument("--motif", default="", help="motif, écrit dans le message (facultatif)")
     s = sub.add_parser("serve", help="aperçu local des deux sites, rechargé à chaque modification")
     s.add_argument("--host", default="127.0.0.1")
     s.add_argument("--port", type=int, default=8000, help="port du site public ; l'espace adhérents prend le suivant")
@@ -382,6 +464,7 @@ def main(argv: list[str] | None = None) -> int:
         "service": command_service,
         "abonnes": command_readers,
         "inscriptions": command_registrations,
+        "adhesions": command_membership,
     }
     return handlers[command](args)
 

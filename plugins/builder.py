@@ -18,6 +18,7 @@ from plugins.federation.plugin import FederationPlugin
 from plugins.letters.publish import LetterSettings, write_letters
 from plugins.letters.render import Identity as RenderIdentity
 from plugins.locking import FileLock
+from plugins.membership import MembershipSettings
 from plugins.model import Audience, Content, load_content
 from plugins.privacy import PAGE as PRIVACY_PAGE
 from plugins.privacy import PrivacySettings
@@ -137,6 +138,12 @@ def privacy_settings(project: Path) -> PrivacySettings:
     """Return the federation's privacy answers from mkdocs.yml; raise ValueError (French) if they are wrong."""
     config = site_config(project, Audience.PUBLIC, project / "site")
     return PrivacySettings.from_settings(config.extra.get("federation", {}) or {}, config.site_name)
+
+
+def membership_settings(project: Path) -> MembershipSettings | None:
+    """Return the federation's membership settings from mkdocs.yml (None if absent); raise ValueError (French) if wrong."""
+    config = site_config(project, Audience.PUBLIC, project / "site")
+    return MembershipSettings.from_settings(config.extra.get("federation", {}) or {})
 
 
 def map_tiles(project: Path) -> str:

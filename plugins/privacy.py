@@ -103,11 +103,37 @@ def processings(settings: PrivacySettings) -> list[Processing]:
             "l'équipe de la fédération",
         ),
         Processing(
+            "Demandes d'adhésion (formulaire de la page « Adhérer »)",
+            (
+                ("equipe", "le nom de l'équipe ou de la structure"),
+                ("structure", "son type (MSP, centre de santé, équipe en projet)"),
+                ("commune", "sa commune"),
+                ("departement", "son département"),
+                ("pro", "le nombre de professionnels de l'équipe par profession"),
+                ("nom", "les prénom et nom de la personne à contacter"),
+                ("adresse", "son adresse électronique"),
+                ("telephone", "son téléphone"),
+                ("consentement", "son accord, avec la date de la demande"),
+            ),
+            "étudier la demande, y répondre, ouvrir le compte de l'espace adhérents, suivre le paiement de la cotisation"
+            " (le paiement lui-même se fait sur la page de paiement de la fédération : aucune donnée bancaire ne passe par ce site)",
+            "les mesures préalables à l'adhésion, à votre demande (RGPD, article 6.1.b)",
+            "une demande refusée ou restée sans réponse est effacée un an après ; une demande acceptée, trois ans après la fin"
+            " de l'adhésion qu'elle a ouverte (obligations comptables de l'association)",
+            "l'équipe de la fédération",
+        ),
+        Processing(
             "Espace adhérents",
-            (("", "l'identifiant de l'équipe adhérente et l'empreinte de son mot de passe (jamais le mot de passe lui-même)"),),
+            (
+                ("identifiant", "l'identifiant de l'équipe adhérente"),
+                ("mot-de-passe", "l'empreinte de son mot de passe (jamais le mot de passe lui-même, que personne ne voit)"),
+                ("confirmation", "la seconde saisie du mot de passe, comparée à la première puis oubliée"),
+                ("adresse", "l'adresse où envoyer le lien pour choisir un mot de passe (« Mot de passe oublié »)"),
+            ),
             "réserver la boîte à outils et les contenus des adhérents aux équipes adhérentes",
             "le contrat d'adhésion (RGPD, article 6.1.b)",
-            "jusqu'à la fin de l'adhésion : un compte arrivé à sa date de fin est refusé à la publication suivante",
+            "jusqu'à la fin de l'adhésion, puis un an (pour un renouvellement tardif) : un compte arrivé à sa date de fin"
+            " est refusé aussitôt",
             "l'équipe de la fédération",
         ),
         Processing(
@@ -122,8 +148,11 @@ def processings(settings: PrivacySettings) -> list[Processing]:
 
 
 def field_family(name: str) -> str:
-    """Return the name a form field is declared under: an event's question-<id> fields are « question »."""
-    return "question" if name.startswith("question-") else name
+    """Return the name a form field is declared under: an event's question-<id> fields are « question »,
+    the membership form's pro-<profession> fields « pro »."""
+    if name.startswith("question-"):
+        return "question"
+    return "pro" if name.startswith("pro-") else name
 
 
 def form_fields() -> set[str]:

@@ -7,13 +7,15 @@ from html.parser import HTMLParser
 from pathlib import Path
 
 from plugins.federation.filters import when_fr
+from plugins.membership import CONSENT, PROFESSIONS, STRUCTURES, MembershipSettings
 from plugins.model import load_content
 from plugins.outputs.calendar import location
 from plugins.privacy import PAGE, field_family, form_fields
+from plugins.readers.account_store import MemberAccount
 from plugins.readers.core import Federation, Service
 from plugins.readers.letters import LETTER_NAMES
 from plugins.readers.mail import Postman
-from plugins.readers.paths import HONEYPOT, SUBSCRIBE_PATH
+from plugins.readers.paths import FORGOT_PATH, HONEYPOT, JOIN_PATH, PASSWORD_PATH, SUBSCRIBE_PATH
 from plugins.readers.store import ReaderStore
 from tests.conftest import REPO
 
@@ -85,6 +87,30 @@ def service_form_pages(tmp_path: Path) -> list[str]:
             action="/agenda/inscription/x/",
         )
         pages.append(page.body.decode())
+    settings = MembershipSettings.from_settings(
+        {"email": "a@example.org", "membership": {"fees": [{"label": "MSP", "amount": 1}], "transfer": "virement"}}
+    )
+    pages.append(
+        service.page(
+            "adhesion/formulaire.html.j2",
+            title="Demander l'adhésion",
+            join_action=JOIN_PATH,
+            join_error="",
+            join_values={},
+            join_structures=STRUCTURES,
+            join_professions=PROFESSIONS,
+            join_consent=CONSENT,
+            join_privacy=federation.privacy_url,
+            settings=settings,
+        ).body.decode()
+    )
+    pages.append(service.page("acces/oubli.html.j2", title="Mot de passe oublié", error="", action=FORGOT_PATH).body.decode())
+    account = MemberAccount("msp-x", "a@example.org", "", None, None, "adhésion", "", None, "", "")
+    pages.append(
+        service.page(
+            "acces/mot-de-passe.html.j2", title="Choisir", account=account, error="", minimum=12, action=PASSWORD_PATH
+        ).body.decode()
+    )
     return pages
 
 

@@ -13,6 +13,7 @@ from pathlib import Path
 
 import bcrypt
 
+from plugins.letters.subscribers import ADDRESS
 from plugins.model.problems import ContentError, Problem
 
 # nginx checks the hash on every request, assets included: see bench/auth_cost.py for the measure.
@@ -20,7 +21,7 @@ DEFAULT_COST = 8
 MIN_SECRET_LENGTH = 12
 LOGIN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._@+-]{1,99}$")
 BCRYPT_HASH = re.compile(r"^\$2[aby]\$\d\d\$[./A-Za-z0-9]{53}$")
-COLUMNS = {"login", "password", "hash", "expires", "name"}
+COLUMNS = {"login", "password", "hash", "expires", "name", "email"}
 
 
 @dataclass(frozen=True)
@@ -32,6 +33,8 @@ class Account:
     hash: str | None
     expires: date | None
     line: int
+    email: str = ""  # where « Mot de passe oublié » sends the link (accounts from the CSV may have none)
+    name: str = ""
 
     def is_valid_on(self, day: date) -> bool:
         """Return whether the account may log in on that day (the end date is included)."""
@@ -62,11 +65,11 @@ def read_accounts(path: Path) -> list[Account]:
     reader.fieldnames = header
     if "login" not in header or not ({"password", "hash"} & set(header)):
         problems.append(
-            Problem(name, 1, "en-tête", "colonnes attendues : login, password ou hash, et facultativement expires, name")
+            Problem(name, 1, "en-tête", "colonnes attendues : login, password ou hash, et facultativement expires, name, email")
         )
         raise ContentError(problems)
     for unknown in sorted(set(header) - COLUMNS):
-        problems.append(Problem(name, 1, unknown, "colonne inconnue, attendu : login, password, hash, expires, name"))
+        problems.append(Problem(name, 1, unknown, "colonne inconnue, attendu : login, password, hash, expires, name, email"))
     accounts: list[Account] = []
     seen: dict[str, int] = {}
     for row in reader:
@@ -99,6 +102,9 @@ def _account(name: str, line: int, row: dict[str, str], problems: list[Problem])
         problems.append(
             Problem(name, line, "login", f"« {login} » invalide, attendu 2 à 100 caractères parmi lettres, chiffres et . _ @ + -")
         )
+    email = row.get("email", "")
+    if email and not ADDRESS.match(email):
+        problems.append(Problem(name, line, "email", f"« {email[:80]} » n'est pas une adresse électronique valide"))
     if secret and hashed:
         problems.append(Problem(name, line, "password", "à la fois un mot de passe et une empreinte, attendu l'un des deux"))
     elif hashed and not BCRYPT_HASH.match(hashed):
@@ -114,7 +120,7 @@ def _account(name: str, line: int, row: dict[str, str], problems: list[Problem])
             problems.append(Problem(name, line, "expires", f"« {row['expires']} » n'est pas une date, attendu AAAA-MM-JJ"))
     if len(problems) > before:
         return None
-    return Account(login, secret or None, hashed or None, expires, line)
+    return Account(login, secret or None, hashed or None, expires, line, email.lower(), row.get("name", ""))
 
 
 def hash_secret(secret: str, cost: int = DEFAULT_COST) -> str:

@@ -14,6 +14,8 @@ from pathlib import Path
 
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
 
+from plugins.readers.paths import FORGOT_PATH
+
 TEMPLATES = Path(__file__).parent
 
 
@@ -72,7 +74,9 @@ def write_server_files(dest: Path, settings: ServerSettings, identity: Identity,
     dest.mkdir(parents=True, exist_ok=True)
     env = _env()
     page = dest / "401.html"
-    _write(page, env.get_template("unauthorized.html.j2").render(**vars(identity)))
+    # The service answers « Mot de passe oublié » on the members' host, without a password.
+    forgot = FORGOT_PATH if settings.service else ""
+    _write(page, env.get_template("unauthorized.html.j2").render(**vars(identity), forgot=forgot))
     refused = dest / "refus.html"
     _write(refused, env.get_template("refused.html.j2").render(**vars(identity)))
     conf = dest / "nginx.conf"

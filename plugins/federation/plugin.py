@@ -21,6 +21,7 @@ from plugins.federation.config import FederationConfig
 from plugins.federation.filters import FILTERS
 from plugins.federation.incremental import Fingerprinter, Incremental, digest, tree_state
 from plugins.federation.themeenv import share_theme_work
+from plugins.membership import CONSENT, PROFESSIONS, STRUCTURES, MembershipSettings
 from plugins.model import Audience, Content, ContentError, Event, JobOffer, NewsItem, Story, load_content, vocabulary
 from plugins.outputs import structured
 from plugins.outputs.calendar import write_calendars
@@ -29,7 +30,7 @@ from plugins.outputs.geo import write_geojson
 from plugins.outputs.search import index_site
 from plugins.privacy import PAGE as PRIVACY_PAGE
 from plugins.privacy import PrivacySettings
-from plugins.readers.paths import EVENTS_PATH, SUBSCRIBE_PATH
+from plugins.readers.paths import EVENTS_PATH, JOIN_PATH, SUBSCRIBE_PATH
 from plugins.website.plan import PageSpec, SitePlan, item_uri
 from plugins.website.static import public_static_files
 
@@ -103,11 +104,12 @@ class FederationPlugin(BasePlugin[FederationConfig]):
         share_theme_work(config.theme, escaped=TEMPLATES)
         try:
             privacy = PrivacySettings.from_settings(config.extra.get("federation", {}) or {}, config.site_name)
+            membership = MembershipSettings.from_settings(config.extra.get("federation", {}) or {})
         except ValueError as exc:
             raise PluginError(str(exc)) from None
         join_url = str((config.extra.get("federation") or {}).get("join_url", ""))
         join_page = "" if "://" in join_url else join_url.strip("/").split("/")[-1]
-        plan = SitePlan(self.content, self.audience, self.today, privacy, join_page)
+        plan = SitePlan(self.content, self.audience, self.today, privacy, join_page, membership)
         self.plan = plan
         # Material prints titles raw (MkDocs' titles are HTML): hand it editors' titles escaped.
         config.nav = [{escape(s.title): s.src_uri} for s in plan.sections()]
@@ -225,6 +227,12 @@ class FederationPlugin(BasePlugin[FederationConfig]):
             privacy_page=PRIVACY_PAGE + "/",
             subscribe_path=SUBSCRIBE_PATH,
             events_path=EVENTS_PATH,
+            join_action=JOIN_PATH,
+            join_structures=STRUCTURES,
+            join_professions=PROFESSIONS,
+            join_consent=CONSENT,
+            join_values={},
+            join_error="",
         )
         return env
 

@@ -6,7 +6,7 @@ import csv
 import io
 import os
 import sys
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from email.headerregistry import Address
 from pathlib import Path
 from urllib.parse import urlsplit
@@ -239,20 +239,127 @@ def make_service(project: Path, db: Path | None, outbox: Path | None, create: bo
     return Service(federation, open_store(db, project, create=create), postman, secret.encode())
 
 
-def service_app(project: Path, db: Path | None, outbox: Path | None):
+def htpasswd_path(option: Path | None) -> Path | None:
+    """Return the htpasswd nginx reads, from --htpasswd or FEDERATION_HTPASSWD (None: passwords wait for `server`)."""
+    value = option or (Path(os.environ["FEDERATION_HTPASSWD"]) if os.environ.get("FEDERATION_HTPASSWD") else None)
+    if value is None:
+        return None
+    if not value.is_file():
+        raise OperatorError(
+            f"Fichier des mots de passe introuvable : {value} (écrit par « build.py server --db … » dans son dossier --dest)."
+        )
+    return value.resolve()
+
+
+def service_app(project: Path, db: Path | None, outbox: Path | None, htpasswd: Path | None = None):
     """Return the readers service's application from the project's settings and the environment."""
-    from plugins.builder import letter_settings, privacy_settings
-    from plugins.readers import events, letters
+    from plugins.builder import letter_settings, membership_settings, privacy_settings
+    from plugins.readers import access, events, letters, membership
     from plugins.readers.core import create_app
 
     service = make_service(project, db, outbox)
     settings = letter_settings(project)
     try:
         privacy = privacy_settings(project)
+        joining = membership_settings(project)
     except ValueError as exc:
         raise OperatorError(str(exc)) from exc
     purposes = [
         letters.purpose(urlsplit(settings.unsubscribe_url).path or "/"),
         events.purpose(project, privacy.registrations_months),
+        access.purpose(htpasswd_path(htpasswd)),
     ]
+    if joining:
+        purposes.append(membership.purpose(joining))
     return create_app(service, purposes)
+
+
+def membership_requests(
+    project: Path,
+    db: Path | None,
+    outbox: Path | None,
+    action: str,
+    number: int | None = None,
+    login: str | None = None,
+    end: date | None = None,
+    reason: str = "",
+    status: str | None = None,
+) -> int:
+    """The staff's commands on membership requests: lister, voir, accepter, refuser, payee."""
+    from plugins.access.accounts import LOGIN
+    from plugins.builder import membership_settings
+    from plugins.letters.send import LostDuringData, PermanentFailure, TemporaryFailure
+    from plugins.readers import membership
+    from plugins.readers.account_store import AccountStore
+    from plugins.readers.applications import ApplicationBook
+
+    try:
+        settings = membership_settings(project)
+    except ValueError as exc:
+        raise OperatorError(str(exc)) from exc
+    if settings is None:
+        raise OperatorError("mkdocs.yml : extra.federation.membership absent : les demandes d'adhésion ne sont pas ouvertes.")
+    path = store_path(db, project)
+    if not path.is_file():
+        raise OperatorError(f"Base introuvable : {path} (créée par « build.py service »).")
+    book = ApplicationBook(path)
+    book.forget(datetime.now(UTC))
+    if action == "lister":
+        return list_requests(book, status)
+    assert number is not None
+    if action == "voir":
+        return show_request(book, number)
+    if action == "payee":
+        application = book.mark_paid(number, datetime.now(UTC))
+        if application is None:
+            raise OperatorError(f"Aucune demande n° {number}.")
+        print(f"Demande n° {number} ({application.request.team}) : cotisation payée, notée le {application.paid}.")
+        return 0
+    if login is not None and not LOGIN.match(login):
+        raise OperatorError(f"Identifiant « {login} » invalide : 2 à 100 caractères parmi lettres, chiffres et . _ @ + -")
+    service = make_service(project, db, outbox, create=False)
+    try:
+        if action == "accepter":
+            application, renewed = membership.accept(service, AccountStore(path), book, settings, number, login, end)
+            what = "adhésion renouvelée, identifiants inchangés" if renewed else "compte ouvert, lien du mot de passe envoyé"
+            print(
+                f"Demande n° {number} ({application.request.team}) acceptée : identifiant « {application.login} »,"
+                f" valable jusqu'au {application.membership_end} ; {what} à {application.request.email}."
+            )
+        else:
+            application = membership.refuse(service, settings, book, number, reason)
+            print(f"Demande n° {number} ({application.request.team}) refusée ; {application.request.email} en est informé·e.")
+    except membership.StaffError as exc:
+        raise OperatorError(str(exc)) from exc
+    except (OSError, TemporaryFailure, PermanentFailure, LostDuringData) as exc:  # the decision is stored, not the message
+        raise OperatorError(f"Décision enregistrée, mais le message n'a pas pu partir : {exc}") from exc
+    return 0
+
+
+def list_requests(book, status: str | None) -> int:
+    applications = book.list(status)
+    for a in applications:
+        paid = f"payée le {a.paid[:10]}" if a.paid else "non payée"
+        r = a.request
+        print(
+            f"n° {a.id}  {a.created[:10]}  {a.status:<8}  {paid:<19}  {r.team} ({r.commune}, {r.department})  {r.contact} <{r.email}>"
+        )
+    print(f"{len(applications)} demande(s).")
+    return 0
+
+
+def show_request(book, number: int) -> int:
+    from plugins.readers.membership import request_facts
+
+    application = book.get(number)
+    if application is None:
+        raise OperatorError(f"Aucune demande n° {number}.")
+    print(f"Demande n° {number}, reçue le {application.created} : {application.status}")
+    for label, value in request_facts(application.request):
+        print(f"  {label} : {value}")
+    if application.login:
+        print(f"  Identifiant : {application.login}, adhésion jusqu'au {application.membership_end}")
+    if application.reason:
+        print(f"  Motif du refus : {application.reason}")
+    print(f"  Cotisation : {'payée le ' + application.paid if application.paid else 'non payée'}")
+    return 0

@@ -21,10 +21,11 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse, Response
 from starlette.routing import BaseRoute
 
-from plugins.readers.mail import Postman
+from plugins.readers.mail import Mail, Postman
 from plugins.readers.store import ReaderStore
 
 TEMPLATES = Path(__file__).parent / "templates"
+SITE_PARTIALS = Path(__file__).parent.parent / "templates" / "partials"  # forms the sites' pages show too
 BODY_LIMIT = 8 * 1024  # a form of this service never needs more
 # Set by the nginx configuration that `build.py server` writes, overwriting whatever the client sent.
 SPACE_HEADER = "x-federation-space"
@@ -66,7 +67,7 @@ class Service:
     def __post_init__(self) -> None:
         # Escaped by default; only the text parts of emails (.txt.j2) are plain text.
         self.env = Environment(
-            loader=FileSystemLoader(TEMPLATES),
+            loader=FileSystemLoader([TEMPLATES, SITE_PARTIALS]),
             undefined=StrictUndefined,
             autoescape=select_autoescape(enabled_extensions=("html.j2",), disabled_extensions=("txt.j2",), default=True),
             trim_blocks=True,
@@ -84,6 +85,29 @@ class Service:
 
     def text(self, template: str, **values: Any) -> str:
         return self.env.get_template(template).render(federation=self.federation, **values)
+
+    def mail(
+        self,
+        to: str,
+        subject: str,
+        greeting: str,
+        paragraphs: list[str],
+        facts: list[tuple[str, str]] | None = None,
+        link: tuple[str, str] | None = None,
+        after: list[str] | None = None,
+        reply_to: str = "",
+    ) -> Mail:
+        """Return a French email in a few paragraphs, facts and one link (a button in HTML), as text and HTML."""
+        values = {
+            "subject": subject,
+            "greeting": greeting,
+            "paragraphs": paragraphs,
+            "facts": facts or [],
+            "link": link,
+            "after": after or [],
+        }
+        text = self.text("courriel.txt.j2", **values)
+        return Mail(to, subject, text, self.text("courriel.html.j2", **values), reply_to=reply_to)
 
 
 class BodyTooLarge(Exception):

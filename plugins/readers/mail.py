@@ -31,6 +31,7 @@ class Mail:
     html: str
     attachments: tuple[Attachment, ...] = ()
     message_id: str = ""  # a fixed one, so that a resent message is a recognisable duplicate
+    reply_to: str = ""
 
 
 class Postman:
@@ -49,6 +50,8 @@ class Postman:
         msg["Date"] = format_datetime(when.astimezone(UTC))
         digest = hashlib.sha256(f"{mail.to}:{mail.subject}:{when.timestamp()}".encode()).hexdigest()[:24]
         msg["Message-ID"] = mail.message_id or f"<service.{digest}@{self.sender.domain}>"
+        if mail.reply_to:
+            msg["Reply-To"] = mail.reply_to
         msg["Auto-Submitted"] = "auto-generated"  # no vacation replies to the federation
         msg.set_content(mail.text)
         msg.add_alternative(mail.html, subtype="html")

@@ -4,3 +4,7 @@ SUBSCRIBE_PATH = "/lettres/inscription/"
 CONFIRM_PATH = "/lettres/inscription/confirmer"
 HONEYPOT = "site"  # hidden from people, never stored: a bot that fills every field fills it
 EVENTS_PATH = "/agenda/inscription/"  # + <event>/ for an event's form; + annuler for the cancellation link
+JOIN_PATH = "/adherer/demande"  # the membership request form posts here (public site)
+ACCESS_PATH = "/acces/"  # on the members' host, open without a password: choosing or resetting one
+PASSWORD_PATH = ACCESS_PATH + "mot-de-passe"
+FORGOT_PATH = ACCESS_PATH + "oubli"

@@ -8,6 +8,7 @@ from datetime import date
 from pathlib import Path
 from typing import Any
 
+from plugins.membership import MembershipSettings
 from plugins.model import Audience, Content, Item, JobOffer, Msp, NewsItem, Story, ToolboxSheet
 from plugins.model.entities import Term
 from plugins.model.vocabulary import department_label
@@ -131,13 +132,20 @@ class SitePlan:
     """The pages, attachments and sections of one site."""
 
     def __init__(
-        self, content: Content, audience: Audience, today: date, privacy: PrivacySettings | None = None, join_page: str = ""
+        self,
+        content: Content,
+        audience: Audience,
+        today: date,
+        privacy: PrivacySettings | None = None,
+        join_page: str = "",
+        membership: MembershipSettings | None = None,
     ):
         self.content = content
         self.audience = audience
         self.today = today
         self.privacy = privacy
         self.join_page = join_page  # the slug of the « Adhérer » page: members have joined, it is the public's only
+        self.membership = membership  # with it, the « Adhérer » page shows the fee grid and the request form
 
     def content_pages(self) -> list:
         """Return this site's editors' pages, the home text aside (the « Adhérer » page is the public's only)."""
@@ -176,9 +184,16 @@ class SitePlan:
         yield from self.story_pages()
         yield from self.msp_pages()
         yield from self.letter_pages()
-        yield from (self.item_page(p, "page.html") for p in self.content_pages())
+        yield from (self.join(p) if p.slug == self.join_page else self.item_page(p, "page.html") for p in self.content_pages())
         if self.privacy:
             yield self.privacy_page(self.privacy)
+
+    def join(self, page: Any) -> PageSpec:
+        """Return the « Adhérer » page: with membership settings, its fee grid and request form."""
+        if self.membership is None:
+            return self.item_page(page, "page.html")
+        end = self.membership.membership_end(self.today)
+        return self.item_page(page, "join.html", membership=self.membership, membership_year_end=end)
 
     def privacy_page(self, privacy: PrivacySettings) -> PageSpec:
         """Return the « Données personnelles » page (RGPD art. 13), written from the federation's settings."""

@@ -1,0 +1,168 @@
+"""Joining the federation: the membership request's fields, the fee grid and payment means (mkdocs.yml), the membership year.
+
+Plain Python: the « Adhérer » page of the public site, the service that takes the requests and
+the staff's commands all read the same settings and the same list of fields.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import date
+from urllib.parse import urlsplit
+
+# The kinds of structure that may ask to join, as the form offers them.
+STRUCTURES = {
+    "msp": "Maison de santé pluriprofessionnelle (MSP)",
+    "centre-de-sante": "Centre de santé",
+    "equipe-en-projet": "Équipe en projet",
+}
+# The professions counted on the form: one number field « pro-<key> » each.
+PROFESSIONS = {
+    "medecin": "Médecins généralistes",
+    "infirmier": "Infirmier·es",
+    "kinesitherapeute": "Masseurs-kinésithérapeutes",
+    "pharmacien": "Pharmacien·nes",
+    "sage-femme": "Sages-femmes",
+    "dentiste": "Chirurgiens-dentistes",
+    "autre": "Autres professionnel·les de santé",
+}
+DEPARTMENT = re.compile(r"^(0[1-9]|[1-8]\d|9[0-5]|2[AB]|97[1-6])$")
+PHONE = re.compile(r"^\+?[0-9 .()-]{10,20}$")
+CONSENT = (
+    "J'accepte que la fédération conserve ces informations pour traiter la demande d'adhésion"
+    " et, si elle est acceptée, gérer l'adhésion et l'accès à l'espace adhérents."
+)
+YEAR_END = re.compile(r"^(\d\d)-(\d\d)$")
+
+
+@dataclass(frozen=True)
+class Fee:
+    """One line of the fee grid: who pays it and how much, as the federation words them."""
+
+    label: str
+    amount: str
+
+
+@dataclass(frozen=True)
+class MembershipSettings:
+    """The federation's membership settings (extra.federation.membership), checked once."""
+
+    staff_email: str  # where each request is announced
+    fees: tuple[Fee, ...]
+    payment_url: str  # an online checkout page of the federation (HelloAsso or the like); '' if none
+    transfer: str  # how to pay by bank transfer; '' if not offered
+    year_end: tuple[int, int] = (12, 31)  # month and day the membership year ends
+
+    @classmethod
+    def from_settings(cls, federation: Mapping) -> MembershipSettings | None:
+        """Read extra.federation.membership (None when absent); raise ValueError (French) when it is wrong."""
+        raw = federation.get("membership")
+        if raw is None:
+            return None
+        where = "mkdocs.yml : extra.federation.membership"
+        if not isinstance(raw, Mapping):
+            raise ValueError(f"{where} doit être un ensemble de champs (staff_email, fees, payment_url…)")
+        known = ("staff_email", "fees", "payment_url", "transfer", "year_end")
+        unknown = set(raw) - set(known)
+        if unknown:
+            raise ValueError(f"{where} : champ(s) inconnu(s) {', '.join(sorted(unknown))}, attendu {', '.join(known)}")
+        staff = str(raw.get("staff_email") or federation.get("email") or "")
+        if "@" not in staff:
+            raise ValueError(f"{where}.staff_email manquant : l'adresse de l'équipe qui reçoit les demandes")
+        fees = raw.get("fees") or []
+        if not isinstance(fees, list) or not fees:
+            raise ValueError(f"{where}.fees : attendu la grille des cotisations, une ligne « - label: …, amount: … » chacune")
+        grid = []
+        for n, fee in enumerate(fees, 1):
+            if not isinstance(fee, Mapping) or set(fee) != {"label", "amount"} or not fee["label"] or fee["amount"] in ("", None):
+                raise ValueError(f"{where}.fees, ligne {n} : attendu label (qui paie) et amount (combien), ex. amount: 150 €")
+            amount = fee["amount"]
+            grid.append(Fee(str(fee["label"]), f"{amount} €" if isinstance(amount, (int, float)) else str(amount)))
+        payment_url, transfer = str(raw.get("payment_url") or ""), str(raw.get("transfer") or "")
+        if payment_url and (urlsplit(payment_url).scheme != "https" or not urlsplit(payment_url).netloc):
+            raise ValueError(f"{where}.payment_url « {payment_url} » : attendu une adresse https:// de paiement en ligne")
+        if not payment_url and not transfer:
+            raise ValueError(f"{where} : indiquez comment régler la cotisation, payment_url (en ligne) ou transfer (virement)")
+        match = YEAR_END.match(str(raw.get("year_end", "12-31")))
+        year_end = (int(match.group(1)), int(match.group(2))) if match else (0, 0)
+        try:
+            date(2027, *year_end)
+        except ValueError:
+            raise ValueError(
+                f"{where}.year_end « {raw.get('year_end')} » : attendu le jour où finit l'année d'adhésion, MM-JJ entre guillemets (ex. \"12-31\")"
+            ) from None
+        return cls(staff, tuple(grid), payment_url, transfer, year_end)
+
+    def membership_end(self, day: date) -> date:
+        """Return the end of the membership year that day falls in (the first year end on or after it)."""
+        end = date(day.year, *self.year_end)
+        return end if end >= day else date(day.year + 1, *self.year_end)
+
+
+@dataclass(frozen=True)
+class MembershipRequest:
+    """What a team asks on the form, once checked."""
+
+    team: str
+    structure: str
+    commune: str
+    department: str
+    professionals: dict[str, int]
+    contact: str
+    email: str
+    phone: str
+
+    @property
+    def structure_label(self) -> str:
+        return STRUCTURES[self.structure]
+
+    def professionals_text(self) -> str:
+        """Return the team's professionals in words, e.g. « 3 Médecins généralistes, 2 Infirmier·es »."""
+        return ", ".join(f"{n} {PROFESSIONS[key]}" for key, n in self.professionals.items() if n)
+
+
+def read_request(fields: Mapping[str, str], valid_address: re.Pattern[str]) -> tuple[MembershipRequest | None, str]:
+    """Return the request the form's fields make, or None and the first problem in French."""
+    control = re.compile(r"[\x00-\x1f\x7f]")
+    text = {name: fields.get(name, "").strip() for name in ("equipe", "structure", "commune", "departement", "nom", "adresse")}
+    text["telephone"] = fields.get("telephone", "").strip()
+    if any(control.search(value) for value in text.values()):
+        return None, "Un champ contient un caractère non permis (retour à la ligne, tabulation) : corrigez-le."
+    if not text["equipe"] or len(text["equipe"]) > 150:
+        return None, "Indiquez le nom de l'équipe ou de la structure (150 caractères au plus)."
+    if text["structure"] not in STRUCTURES:
+        return None, "Choisissez le type de structure : MSP, centre de santé ou équipe en projet."
+    if not text["commune"] or len(text["commune"]) > 100:
+        return None, "Indiquez la commune de la structure (100 caractères au plus)."
+    department = text["departement"].upper()
+    if not DEPARTMENT.match(department):
+        return None, "Indiquez le numéro du département (exemple : 44, 2A ou 974)."
+    professionals: dict[str, int] = {}
+    for key, label in PROFESSIONS.items():
+        value = fields.get(f"pro-{key}", "").strip() or "0"
+        if not value.isdigit() or int(value) > 999:
+            return None, f"Nombre de « {label} » : indiquez un nombre entier entre 0 et 999."
+        professionals[key] = int(value)
+    if not any(professionals.values()):
+        return None, "Indiquez le nombre de professionnels de l'équipe, au moins un."
+    if not text["nom"] or len(text["nom"]) > 100:
+        return None, "Indiquez les prénom et nom de la personne à contacter (100 caractères au plus)."
+    if len(text["adresse"]) > 254 or not valid_address.match(text["adresse"]):
+        return None, "Cette adresse électronique n'est pas valide : vérifiez-la (exemple : prenom.nom@exemple.fr)."
+    if not PHONE.match(text["telephone"]):
+        return None, "Indiquez un numéro de téléphone (exemple : 02 40 00 00 00)."
+    if fields.get("consentement") != "oui":
+        return None, "Cochez la case de consentement : sans elle, la fédération ne peut pas traiter la demande."
+    request = MembershipRequest(
+        text["equipe"],
+        text["structure"],
+        text["commune"],
+        department,
+        professionals,
+        text["nom"],
+        text["adresse"],
+        text["telephone"],
+    )
+    return request, ""

@@ -1,0 +1,230 @@
+"""The members' passwords on the federation's service: the signed link to choose one (after a membership is
+accepted, or from « Mot de passe oublié »), and nginx's htpasswd rewritten at once, with no build and no reload.
+
+These pages are on the members' host but open without a password (nginx's `/acces/` location): the
+signed link is the proof. A link is made for the account's current hash, so it works once.
+The staff never see a password; only its bcrypt hash is kept.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from datetime import date, timedelta
+from pathlib import Path
+from urllib.parse import urlencode
+
+from starlette.background import BackgroundTask
+from starlette.concurrency import run_in_threadpool
+from starlette.requests import Request
+from starlette.responses import HTMLResponse
+from starlette.routing import BaseRoute, Route
+
+from plugins.access.accounts import DEFAULT_COST, MIN_SECRET_LENGTH, hash_secret
+from plugins.federation.filters import date_fr
+from plugins.letters.subscribers import ADDRESS
+from plugins.model.fields import PARIS
+from plugins.readers import tokens
+from plugins.readers.account_store import AccountStore, MemberAccount
+from plugins.readers.core import Service, form_fields
+from plugins.readers.paths import FORGOT_PATH, HONEYPOT, PASSWORD_PATH
+
+PURPOSE = "mot de passe"
+LINK_MAX_AGE = timedelta(hours=72)
+MAX_SECRET_BYTES = 72  # bcrypt reads no further
+CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+
+
+def password_link(service: Service, account: MemberAccount) -> str:
+    """Return the signed link that sets this account's password, valid 72 hours and once."""
+    signed = tokens.sign(service.secret, PURPOSE, (account.login, account.hash or ""), service.clock())
+    query = urlencode({"compte": account.login}) + "&" + signed.query()
+    return service.federation.members_url.rstrip("/") + PASSWORD_PATH + "?" + query
+
+
+def forgot_url(service: Service) -> str:
+    return service.federation.members_url.rstrip("/") + FORGOT_PATH
+
+
+def secret_problem(secret: str, again: str) -> str:
+    """Return what is wrong with a chosen password, in French ('' if nothing)."""
+    if len(secret) < MIN_SECRET_LENGTH:
+        return (
+            f"Choisissez un mot de passe d'au moins {MIN_SECRET_LENGTH} caractères (une phrase de quelques mots convient bien)."
+        )
+    if len(secret.encode("utf-8")) > MAX_SECRET_BYTES or CONTROL.search(secret):
+        return "Choisissez un mot de passe de 64 caractères au plus, sans retour à la ligne."
+    if secret != again:
+        return "Les deux mots de passe saisis diffèrent : saisissez deux fois le même."
+    return ""
+
+
+class Passwords:
+    """Set a password from a signed link and rewrite the htpasswd that nginx reads."""
+
+    def __init__(self, service: Service, htpasswd: Path | None, cost: int = DEFAULT_COST):
+        self.service, self.htpasswd, self.cost = service, htpasswd, cost
+        self.accounts = AccountStore(service.store.path)
+
+    def today(self) -> date:
+        return self.service.clock().astimezone(PARIS).date()
+
+    def checked(self, request: Request) -> tuple[str, MemberAccount | None]:
+        """Return the link's state (« ok », « expiré », « invalide ») and its account."""
+        q = request.query_params
+        account = self.accounts.get(q.get("compte", ""))
+        values = (q.get("compte", ""), account.hash or "" if account else "")
+        state = tokens.check(
+            self.service.secret, PURPOSE, values, q.get("t", ""), q.get("jeton", ""), LINK_MAX_AGE, self.service.clock()
+        )
+        return state, account if state == "ok" else None
+
+    def set(self, account: MemberAccount, secret: str) -> bool:
+        """Store the new hash if the link is still unused, then rewrite the htpasswd; return whether it was set."""
+        if not self.accounts.set_hash(account.login, hash_secret(secret, self.cost), account.hash, self.service.clock()):
+            return False
+        self.write()
+        return True
+
+    def write(self) -> None:
+        if self.htpasswd is not None:
+            self.accounts.write_htpasswd(self.htpasswd, self.today())
+
+    def send_links(self, email: str) -> None:
+        """Email each account of this address a link (or, if it expired, how to renew); at most once an hour each."""
+        now = self.service.clock()
+        for account in self.accounts.by_email(email):
+            if not self.accounts.claim_link(account.login, now):
+                continue
+            try:
+                self.service.postman.send(self.reset_mail(account))
+            except Exception:  # noqa: BLE001 - the answer was the same either way; the person may ask again in an hour
+                continue
+
+    def reset_mail(self, account: MemberAccount):
+        service = self.service
+        if not account.is_valid_on(self.today()):
+            return service.mail(
+                account.email,
+                "Votre accès à l'espace adhérents a expiré",
+                "Bonjour,",
+                [
+                    f"Un nouveau mot de passe a été demandé pour l'identifiant « {account.login} », dont l'adhésion a pris fin"
+                    f" le {date_fr(date.fromisoformat(account.expires or '2000-01-01'))}.",
+                    f"Pour renouveler l'adhésion, écrivez à {service.federation.email} ou remplissez la demande sur le site.",
+                ],
+                after=["Vous n'avez rien demandé ? Ignorez ce message : rien n'a changé."],
+            )
+        return service.mail(
+            account.email,
+            "Choisir un nouveau mot de passe",
+            "Bonjour,",
+            [
+                "Un nouveau mot de passe a été demandé pour l'espace adhérents. Le lien ci-dessous vaut 72 heures et sert une fois.",
+            ],
+            [("Identifiant", account.login)],
+            link=(password_link(service, account), "Choisir mon mot de passe"),
+            after=["Vous n'avez rien demandé ? Ignorez ce message : votre mot de passe actuel reste valable."],
+        )
+
+
+def routes(service: Service, passwords: Passwords) -> list[BaseRoute]:
+    """Return the routes of the password pages (members' host, open without a password)."""
+
+    def bad_link(state: str) -> HTMLResponse:
+        title = "Ce lien a expiré" if state == "expiré" else "Ce lien n'est pas valide"
+        why = (
+            "Il valait 72 heures."
+            if state == "expiré"
+            else "Il a déjà servi, ou il a été coupé par votre messagerie : copiez le lien complet depuis le message reçu."
+        )
+        return service.message(
+            title,
+            [why, "Demandez un nouveau lien : il arrive en quelques minutes."],
+            400,
+            (forgot_url(service), "Recevoir un nouveau lien"),
+        )
+
+    def form(request: Request, account: MemberAccount, status: int = 200, error: str = "") -> HTMLResponse:
+        return service.page(
+            "acces/mot-de-passe.html.j2",
+            status,
+            title="Choisir votre mot de passe",
+            account=account,
+            error=error,
+            minimum=MIN_SECRET_LENGTH,
+            action=f"{PASSWORD_PATH}?{request.url.query}",
+        )
+
+    async def show(request: Request) -> HTMLResponse:
+        state, account = await run_in_threadpool(passwords.checked, request)
+        return form(request, account) if account else bad_link(state)
+
+    async def choose(request: Request) -> HTMLResponse:
+        fields = await form_fields(request)
+        state, account = await run_in_threadpool(passwords.checked, request)
+        if account is None:
+            return bad_link(state)
+        if not account.is_valid_on(passwords.today()):
+            return service.message(
+                "Adhésion expirée",
+                [f"L'adhésion de « {account.login} » a pris fin : écrivez à {service.federation.email} pour la renouveler."],
+                403,
+            )
+        secret, again = fields.get("mot-de-passe", ""), fields.get("confirmation", "")
+        problem = secret_problem(secret, again)
+        if problem:
+            return form(request, account, 400, problem)
+        if not await run_in_threadpool(passwords.set, account, secret):
+            return bad_link("invalide")
+        return service.message(
+            "Mot de passe enregistré",
+            [
+                f"Le mot de passe de l'identifiant « {account.login} » est enregistré : il vaut dès maintenant.",
+                "Gardez-le dans un gestionnaire de mots de passe ; partagez-le seulement avec votre équipe.",
+            ],
+            200,
+            (service.federation.members_url, "Entrer dans l'espace adhérents"),
+        )
+
+    def forgot_form(status: int = 200, error: str = "") -> HTMLResponse:
+        return service.page("acces/oubli.html.j2", status, title="Mot de passe oublié", error=error, action=FORGOT_PATH)
+
+    async def forgot_page(request: Request) -> HTMLResponse:
+        return forgot_form()
+
+    async def forgot(request: Request) -> HTMLResponse:
+        fields = await form_fields(request)
+        email = fields.get("adresse", "").strip()
+        if len(email) > 254 or not ADDRESS.match(email):
+            return forgot_form(
+                400, "Cette adresse électronique n'est pas valide : vérifiez-la (exemple : prenom.nom@exemple.fr)."
+            )
+        response = service.message(
+            "Demande envoyée",
+            [
+                f"Si un compte de l'espace adhérents correspond à {email}, un message vient d'y partir avec un lien pour choisir"
+                " un nouveau mot de passe (valable 72 heures).",
+                f"Rien reçu dans quelques minutes ? Regardez dans les indésirables, ou écrivez à {service.federation.email}.",
+            ],
+        )
+        if not fields.get(HONEYPOT):
+            # After the answer: its content and its delay are the same whether the address is known or not.
+            response.background = BackgroundTask(passwords.send_links, email)
+        return response
+
+    return [
+        Route(PASSWORD_PATH, show, methods=["GET"]),
+        Route(PASSWORD_PATH, choose, methods=["POST"]),
+        Route(FORGOT_PATH, forgot_page, methods=["GET"]),
+        Route(FORGOT_PATH, forgot, methods=["POST"]),
+    ]
+
+
+def purpose(htpasswd: Path | None) -> Callable[[Service], list[BaseRoute]]:
+    """Return the passwords' purpose for create_app; htpasswd is the file nginx reads (None: next `build.py server`)."""
+
+    def make(service: Service) -> list[BaseRoute]:
+        return routes(service, Passwords(service, htpasswd))
+
+    return make
