@@ -1,6 +1,6 @@
 """Benchmark the readers service through nginx, against nginx serving a static page in the same run.
 
-    .venv/bin/python bench/readers.py [--seconds 8] [--clients 8] [--one-clicks 1000]
+    .venv/bin/python bench/readers.py [--seconds 8] [--clients 8] [--one-clicks 1000] [--places 500 --registrants 600]
 
 Builds the sample sites, starts aiosmtpd on 127.0.0.1 (confirmation emails), `build.py service`
 and nginx with the configuration `build.py server` writes (the per-IP limit raised: one client
@@ -8,7 +8,9 @@ address sends everything here), then measures with keep-alive HTTP clients in th
 - subscription POSTs per second (distinct addresses; each sends a confirmation email), against
   GETs per second of a static page of the same nginx (the baseline);
 - the RFC 8058 one-click POST's median and 99th-percentile latency, one at a time, against the
-  static GET's, for addresses already subscribed.
+  static GET's, for addresses already subscribed;
+- event registrations: --registrants clients at once (one thread and connection each) for one
+  event of --places places with a waiting list, registrations per second and over-booking (must be 0).
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ from __future__ import annotations
 import argparse
 import http.client
 import os
+import shutil
 import statistics
 import subprocess
 import sys
@@ -35,6 +38,7 @@ from aiosmtpd.controller import Controller  # noqa: E402
 from plugins.access.nginx import Identity, LocalNginx, ServerSettings, write_server_files  # noqa: E402
 from plugins.builder import build_all  # noqa: E402
 from plugins.letters.message import token  # noqa: E402
+from plugins.readers.registrations import RegistrationBook  # noqa: E402
 from plugins.readers.store import ReaderStore  # noqa: E402
 from tests.conftest import free_port  # noqa: E402
 
@@ -102,14 +106,67 @@ def p(values: list[float], q: float) -> float:
     return statistics.quantiles(values, n=100)[int(q) - 1]
 
 
+EVENT = """---
+title: Journée du banc d'essai
+start: 2027-06-10T09:30
+commune: Nantes
+registration:
+  places: {places}
+  waiting_list: true
+---
+
+Le programme.
+"""
+
+
+def project_with_event(work: Path, places: int) -> Path:
+    """Copy the sample project with one more event, of places places, that registers on the service."""
+    project = work / "projet"
+    for name in ("content", "toolbox", "newsletters"):
+        shutil.copytree(ROOT / name, project / name)
+    shutil.copy(ROOT / "mkdocs.yml", project / "mkdocs.yml")
+    (project / "content" / "agenda" / "banc-d-essai.md").write_text(EVENT.format(places=places), encoding="utf-8")
+    return project
+
+
+def register_all(port: int, people: int) -> tuple[float, list[int]]:
+    """Send people registrations at once, one thread and connection each; return the seconds taken and the statuses."""
+    gate = threading.Barrier(people)
+    statuses: list[int] = []
+    lock = threading.Lock()
+
+    def one(n: int) -> None:
+        body = urlencode({"nom": f"Personne {n}", "adresse": f"inscrit{n}@example.org"}).encode()
+        conn = http.client.HTTPConnection("127.0.0.1", port, timeout=120)
+        gate.wait()
+        conn.request(
+            "POST", "/agenda/inscription/banc-d-essai/", body=body, headers={"Content-Type": "application/x-www-form-urlencoded"}
+        )
+        response = conn.getresponse()
+        response.read()
+        with lock:
+            statuses.append(response.status)
+
+    threads = [threading.Thread(target=one, args=(n,)) for n in range(people)]
+    start = time.perf_counter()
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    return time.perf_counter() - start, statuses
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seconds", type=float, default=8.0)
     parser.add_argument("--clients", type=int, default=8)
     parser.add_argument("--one-clicks", type=int, default=1000)
+    parser.add_argument("--places", type=int, default=500)
+    parser.add_argument("--registrants", type=int, default=600)
     args = parser.parse_args()
     work = Path(tempfile.mkdtemp(prefix="banc-lecteurs-"))
-    build_all(ROOT, work / "site", TODAY)
+    project = project_with_event(work, args.places)
+    build_all(project, work / "site", TODAY)
     db = work / "lecteurs.sqlite"
     sink = Sink()
     smtp = Controller(sink, hostname="127.0.0.1", port=free_port())
@@ -124,7 +181,7 @@ def main() -> int:
         "SMTP_SECURITY": "none",
     }
     service = subprocess.Popen(
-        [sys.executable, str(ROOT / "build.py"), "service", "--port", str(service_port)],
+        [sys.executable, str(ROOT / "build.py"), "--project", str(project), "service", "--port", str(service_port)],
         env=env,
         stdout=subprocess.PIPE,
         text=True,
@@ -141,7 +198,7 @@ def main() -> int:
     )
     (work / "htpasswd").write_text("", encoding="utf-8")
     conf = write_server_files(work / "conf", settings, Identity("Banc", "a@example.org", "/", "/"), TODAY)
-    nginx = LocalNginx(work / "nginx", conf)
+    nginx = LocalNginx(work / "nginx", conf, connections=4 * args.registrants)
     nginx.start(f"http://127.0.0.1:{public_port}/")
     try:
         static = [("GET", "/offres/", None)] * 10_000_000
@@ -169,6 +226,8 @@ def main() -> int:
         static_ms = latencies(public_port, [("GET", "/offres/", None)] * args.one_clicks)
         store = ReaderStore(db)
         gone = sum(1 for r in readers if (reader := store.reader(r, "public")) is not None and reader.state == "désabonné")
+        register_seconds, register_codes = register_all(public_port, args.registrants)
+        registrants = RegistrationBook(db).registrants("banc-d-essai")
     finally:
         nginx.stop()
         service.terminate()
@@ -187,6 +246,14 @@ def main() -> int:
     print(
         f"Un clic (RFC 8058), 99e cent.: {p(click_ms, 99):6.2f} ms  (base {p(static_ms, 99):.2f} ms,"
         f" {p(click_ms, 99) / p(static_ms, 99):.1f} ×) ; {gone}/{len(readers)} désabonnés dans la base"
+    )
+    confirmed = sum(1 for r in registrants if r.status == "confirmé")
+    waiting = sum(1 for r in registrants if r.status == "en attente")
+    print(
+        f"Inscriptions à un événement : {args.registrants} clients à la fois pour {args.places} places : "
+        f"{args.registrants / register_seconds:.0f} inscriptions/s ({register_seconds:.1f} s) ; "
+        f"{confirmed} confirmées, {waiting} en attente, surréservation {max(0, confirmed - args.places)} ; "
+        f"réponses {sorted(set(register_codes))}"
     )
     return 0
 

@@ -216,11 +216,13 @@ MEMBER = ("msp-loire", "correct-cheval-pile-agrafe")  # the account of the sites
 
 
 @contextlib.contextmanager
-def served_sites(project: Path, root: Path, service_port: int | None = None) -> Iterator[tuple[str, str]]:
+def served_sites(
+    project: Path, root: Path, service_port: int | None = None, server_args: tuple[str, ...] = ()
+) -> Iterator[tuple[str, str]]:
     """Serve the built sites of project with the real nginx and the configuration `build.py server` writes.
 
     Yields the public and members' base URLs (no trailing slash); MEMBER may read the members' site;
-    with service_port, the readers service's addresses are proxied to it.
+    with service_port, the readers service's addresses are proxied to it; server_args go to `server`.
     """
     import subprocess
     import sys
@@ -244,6 +246,7 @@ def served_sites(project: Path, root: Path, service_port: int | None = None) -> 
             "--dest",
             str(root / "conf"),
             *args,
+            *server_args,
         ],
         capture_output=True,
         text=True,

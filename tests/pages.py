@@ -22,7 +22,8 @@ PUBLIC = {
     "lettres": "lettres/",
     "lettre": "lettres/2026-11-public/",
     "recherche": "recherche/?q=protocole",
-    "page": "adherer/",
+    "page": "a-propos/",
+    "adhérer (grille et formulaire)": "adherer/",
     "404": "404.html",
 }
 MEMBERS = {

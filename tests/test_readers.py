@@ -103,9 +103,9 @@ def build_py(*args: str) -> list[str]:
     return [sys.executable, str(REPO / "build.py"), "--today", TODAY.isoformat(), *args]
 
 
-def start_service(setup_env: dict[str, str], project: Path, port: int) -> subprocess.Popen[str]:
+def start_service(setup_env: dict[str, str], project: Path, port: int, *extra: str) -> subprocess.Popen[str]:
     process = subprocess.Popen(
-        build_py("--project", str(project), "service", "--port", str(port)),
+        build_py("--project", str(project), "service", "--port", str(port), *extra),
         env=setup_env,
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,

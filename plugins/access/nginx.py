@@ -91,7 +91,7 @@ def write_server_files(dest: Path, settings: ServerSettings, identity: Identity,
     return conf
 
 
-def local_main_conf(prefix: Path, include: Path, workers: int = 2, user: str | None = None) -> str:
+def local_main_conf(prefix: Path, include: Path, workers: int = 2, user: str | None = None, connections: int = 256) -> str:
     """Return a whole nginx.conf with its files under prefix that includes the server blocks.
 
     user: the workers' user and group ("nobody nogroup"), as Debian runs them (needs root);
@@ -103,7 +103,7 @@ def local_main_conf(prefix: Path, include: Path, workers: int = 2, user: str | N
 worker_processes {workers};
 pid {prefix / "nginx.pid"};
 error_log {prefix / "error.log"} warn;
-events {{ worker_connections 256; }}
+events {{ worker_connections {connections}; }}
 http {{
   include /etc/nginx/mime.types;
   default_type application/octet-stream;
@@ -117,11 +117,19 @@ http {{
 class LocalNginx:
     """nginx started in the foreground with a config under prefix (tests, benchmarks, local checks)."""
 
-    def __init__(self, prefix: Path, include: Path, binary: str = "/usr/sbin/nginx", workers: int = 2, user: str | None = None):
+    def __init__(
+        self,
+        prefix: Path,
+        include: Path,
+        binary: str = "/usr/sbin/nginx",
+        workers: int = 2,
+        user: str | None = None,
+        connections: int = 256,
+    ):
         self.prefix, self.binary = prefix, binary
         self.conf = prefix / "main.conf"
         prefix.mkdir(parents=True, exist_ok=True)
-        self.conf.write_text(local_main_conf(prefix, include, workers, user), encoding="utf-8")
+        self.conf.write_text(local_main_conf(prefix, include, workers, user, connections), encoding="utf-8")
         self.process: subprocess.Popen[bytes] | None = None
 
     def command(self, *args: str) -> list[str]:

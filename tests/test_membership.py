@@ -1,0 +1,374 @@
+"""Membership requests and members' passwords, with the real parts: the « Adhérer » page in chromium behind the
+nginx that `build.py server --db` writes, `build.py service --htpasswd`, aiosmtpd for the emails, the staff's
+commands, and a real login on the members' site with the password chosen through the link."""
+
+from __future__ import annotations
+
+import base64
+import os
+import re
+import stat
+import subprocess
+from collections.abc import Iterator
+from email.message import EmailMessage
+from pathlib import Path
+from urllib.parse import urlsplit
+
+import pytest
+from aiosmtpd.controller import Controller
+
+from plugins.builder import build_all
+from plugins.membership import CONSENT
+from plugins.readers.account_store import AccountStore
+from plugins.readers.applications import ApplicationBook
+from tests.conftest import MEMBER, NGINX, TODAY, free_port, http_request, make_project, served_sites
+from tests.test_readers import Mailbox, build_py, check_page, post, service_env, start_service, wait_for
+
+pytestmark = pytest.mark.skipif(not Path(NGINX).exists(), reason="nginx absent : lancez bash scripts/install.sh --test")
+
+STAFF = "adhesions@msp-pdl.example.org"  # extra.federation.membership.staff_email of the sample mkdocs.yml
+FILES = {
+    "content/pages/adherer.md": """\
+        ---
+        title: Adhérer
+        summary: Comment adhérer.
+        order: 10
+        ---
+
+        L'adhésion est ouverte aux équipes de soins primaires.
+        """,
+}
+
+
+class World:
+    def __init__(self, root: Path, project: Path, db: Path, mailbox: Mailbox, smtp_port: int, htpasswd: Path):
+        self.root, self.project, self.db, self.mailbox, self.smtp_port, self.htpasswd = (
+            root,
+            project,
+            db,
+            mailbox,
+            smtp_port,
+            htpasswd,
+        )
+        self.public = self.members = ""
+
+    def env(self) -> dict[str, str]:
+        return service_env(self.smtp_port, self.db)
+
+    def staff(self, *args: str) -> subprocess.CompletedProcess[str]:
+        """Run a staff command (`build.py adhesions …`) against the world's base and SMTP server."""
+        return subprocess.run(
+            build_py("--project", str(self.project), "adhesions", *args),
+            env=self.env(),
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=False,
+        )
+
+    def local(self, url: str) -> str:
+        """The link of an email (the federation's addresses) on the local nginx."""
+        parts = urlsplit(url)
+        base = self.members if parts.netloc.startswith("adherents.") else self.public
+        return f"{base}{parts.path}?{parts.query}"
+
+    def requests(self) -> int:
+        return len(ApplicationBook(self.db).list())
+
+
+@pytest.fixture(scope="module")
+def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
+    root = tmp_path_factory.mktemp("adhesions")
+    (root / "projet").mkdir()
+    project = make_project(root / "projet", FILES)  # type: ignore[arg-type]
+    build_all(project, project / "site", TODAY)
+    mailbox = Mailbox()
+    smtp = Controller(mailbox, hostname="127.0.0.1", port=free_port())
+    smtp.start()
+    (root / "prive").mkdir()
+    world = World(root, project, root / "prive" / "service.sqlite", mailbox, smtp.port, root / "conf" / "htpasswd")
+    service_port = free_port()
+    service = None
+    try:
+        # `server --db` copies the accounts CSV into the base and writes the htpasswd from it; the service rewrites it.
+        with served_sites(project, root, service_port, ("--db", str(world.db))) as (world.public, world.members):
+            service = start_service(world.env(), project, service_port, "--htpasswd", str(world.htpasswd))
+            yield world
+    finally:
+        if service:
+            service.terminate()
+            service.wait(timeout=10)
+        smtp.stop()
+
+
+def login(world: World, user: str, password: str, path: str = "/") -> int:
+    token = base64.b64encode(f"{user}:{password}".encode()).decode()
+    return http_request("GET", world.members + path, headers={"Authorization": f"Basic {token}"})[0]
+
+
+def link_in(message: EmailMessage, path: str) -> str:
+    text = message.get_body(("plain",)).get_content()
+    return re.search(rf"https?://\S+{re.escape(path)}\?\S+", text).group(0)  # type: ignore[union-attr]
+
+
+def request_fields(team: str, email: str, **changes: str) -> dict[str, str]:
+    fields = {
+        "equipe": team,
+        "structure": "msp",
+        "commune": "Clisson",
+        "departement": "44",
+        "pro-medecin": "4",
+        "pro-infirmier": "3",
+        "nom": "Claire Dupont",
+        "adresse": email,
+        "telephone": "02 40 11 22 33",
+        "consentement": "oui",
+    }
+    return {**fields, **changes}
+
+
+def test_request_in_the_browser_accept_choose_the_password_and_log_in_at_once(world: World, browser) -> None:
+    context = browser.new_context(locale="fr-FR", viewport={"width": 375, "height": 800}, bypass_csp=True)
+    page = context.new_page()
+    page.goto(world.public + "/adherer/")
+    assert "150 €" in page.locator(".fed-fees").inner_text()  # the fee grid of mkdocs.yml
+    assert (
+        page.get_by_role("link", name="la page de paiement de la fédération")
+        .get_attribute("href", timeout=5000)
+        .startswith("https://www.helloasso.com/")
+    )
+    form = page.locator("form.fed-join")
+    form.get_by_label("Nom de l'équipe ou de la structure").fill("MSP des Coteaux")
+    form.get_by_label("Maison de santé pluriprofessionnelle (MSP)").check()
+    form.get_by_label("Commune").fill("Clisson")
+    form.get_by_label("Département (numéro)").fill("44")
+    form.get_by_label("Médecins généralistes").fill("4")
+    form.get_by_label("Infirmier·es").fill("3")
+    form.get_by_label("Prénom et nom").fill("Claire Dupont")
+    form.get_by_label("Adresse électronique").fill("claire@example.org")
+    form.get_by_label("Téléphone").fill("02 40 11 22 33")
+    form.get_by_label(CONSENT).check()
+    form.get_by_role("button", name="Envoyer la demande d'adhésion").click()
+    page.wait_for_selector("h1:text('Demande d\\'adhésion envoyée')")
+    check_page(page)
+    [application] = [a for a in ApplicationBook(world.db).list() if a.request.team == "MSP des Coteaux"]
+    assert application.request.professionals_text() == "4 Médecins généralistes, 3 Infirmier·es"
+    wait_for(lambda: world.mailbox.to(STAFF, f"Demande d'adhésion n° {application.id}"))
+    notice = world.mailbox.to(STAFF, f"Demande d'adhésion n° {application.id}")[0]
+    assert notice["Reply-To"] == "claire@example.org"
+    assert f"adhesions accepter {application.id}" in notice.get_body(("plain",)).get_content()
+    wait_for(lambda: world.mailbox.to("claire@example.org", "Votre demande d'adhésion est bien reçue"))
+
+    listed = world.staff("lister", "--etat", "reçue")
+    assert listed.returncode == 0 and "MSP des Coteaux (Clisson, 44)" in listed.stdout, listed.stderr
+    accepted = world.staff("accepter", str(application.id))
+    assert accepted.returncode == 0, accepted.stderr
+    assert "identifiant « msp-des-coteaux »" in accepted.stdout
+    wait_for(lambda: world.mailbox.to("claire@example.org", "Bienvenue"))
+    link = link_in(world.mailbox.to("claire@example.org", "Bienvenue")[0], "/acces/mot-de-passe")
+    assert link.startswith("https://adherents.msp-pdl.example.org/acces/mot-de-passe?")
+    assert login(world, "msp-des-coteaux", "pommes-vertes-du-verger") == 401  # no password before the team chooses it
+
+    page.goto(world.local(link))  # no credentials: the link is the proof
+    assert page.locator("h1").inner_text() == "Choisir votre mot de passe"
+    check_page(page)
+    page.get_by_label("Nouveau mot de passe (12 caractères au moins)").fill("pommes-vertes-du-verger")
+    page.get_by_label("Le même, une seconde fois").fill("pommes-vertes-du-verger")
+    page.get_by_role("button", name="Enregistrer le mot de passe").click()
+    page.wait_for_selector("h1:text('Mot de passe enregistré')")
+    assert context.cookies() == []
+    context.close()
+
+    # nginx reads the rewritten htpasswd on the next request: no build, no reload.
+    assert login(world, "msp-des-coteaux", "pommes-vertes-du-verger") == 200
+    assert login(world, "msp-des-coteaux", "pommes-vertes-du-verge") == 401
+    assert login(world, *MEMBER) == 200  # the CSV's account is still there
+    assert stat.S_IMODE(world.htpasswd.stat().st_mode) == 0o640
+    assert "pommes" not in world.htpasswd.read_text() and "pommes" not in world.db.read_bytes().decode("latin-1")
+    # The link worked once.
+    status, body = post(world.local(link), {"mot-de-passe": "autre-mot-de-passe-long", "confirmation": "autre-mot-de-passe-long"})
+    assert status == 400 and "pas valide" in body
+    assert login(world, "msp-des-coteaux", "pommes-vertes-du-verger") == 200
+
+
+def test_an_altered_link_changes_nothing(world: World) -> None:
+    status, _ = post(world.public + "/adherer/demande", request_fields("MSP du Marais", "marais@example.org"))
+    assert status == 200
+    [application] = [a for a in ApplicationBook(world.db).list() if a.request.team == "MSP du Marais"]
+    assert world.staff("accepter", str(application.id), "--identifiant", "msp-marais").returncode == 0
+    wait_for(lambda: world.mailbox.to("marais@example.org", "Bienvenue"))
+    link = world.local(link_in(world.mailbox.to("marais@example.org", "Bienvenue")[0], "/acces/mot-de-passe"))
+    fields = {"mot-de-passe": "un-mot-de-passe-solide", "confirmation": "un-mot-de-passe-solide"}
+    for altered in (
+        link.replace("compte=msp-marais", "compte=msp-loire"),
+        link.replace("compte=msp-marais", "compte=msp-des-coteaux"),
+        link[:-1] + ("0" if link[-1] != "0" else "1"),
+        re.sub(r"t=(\d+)", lambda m: f"t={int(m.group(1)) + 1}", link),
+    ):
+        status, body = post(altered, fields)
+        assert status == 400, altered
+    accounts = AccountStore(world.db)
+    assert accounts.get("msp-marais").hash is None  # type: ignore[union-attr]
+    assert login(world, *MEMBER) == 200 and login(world, "msp-des-coteaux", "un-mot-de-passe-solide") == 401
+    # Too short, or two different entries: the form says so and nothing is set.
+    assert post(link, {"mot-de-passe": "court", "confirmation": "court"})[0] == 400
+    assert post(link, {"mot-de-passe": "un-mot-de-passe-solide", "confirmation": "un-autre-mot-de-passe"})[0] == 400
+    assert accounts.get("msp-marais").hash is None  # type: ignore[union-attr]
+
+
+def test_forgotten_password_from_the_401_page_same_answer_for_any_address(world: World, browser) -> None:
+    status, body, _ = http_request("GET", world.members + "/boite-a-outils/")
+    assert status == 401 and 'href="/acces/oubli"' in body.decode()
+    context = browser.new_context(locale="fr-FR", viewport={"width": 375, "height": 800}, bypass_csp=True)
+    page = context.new_page()
+    response = page.goto(world.members + "/acces/oubli")  # open without a password
+    assert response is not None and response.status == 200
+    check_page(page)
+    page.get_by_label("Adresse électronique").fill("claire@example.org")
+    page.get_by_role("button", name="Recevoir un lien").click()
+    page.wait_for_selector("h1:text('Demande envoyée')")
+    context.close()
+    wait_for(lambda: world.mailbox.to("claire@example.org", "Choisir un nouveau mot de passe"))
+    # The same answer, word for word, for a known address (asked again: one link an hour, nothing more is sent)
+    # and for an unknown one.
+    known = post(world.members + "/acces/oubli", {"adresse": "claire@example.org"})
+    unknown = post(world.members + "/acces/oubli", {"adresse": "inconnue@example.org"})
+    assert known[0] == unknown[0] == 200
+    assert known[1].replace("claire@example.org", "@") == unknown[1].replace("inconnue@example.org", "@")
+    assert world.mailbox.to("inconnue@example.org") == []
+    link = link_in(world.mailbox.to("claire@example.org", "Choisir un nouveau mot de passe")[0], "/acces/mot-de-passe")
+    status, _ = post(world.local(link), {"mot-de-passe": "nouvelle-phrase-de-passe", "confirmation": "nouvelle-phrase-de-passe"})
+    assert status == 200
+    assert login(world, "msp-des-coteaux", "nouvelle-phrase-de-passe") == 200
+    assert login(world, "msp-des-coteaux", "pommes-vertes-du-verger") == 401
+    assert len(world.mailbox.to("claire@example.org", "Choisir un nouveau mot de passe")) == 1
+
+
+@pytest.mark.parametrize(
+    ("changes", "why"),
+    [
+        ({"adresse": "pas-une-adresse"}, "adresse électronique n'est pas valide"),
+        ({"equipe": "MSP\r\nBcc: x@example.org"}, "caractère non permis"),
+        ({"departement": "99"}, "numéro du département"),
+        ({"structure": "clinique"}, "type de structure"),
+        ({"pro-medecin": "0", "pro-infirmier": "0"}, "au moins un"),
+        ({"pro-medecin": "-3"}, "nombre entier"),
+        ({"consentement": ""}, "consentement"),
+    ],
+)
+def test_bad_input_gets_a_french_answer_and_stores_nothing(world: World, changes: dict[str, str], why: str) -> None:
+    before = world.requests()
+    status, body = post(world.public + "/adherer/demande", request_fields("MSP Erreur", "erreur@example.org", **changes))
+    assert status == 400 and why in body.replace("&#39;", "'")
+    assert 'value="MSP Erreur"' in body or "equipe" in changes  # what was typed is kept
+    assert world.requests() == before
+
+
+def test_a_huge_body_or_a_filled_honeypot_stores_nothing(world: World) -> None:
+    before = world.requests()
+    status, _ = post(world.public + "/adherer/demande", b"equipe=" + b"x" * 1_000_000)
+    assert status == 413
+    status, body = post(world.public + "/adherer/demande", request_fields("MSP Robot", "robot@example.org", site="http://spam"))
+    assert status == 200
+    assert world.requests() == before
+    assert world.mailbox.to("robot@example.org") == []
+
+
+def test_refuse_mark_paid_and_answer_once(world: World) -> None:
+    post(world.public + "/adherer/demande", request_fields("Équipe Hors Région", "hors@example.org"))
+    post(world.public + "/adherer/demande", request_fields("MSP Payante", "payante@example.org"))
+    by_team = {a.request.team: a.id for a in ApplicationBook(world.db).list()}
+    refused = world.staff("refuser", str(by_team["Équipe Hors Région"]), "--motif", "structure hors de la région")
+    assert refused.returncode == 0, refused.stderr
+    wait_for(lambda: world.mailbox.to("hors@example.org", "Votre demande d'adhésion"))
+    text = world.mailbox.to("hors@example.org", "Votre demande d'adhésion")[-1].get_body(("plain",)).get_content()
+    assert "Motif : structure hors de la région" in text
+    again = world.staff("accepter", str(by_team["Équipe Hors Région"]))
+    assert again.returncode == 1 and "déjà refusée" in again.stderr
+    assert AccountStore(world.db).get("equipe-hors-region") is None
+    paid = world.staff("payee", str(by_team["MSP Payante"]))
+    assert paid.returncode == 0 and "cotisation payée" in paid.stdout
+    assert "payée le" in world.staff("voir", str(by_team["MSP Payante"])).stdout
+    unknown = world.staff("accepter", "9999")
+    assert unknown.returncode == 1 and "Aucune demande n° 9999" in unknown.stderr
+
+
+def test_an_ended_membership_cannot_set_a_password(world: World) -> None:
+    post(world.public + "/adherer/demande", request_fields("MSP Ancienne Année", "ancienne@example.org"))
+    [number] = [a.id for a in ApplicationBook(world.db).list() if a.request.team == "MSP Ancienne Année"]
+    assert world.staff("accepter", str(number), "--fin", "2026-06-30").returncode == 0
+    wait_for(lambda: world.mailbox.to("ancienne@example.org", "Bienvenue"))
+    link = world.local(link_in(world.mailbox.to("ancienne@example.org", "Bienvenue")[0], "/acces/mot-de-passe"))
+    status, body = post(link, {"mot-de-passe": "phrase-de-passe-valide", "confirmation": "phrase-de-passe-valide"})
+    assert status == 403 and "pris fin" in body
+    assert "msp-ancienne-annee" not in world.htpasswd.read_text()
+
+
+def test_server_keeps_the_csv_and_refuses_a_login_a_membership_holds(world: World, tmp_path: Path) -> None:
+    csv = tmp_path / "comptes.csv"
+    csv.write_text(f"login;password;expires\n{MEMBER[0]};{MEMBER[1]};2027-12-31\nmsp-des-coteaux;un-autre-secret-long;\n")
+    dest = tmp_path / "conf"
+    args = ["--project", str(world.project), "server", "--accounts", str(csv), "--dest", str(dest), "--db", str(world.db)]
+    refused = subprocess.run(build_py(*args), env=world.env(), capture_output=True, text=True, timeout=120, check=False)
+    assert refused.returncode == 1 and "msp-des-coteaux" in refused.stderr and "aucun fichier" in refused.stderr
+    assert not (dest / "htpasswd").exists()
+    csv.write_text(f"login;password;expires\n{MEMBER[0]};{MEMBER[1]};2027-12-31\nancienne;secret-expire-long;2025-12-31\n")
+    written = subprocess.run(build_py(*args), env=world.env(), capture_output=True, text=True, timeout=120, check=False)
+    assert written.returncode == 0, written.stderr
+    logins = {line.split(":", 1)[0] for line in (dest / "htpasswd").read_text().splitlines()}
+    assert {MEMBER[0], "msp-des-coteaux"} <= logins  # the CSV's and the membership's, whose password the team chose
+    assert "ancienne" not in logins and "msp-marais" not in logins  # expired; no password chosen yet
+    assert oct(os.stat(dest / "htpasswd").st_mode & 0o777) == "0o640"
+
+
+def test_the_join_form_works_with_the_keyboard_alone(world: World, browser) -> None:
+    context = browser.new_context(locale="fr-FR", viewport={"width": 375, "height": 800})
+    page = context.new_page()
+    page.goto(world.public + "/adherer/")
+    page.locator("#fed-join-equipe").focus()
+    page.keyboard.type("MSP au Clavier")
+    page.keyboard.press("Tab")  # the first kind of structure
+    page.keyboard.press("Space")
+    page.keyboard.press("Tab")  # radios are one stop: on to the commune
+    page.keyboard.type("Vertou")
+    page.keyboard.press("Tab")
+    page.keyboard.type("44")
+    page.keyboard.press("Tab")
+    page.keyboard.press("Control+A")
+    page.keyboard.type("2")
+    for _ in range(7):  # the other professions keep 0
+        page.keyboard.press("Tab")
+    page.keyboard.type("Paul Martin")
+    page.keyboard.press("Tab")
+    page.keyboard.type("clavier@example.org")
+    page.keyboard.press("Tab")
+    page.keyboard.type("02 40 00 00 01")
+    page.keyboard.press("Tab")  # the honeypot is out of the tab order: on to the consent
+    assert page.evaluate("document.activeElement.name") == "consentement"
+    outline = page.evaluate("getComputedStyle(document.activeElement).outlineStyle")
+    assert outline != "none"
+    page.keyboard.press("Space")
+    page.keyboard.press("Tab")  # the privacy link
+    page.keyboard.press("Tab")
+    assert page.evaluate("document.activeElement.textContent.trim()") == "Envoyer la demande d'adhésion"
+    page.keyboard.press("Enter")
+    page.wait_for_selector("h1:text('Demande d\\'adhésion envoyée')")
+    context.close()
+    [application] = [a for a in ApplicationBook(world.db).list() if a.request.team == "MSP au Clavier"]
+    assert application.request.professionals == {**dict.fromkeys(application.request.professionals, 0), "medecin": 2}
+
+
+def test_what_a_form_sends_back_is_escaped(world: World) -> None:
+    hostile = '"><script>alert(1)</script>'
+    status, body = post(world.public + "/adherer/demande", request_fields(hostile, "pas-une-adresse"))
+    assert status == 400
+    assert "<script>alert(1)</script>" not in body and "&lt;script&gt;" in body
+    status, body = post(world.members + "/acces/oubli", {"adresse": hostile})
+    assert status == 400 and "<script>alert" not in body
+
+
+def test_nginx_slows_down_a_flood_of_requests_and_password_resets(world: World) -> None:
+    for source, path in (("127.0.0.91", "/adherer/demande"), ("127.0.0.92", "/acces/oubli")):
+        base = world.members if path.startswith("/acces/") else world.public
+        codes = [post(base + path, {"adresse": "x", "site": "robot"}, source=source)[0] for _ in range(12)]
+        assert 429 not in codes[:5] and 429 in codes, (path, codes)  # a person's few attempts pass
