@@ -11,9 +11,10 @@ from datetime import date, datetime
 from pathlib import Path
 from urllib.parse import urlsplit
 
-from plugins.builder import build_all, letter_settings, quiet_mkdocs
+from plugins.builder import build_all, federation_settings, quiet_mkdocs
 from plugins.french_cli import speak_french
 from plugins.model import ContentError, load_content
+from plugins.settings import SettingsError
 
 PROJECT = Path(__file__).resolve().parent
 
@@ -36,8 +37,8 @@ def command_build(args: argparse.Namespace) -> int:
                 f"Une autre construction est en cours vers {args.output} : attente de sa fin…", file=sys.stderr, flush=True
             ),
         )
-    except ContentError as exc:
-        print(exc.report(), file=sys.stderr)
+    except (ContentError, SettingsError) as exc:
+        print(exc.report() if isinstance(exc, ContentError) else str(exc), file=sys.stderr)
         print(f"Le site précédent dans {args.output} est conservé.", file=sys.stderr)
         return 1
     except Exception as exc:  # noqa: BLE001 - any failure must keep the old site and say so
@@ -53,8 +54,9 @@ def command_build(args: argparse.Namespace) -> int:
 def command_check(args: argparse.Namespace) -> int:
     try:
         content = load_content(args.project)
-    except ContentError as exc:
-        print(exc.report(), file=sys.stderr)
+        federation_settings(args.project)
+    except (ContentError, SettingsError) as exc:
+        print(exc.report() if isinstance(exc, ContentError) else str(exc), file=sys.stderr)
         return 1
     counts = {
         "fiches": len(content.sheets),
@@ -88,7 +90,6 @@ def command_server(args: argparse.Namespace) -> int:
     from plugins.access.accounts import read_accounts, write_htpasswd
     from plugins.access.csp import content_security_policy
     from plugins.access.nginx import ServerSettings, write_server_files
-    from plugins.builder import federation_identity, map_tiles
     from plugins.readers.commands import OperatorError
 
     accounts_file = args.accounts or (Path(os.environ["FEDERATION_ACCOUNTS"]) if os.environ.get("FEDERATION_ACCOUNTS") else None)
@@ -104,6 +105,11 @@ def command_server(args: argparse.Namespace) -> int:
         accounts = read_accounts(accounts_file) if accounts_file else []
     except ContentError as exc:
         print(exc.report("aucun fichier n'a été modifié"), file=sys.stderr)
+        return 1
+    try:
+        federation = federation_settings(args.project)
+    except SettingsError as exc:
+        print(f"{exc}\nAucun fichier n'a été modifié.", file=sys.stderr)
         return 1
     tls = tls_problem(args)
     if tls:
@@ -139,15 +145,15 @@ def command_server(args: argparse.Namespace) -> int:
         args.public_name,
         args.members_name,
         args.service,
-        urlsplit(letter_settings(args.project).unsubscribe_url).path or "/",
+        urlsplit(federation.unsubscribe_url).path or "/",
         certificate=str(args.certificate.resolve()) if https else "",
         certificate_key=str(args.certificate_key.resolve()) if https else "",
         public_http_listen=args.public_http_listen,
         members_http_listen=args.members_http_listen,
         acme_root=str(args.acme_root.resolve()) if args.acme_root else "",
-        csp=content_security_policy([site / "public", site / "adherents"], map_tiles(args.project)),
+        csp=content_security_policy([site / "public", site / "adherents"], federation.map.tiles),
     )
-    conf = write_server_files(dest, settings, federation_identity(args.project), args.today)
+    conf = write_server_files(dest, settings, federation, args.today)
     print(f"Comptes actifs écrits dans {htpasswd} : {summary.written}.")
     if summary.expired:
         print(f"Comptes expirés exclus : {len(summary.expired)} ({', '.join(summary.expired)}).")
@@ -227,7 +233,7 @@ def command_send(args: argparse.Namespace) -> int:
         now=args.now,
         retry=RetryPolicy(backoff=float(env.get("LETTER_RETRY_BACKOFF", "2"))),
     )
-    return run_send(content, letter_settings(args.project), request)
+    return run_send(content, federation_settings(args.project).letters(), request)
 
 
 def command_service(args: argparse.Namespace) -> int:
@@ -278,7 +284,7 @@ def command_replies(args: argparse.Namespace, store) -> int:
     try:
         mailbox = bounces.FolderMailbox(args.dossier) if args.dossier else bounces.imap_from_env()
         content = load_content(args.project)
-        secret = letter_secret(os.environ.get("LETTER_SECRET", ""), letter_settings(args.project))
+        secret = letter_secret(os.environ.get("LETTER_SECRET", ""), federation_settings(args.project).letters())
         return commands.process_replies(store, mailbox, secret, content)
     except (ValueError, bounces.MailboxError) as exc:
         raise commands.OperatorError(str(exc)) from exc

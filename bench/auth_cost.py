@@ -28,8 +28,9 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from plugins.access.accounts import Account, write_htpasswd  # noqa: E402
-from plugins.access.nginx import Identity, LocalNginx, ServerSettings, write_server_files  # noqa: E402
+from plugins.access.nginx import LocalNginx, ServerSettings, write_server_files  # noqa: E402
 from plugins.builder import build_all, quiet_mkdocs  # noqa: E402
+from plugins.settings import FederationSettings  # noqa: E402
 from tests.conftest import free_port  # noqa: E402
 
 LOGIN, SECRET = "msp-bench", "mot-de-passe-de-mesure"
@@ -84,7 +85,7 @@ def main() -> int:
         )
         account = Account(LOGIN, SECRET, None, None, 2)
         write_htpasswd([account], settings.htpasswd, date.today(), 4)
-        conf = write_server_files(work / "conf", settings, Identity("Fédération", "", "/", "/"), date.today())
+        conf = write_server_files(work / "conf", settings, FederationSettings("Fédération", "/", "/"), date.today())
         server = LocalNginx(work / "nginx", conf)
         server.start(open_url)
         try:

@@ -35,11 +35,12 @@ sys.path.insert(0, str(ROOT))
 
 from aiosmtpd.controller import Controller  # noqa: E402
 
-from plugins.access.nginx import Identity, LocalNginx, ServerSettings, write_server_files  # noqa: E402
+from plugins.access.nginx import LocalNginx, ServerSettings, write_server_files  # noqa: E402
 from plugins.builder import build_all  # noqa: E402
 from plugins.letters.message import token  # noqa: E402
 from plugins.readers.registrations import RegistrationBook  # noqa: E402
 from plugins.readers.store import ReaderStore  # noqa: E402
+from plugins.settings import FederationSettings  # noqa: E402
 from tests.conftest import free_port  # noqa: E402
 
 SECRET = "secret-du-banc-d-essai-des-lecteurs"
@@ -197,7 +198,7 @@ def main() -> int:
         subscribe_rate="100000r/s",
     )
     (work / "htpasswd").write_text("", encoding="utf-8")
-    conf = write_server_files(work / "conf", settings, Identity("Banc", "a@example.org", "/", "/"), TODAY)
+    conf = write_server_files(work / "conf", settings, FederationSettings("Banc", "/", "/", email="a@example.org"), TODAY)
     nginx = LocalNginx(work / "nginx", conf, connections=4 * args.registrants)
     nginx.start(f"http://127.0.0.1:{public_port}/")
     try:

@@ -161,12 +161,12 @@ def rebuild_after_edit(project: Path) -> float:
 
 
 def letter_render_seconds(project: Path) -> float:
-    from plugins.builder import letter_settings
+    from plugins.builder import federation_settings
     from plugins.letters.publish import rendered
     from plugins.model import load_content
 
     content = load_content(project)
-    settings = letter_settings(project)
+    settings = federation_settings(project).letters()
     letter = max(content.letters, key=lambda lt: lt.date)
     rendered(content, letter, settings)  # warm the template cache
     start = time.perf_counter()

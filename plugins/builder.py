@@ -13,15 +13,12 @@ from mkdocs.commands.build import build as mkdocs_build
 from mkdocs.config import load_config
 from mkdocs.config.defaults import MkDocsConfig
 
-from plugins.access.nginx import Identity
 from plugins.federation.plugin import FederationPlugin
-from plugins.letters.publish import LetterSettings, write_letters
-from plugins.letters.render import Identity as RenderIdentity
+from plugins.letters.publish import write_letters
 from plugins.locking import FileLock
-from plugins.membership import MembershipSettings
 from plugins.model import Audience, Content, load_content
-from plugins.privacy import PAGE as PRIVACY_PAGE
-from plugins.privacy import PrivacySettings
+from plugins.outputs.site import write_site_outputs
+from plugins.settings import FederationSettings
 
 SITE_DIRS = {Audience.PUBLIC: "public", Audience.ADHERENTS: "adherents"}
 
@@ -52,15 +49,18 @@ def build_site(
     audience: Audience,
     site_dir: Path,
     today: date,
-    site_url: str | None = None,
+    settings: FederationSettings,
     strict: bool = False,
     rendered: dict | None = None,
+    site_url: str | None = None,
 ) -> int:
-    """Build one site with MkDocs from an already loaded model; return its page count."""
+    """Build one site: its pages with MkDocs from an already loaded model, then every other output; return its page count."""
+    site_url = site_url or settings.site_url(audience)
     config = site_config(content.root, audience, site_dir, site_url, strict)
     plugin = federation_plugin(config)
-    plugin.prepare(content, audience, today, rendered)
+    plugin.prepare(content, audience, today, rendered, settings=settings)
     mkdocs_build(config)
+    write_site_outputs(content, audience, site_dir, site_url, config.site_name, today)
     return len(plugin.specs)
 
 
@@ -102,6 +102,7 @@ def build_all(
 
 def _build_all(project: Path, output: Path, today: date, strict: bool) -> BuildResult:
     content = load_content(project)
+    settings = federation_settings(project)
     staging = output.parent / f".{output.name}-staging"
     if staging.exists():
         shutil.rmtree(staging)
@@ -109,10 +110,10 @@ def _build_all(project: Path, output: Path, today: date, strict: bool) -> BuildR
     rendered: dict = {}  # pages shared by both sites are converted from Markdown once
     try:
         pages = {
-            SITE_DIRS[a]: build_site(content, a, staging / SITE_DIRS[a], today, strict=strict, rendered=rendered)
+            SITE_DIRS[a]: build_site(content, a, staging / SITE_DIRS[a], today, settings, strict, rendered)
             for a in (Audience.PUBLIC, Audience.ADHERENTS)
         }
-        write_letters(content, staging, {a: staging / d for a, d in SITE_DIRS.items()}, letter_settings(project))
+        write_letters(content, staging, {a: staging / d for a, d in SITE_DIRS.items()}, settings.letters())
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)
         raise
@@ -120,62 +121,12 @@ def _build_all(project: Path, output: Path, today: date, strict: bool) -> BuildR
     return BuildResult(output, pages)
 
 
-def federation_identity(project: Path) -> Identity:
-    """Return the federation's name, contact and links from mkdocs.yml."""
+def federation_settings(project: Path) -> FederationSettings:
+    """Return the federation's settings from mkdocs.yml, checked; raise SettingsError (French) if they are wrong."""
     config = site_config(project, Audience.PUBLIC, project / "site")
-    federation = config.extra.get("federation", {})
-    public_url = config.plugins["federation"].config.public_site_url or config.site_url or "/"
-    join = federation.get("join_url", "")
-    return Identity(
-        name=config.site_name,
-        email=federation.get("email", ""),
-        join_url=join if "://" in join else public_url.rstrip("/") + "/" + join.lstrip("/"),
-        public_url=public_url,
-    )
-
-
-def privacy_settings(project: Path) -> PrivacySettings:
-    """Return the federation's privacy answers from mkdocs.yml; raise ValueError (French) if they are wrong."""
-    config = site_config(project, Audience.PUBLIC, project / "site")
-    return PrivacySettings.from_settings(config.extra.get("federation", {}) or {}, config.site_name)
-
-
-def membership_settings(project: Path) -> MembershipSettings | None:
-    """Return the federation's membership settings from mkdocs.yml (None if absent); raise ValueError (French) if wrong."""
-    config = site_config(project, Audience.PUBLIC, project / "site")
-    return MembershipSettings.from_settings(config.extra.get("federation", {}) or {})
-
-
-def map_tiles(project: Path) -> str:
-    """Return the URL template of the map's base layer (extra.federation.map.tiles), '' if none."""
-    federation = site_config(project, Audience.PUBLIC, project / "site").extra.get("federation", {}) or {}
-    return str((federation.get("map") or {}).get("tiles", ""))
-
-
-def letter_settings(project: Path) -> LetterSettings:
-    """Return the letters' identity, links and sender from mkdocs.yml."""
-    config = site_config(project, Audience.PUBLIC, project / "site")
-    federation = config.extra.get("federation", {})
     plugin = config.plugins["federation"].config
-    public_url = (plugin.public_site_url or config.site_url or "/").rstrip("/") + "/"
-    colors = federation.get("colors", {})
-    social = tuple((s.get("name", ""), s["link"]) for s in config.extra.get("social", []) if s.get("link"))
-    letters = federation.get("letters", {})
-    return LetterSettings(
-        identity=RenderIdentity(
-            config.site_name,
-            federation.get("address", ""),
-            federation.get("email", ""),
-            colors.get("primary", "#0b6e69"),
-            colors.get("link", "#0a5f5b"),
-            social,
-            privacy_url=f"{public_url}{PRIVACY_PAGE}/",
-        ),
-        public_url=public_url,
-        members_url=(plugin.members_site_url or public_url).rstrip("/") + "/",
-        unsubscribe_url=letters.get("unsubscribe_url") or public_url + "lettres/desinscription/",
-        sender_name=federation.get("sender_name", config.site_name),
-        sender_email=federation["sender_email"],
+    return FederationSettings.read(
+        config.site_name, config.site_url or "", config.extra, plugin.public_site_url, plugin.members_site_url
     )
 
 

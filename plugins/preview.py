@@ -9,6 +9,7 @@ pages, so that the browser reloads as soon as the pages are written.
 
 from __future__ import annotations
 
+import functools
 import logging
 import shutil
 import signal
@@ -22,10 +23,12 @@ from pathlib import Path
 from mkdocs.commands.build import build as mkdocs_build
 from mkdocs.livereload import LiveReloadServer
 
-from plugins.builder import SITE_DIRS, federation_plugin, site_config
+from plugins.builder import SITE_DIRS, federation_plugin, federation_settings, site_config
 from plugins.federation.incremental import Incremental
 from plugins.model import Audience, ContentError, load_content
 from plugins.outputs.search import index_site
+from plugins.outputs.site import write_site_outputs
+from plugins.settings import SettingsError
 
 log = logging.getLogger("plugins.preview")
 WATCHED = ("content", "toolbox", "newsletters", "mkdocs.yml")
@@ -127,8 +130,9 @@ class Preview:
             start = time.perf_counter()
             try:
                 content = load_content(self.project)
-            except ContentError as exc:
-                print(exc.report())
+                settings = federation_settings(self.project)
+            except (ContentError, SettingsError) as exc:
+                print(exc.report() if isinstance(exc, ContentError) else exc)
                 print("Aperçu non mis à jour : corrigez les erreurs ci-dessus, il se reconstruira tout seul.")
                 self.sources = sources
                 return
@@ -137,8 +141,19 @@ class Preview:
             try:
                 for audience in ORDER:
                     config = site_config(self.project, audience, self.dirs[audience], self.url(audience))
-                    federation_plugin(config).prepare(content, audience, self.today, self.rendered, self.states[audience])
+                    state = self.states[audience]
+                    federation_plugin(config).prepare(content, audience, self.today, self.rendered, state, settings)
                     mkdocs_build(config, serve_url=self.url(audience), dirty=True)
+                    write_site_outputs(
+                        content,
+                        audience,
+                        self.dirs[audience],
+                        self.url(audience),
+                        config.site_name,
+                        self.today,
+                        functools.partial(changed, state, self.url(audience), config.site_name),
+                        state.index if state.written else None,
+                    )
             except Exception:  # noqa: BLE001 - the servers keep the previous version
                 traceback.print_exc()
                 print("Aperçu non mis à jour : la construction a échoué (voir ci-dessus).")
@@ -170,6 +185,11 @@ class Preview:
         self.indexer.stop()
         for folder in self.dirs.values():
             shutil.rmtree(folder, ignore_errors=True)
+
+
+def changed(state: Incremental, site_url: str, site_name: str, name: str, *inputs: object) -> bool:
+    """Tell whether one output of a preview site needs writing again (its inputs changed since the last build)."""
+    return state.output_changed(name, site_url, site_name, *inputs)
 
 
 def serve(project: Path, today: date, host: str = "127.0.0.1", port: int = 8000) -> None:

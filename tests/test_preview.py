@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from plugins.builder import build_site
+from plugins.builder import build_site, federation_settings
 from plugins.model import Audience, load_content
 from plugins.preview import ORDER, Preview
 from tests.conftest import REPO, TODAY, free_port
@@ -41,7 +41,7 @@ def assert_same_as_full_build(preview: Preview, project: Path, work: Path) -> No
     content = load_content(project)
     for audience in ORDER:
         reference = work / f"reference-{audience.value}-{time.monotonic_ns()}"
-        build_site(content, audience, reference, TODAY, site_url=preview.url(audience))
+        build_site(content, audience, reference, TODAY, federation_settings(project), site_url=preview.url(audience))
         expected, got = tree(reference), tree(preview.dirs[audience])
         assert sorted(got) == sorted(expected), audience
         different = [name for name in expected if got[name] != expected[name]]

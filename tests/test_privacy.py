@@ -12,11 +12,12 @@ from plugins.model import load_content
 from plugins.outputs.calendar import location
 from plugins.privacy import PAGE, field_family, form_fields
 from plugins.readers.account_store import MemberAccount
-from plugins.readers.core import Federation, Service
+from plugins.readers.core import Service
 from plugins.readers.letters import LETTER_NAMES
 from plugins.readers.mail import Postman
 from plugins.readers.paths import FORGOT_PATH, HONEYPOT, JOIN_PATH, PASSWORD_PATH, SUBSCRIBE_PATH
 from plugins.readers.store import ReaderStore
+from plugins.settings import FederationSettings
 from tests.conftest import REPO
 
 
@@ -53,12 +54,8 @@ def parsed(html: str) -> Forms:
 
 
 def service_form_pages(tmp_path: Path) -> list[str]:
-    federation = Federation(
-        "Fédération",
-        "contact@example.org",
-        "https://example.org/",
-        "https://adherents.example.org/",
-        privacy_url=f"https://example.org/{PAGE}/",
+    federation = FederationSettings(
+        "Fédération", "https://example.org/", "https://adherents.example.org/", email="contact@example.org"
     )
     service = Service(federation, ReaderStore(tmp_path / "l.sqlite"), Postman(None, None, tmp_path), b"cle")  # type: ignore[arg-type]
     pages = []

@@ -15,6 +15,7 @@ from pathlib import Path
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
 
 from plugins.readers.paths import FORGOT_PATH
+from plugins.settings import FederationSettings
 
 TEMPLATES = Path(__file__).parent
 
@@ -42,16 +43,6 @@ class ServerSettings:
     csp: str = ""  # Content-Security-Policy of both sites' pages (see csp.py)
 
 
-@dataclass(frozen=True)
-class Identity:
-    """The federation's words for the 401 page."""
-
-    name: str
-    email: str
-    join_url: str
-    public_url: str
-
-
 def _env() -> Environment:
     return Environment(
         loader=FileSystemLoader(TEMPLATES),
@@ -69,16 +60,18 @@ def _write(target: Path, text: str) -> None:
     os.replace(tmp, target)
 
 
-def write_server_files(dest: Path, settings: ServerSettings, identity: Identity, today: date) -> Path:
+def write_server_files(dest: Path, settings: ServerSettings, federation: FederationSettings, today: date) -> Path:
     """Write dest/nginx.conf (server blocks for an http context) and dest/401.html; return the conf."""
     dest.mkdir(parents=True, exist_ok=True)
     env = _env()
     page = dest / "401.html"
     # The service answers « Mot de passe oublié » on the members' host, without a password.
     forgot = FORGOT_PATH if settings.service else ""
-    _write(page, env.get_template("unauthorized.html.j2").render(**vars(identity), forgot=forgot))
+    identity = {"name": federation.site_name, "email": federation.email, "join_url": federation.join_url}
+    identity["public_url"] = federation.public_url
+    _write(page, env.get_template("unauthorized.html.j2").render(**identity, forgot=forgot))
     refused = dest / "refus.html"
-    _write(refused, env.get_template("refused.html.j2").render(**vars(identity)))
+    _write(refused, env.get_template("refused.html.j2").render(**identity))
     conf = dest / "nginx.conf"
     values = {k: str(v) for k, v in vars(settings).items()}
     values["acme_root"] = settings.acme_root or str(dest / "acme")

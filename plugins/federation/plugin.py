@@ -21,21 +21,17 @@ from plugins.federation.config import FederationConfig
 from plugins.federation.filters import FILTERS
 from plugins.federation.incremental import Fingerprinter, Incremental, digest, tree_state
 from plugins.federation.themeenv import share_theme_work
-from plugins.membership import CONSENT, PROFESSIONS, STRUCTURES, MembershipSettings
+from plugins.membership import CONSENT, PROFESSIONS, STRUCTURES
 from plugins.model import Audience, Content, ContentError, Event, JobOffer, NewsItem, Story, load_content, vocabulary
 from plugins.outputs import structured
-from plugins.outputs.calendar import write_calendars
-from plugins.outputs.feeds import FEED_SECTIONS, section_feeds, write_feeds
-from plugins.outputs.geo import write_geojson
-from plugins.outputs.search import index_site
+from plugins.outputs.feeds import FEED_SECTIONS
 from plugins.privacy import PAGE as PRIVACY_PAGE
-from plugins.privacy import PrivacySettings
 from plugins.readers.paths import EVENTS_PATH, JOIN_PATH, SUBSCRIBE_PATH
+from plugins.settings import FederationSettings, SettingsError
 from plugins.website.plan import PageSpec, SitePlan, item_uri
 from plugins.website.static import public_static_files
 
 HEADERLINK = re.compile(r'<a class="headerlink"[^>]*>.*?</a>')
-EMPTY_SITEMAP = '<?xml version="1.0" encoding="UTF-8"?>\n<urlset xmlns="http://www.sitemaps.org/schemas/sitemap/0.9"></urlset>\n'
 TEMPLATES = Path(__file__).parent.parent / "templates"
 ASSETS = Path(__file__).parent.parent / "assets"
 
@@ -73,6 +69,7 @@ class FederationPlugin(BasePlugin[FederationConfig]):
         self.dests: list[str] = []
         self.site_fingerprint = ""
         self.written = 0
+        self.settings: FederationSettings | None = None
 
     def prepare(
         self,
@@ -81,6 +78,7 @@ class FederationPlugin(BasePlugin[FederationConfig]):
         today: date,
         rendered: RenderedPages | None = None,
         incremental: Incremental | None = None,
+        settings: FederationSettings | None = None,
     ) -> None:
         """Hand over an already loaded model (and the pages another build rendered), so that builds share work.
 
@@ -90,6 +88,7 @@ class FederationPlugin(BasePlugin[FederationConfig]):
         self.content, self.audience, self.today = content, audience, today
         self.rendered = rendered
         self.incremental = incremental
+        self.settings = settings
 
     def on_config(self, config: MkDocsConfig) -> MkDocsConfig:
         self.audience = self.audience or Audience(self.config.audience)
@@ -102,14 +101,19 @@ class FederationPlugin(BasePlugin[FederationConfig]):
                 raise PluginError(exc.report()) from None
         config.theme.dirs.insert(0, str(TEMPLATES))
         share_theme_work(config.theme, escaped=TEMPLATES)
-        try:
-            privacy = PrivacySettings.from_settings(config.extra.get("federation", {}) or {}, config.site_name)
-            membership = MembershipSettings.from_settings(config.extra.get("federation", {}) or {})
-        except ValueError as exc:
-            raise PluginError(str(exc)) from None
-        join_url = str((config.extra.get("federation") or {}).get("join_url", ""))
-        join_page = "" if "://" in join_url else join_url.strip("/").split("/")[-1]
-        plan = SitePlan(self.content, self.audience, self.today, privacy, join_page, membership)
+        if self.settings is None:  # run by MkDocs itself rather than by build.py
+            try:
+                self.settings = FederationSettings.read(
+                    config.site_name,
+                    config.site_url or "",
+                    config.extra,
+                    self.config.public_site_url,
+                    self.config.members_site_url,
+                )
+            except SettingsError as exc:
+                raise PluginError(str(exc)) from None
+        settings = self.settings
+        plan = SitePlan(self.content, self.audience, self.today, settings.privacy, settings.join_page, settings.membership)
         self.plan = plan
         # Material prints titles raw (MkDocs' titles are HTML): hand it editors' titles escaped.
         config.nav = [{escape(s.title): s.src_uri} for s in plan.sections()]
@@ -220,7 +224,11 @@ class FederationPlugin(BasePlugin[FederationConfig]):
             members_site_url=self.config.members_site_url.rstrip("/") + "/",
             public_site_url=(self.config.public_site_url or config.site_url or "").rstrip("/") + "/",
             vocab=vocabulary,
-            join_url=config.extra.get("federation", {}).get("join_url", "adherer/"),
+            # The « Adhérer » page of this site when it is one (a relative link works in the preview too).
+            join_url=(f"{self.settings.join_page}/" if self.settings.join_page else self.settings.join_url)
+            if self.settings
+            else "",
+            federation=self.settings,
             today=self.today,
             feed_sections=FEED_SECTIONS,
             footer_pages=self.plan.footer_pages(),
@@ -273,38 +281,11 @@ class FederationPlugin(BasePlugin[FederationConfig]):
             self.incremental.outputs.clear()
 
     def on_post_build(self, config: MkDocsConfig) -> None:
-        site = Path(config.site_dir)
-        assert self.content and self.audience and self.today
-        site_url = config.site_url or "http://localhost/"
+        # The preview's bookkeeping of the pages written; every other output is the build's (plugins/outputs/site.py).
         incremental = self.incremental
-
-        def changed(name: str, *inputs: object) -> bool:
-            return incremental is None or incremental.output_changed(name, site_url, config.site_name, *inputs)
-
-        feeds = section_feeds(self.content, self.audience, self.today, site_url)
-        if changed("feeds", feeds):
-            write_feeds(feeds, site, config.site_name, site_url)
-        events = self.content.events_for(self.audience)
-        if changed("calendars", events):
-            write_calendars(events, site, f"Agenda — {config.site_name}", site_url)
-        members = self.content.members()
-        if changed("map", members):
-            write_geojson(members, site, site_url)
-        if incremental is None:
-            index_site(site)
-        else:
+        if incremental is not None:
             incremental.finish(self.site_fingerprint, self.fingerprints, self.dests)
             incremental.written = self.written
-            if self.written and incremental.index:
-                incremental.index(site)
-        if self.audience is Audience.ADHERENTS:
-            # No page listed; the empty file is kept because Material's script asks for it (feed links).
-            (site / "sitemap.xml.gz").unlink(missing_ok=True)
-            (site / "sitemap.xml").write_text(EMPTY_SITEMAP, encoding="utf-8")
-            (site / "robots.txt").write_text("User-agent: *\nDisallow: /\n", encoding="utf-8")
-        else:
-            sitemap = (config.site_url or "").rstrip("/") + "/sitemap.xml"
-            (site / "robots.txt").write_text(f"User-agent: *\nAllow: /\nSitemap: {sitemap}\n", encoding="utf-8")
 
 
 def _unchanged() -> bool:

@@ -58,30 +58,54 @@ def paris_timezone() -> Component:
     return probe.walk("VTIMEZONE")[0]
 
 
-def render_calendar(events: Iterable[Event], name: str, site_url: str) -> bytes:
-    """Return an iCalendar file (Europe/Paris times with their VTIMEZONE)."""
+@functools.lru_cache(maxsize=1)
+def paris_timezone_ical() -> bytes:
+    return paris_timezone().to_ical()
+
+
+END = b"END:VCALENDAR\r\n"
+
+
+def calendar_head(name: str) -> bytes:
+    """Return a calendar's first lines, up to its components (what icalendar writes before them)."""
     cal = Calendar()
     cal.add("prodid", "-//Fédération des MSP//build.py//FR")
     cal.add("version", "2.0")
     cal.add("calscale", "GREGORIAN")
     cal.add("x-wr-calname", name)
     cal.add("x-wr-timezone", "Europe/Paris")
-    cal.add_component(paris_timezone())
+    whole = cal.to_ical()
+    assert whole.endswith(END)
+    return whole[: -len(END)]
+
+
+def render_calendar(events: Iterable[Event], name: str, site_url: str, serialized: dict[str, bytes] | None = None) -> bytes:
+    """Return an iCalendar file (Europe/Paris times with their VTIMEZONE).
+
+    The same bytes icalendar's Calendar.to_ical() writes, put together from parts serialised once:
+    the time zone for all calendars, each event for the agenda and its own file (serialized).
+    """
+    serialized = {} if serialized is None else serialized
+    parts = [calendar_head(name), paris_timezone_ical()]
     for event in events:
-        cal.add_component(vevent(event, site_url))
-    return cal.to_ical()
+        if event.slug not in serialized:
+            serialized[event.slug] = vevent(event, site_url).to_ical()
+        parts.append(serialized[event.slug])
+    parts.append(END)
+    return b"".join(parts)
 
 
 def write_calendars(events: list[Event], site_dir: Path, name: str, site_url: str) -> list[Path]:
     """Write agenda/agenda.ics and one .ics per event; return the paths written."""
     written = []
+    serialized: dict[str, bytes] = {}
     whole = site_dir / "agenda" / "agenda.ics"
     whole.parent.mkdir(parents=True, exist_ok=True)
-    whole.write_bytes(render_calendar(events, name, site_url))
+    whole.write_bytes(render_calendar(events, name, site_url, serialized))
     written.append(whole)
     for event in events:
         one = site_dir / page_url(item_uri(event)) / "evenement.ics"
         one.parent.mkdir(parents=True, exist_ok=True)
-        one.write_bytes(render_calendar([event], event.title, site_url))
+        one.write_bytes(render_calendar([event], event.title, site_url, serialized))
         written.append(one)
     return written

@@ -210,9 +210,8 @@ def export_registrations(db: Path | None, project: Path, slug: str, output: Path
 
 def make_service(project: Path, db: Path | None, outbox: Path | None, create: bool = True):
     """Return the service's shared core (store, mail, key, pages) from the project's settings and the environment."""
-    from plugins.builder import letter_settings
     from plugins.letters.send import SmtpSettings
-    from plugins.readers.core import Federation, Service
+    from plugins.readers.core import Service
     from plugins.readers.mail import Postman
 
     secret = os.environ.get("LETTER_SECRET", "")
@@ -221,22 +220,25 @@ def make_service(project: Path, db: Path | None, outbox: Path | None, create: bo
             "LETTER_SECRET manquant ou trop court (16 caractères au moins) : c'est la clé des liens signés, "
             "la même que pour « build.py send »."
         )
-    settings = letter_settings(project)
+    federation = settings_of(project)
     try:
         smtp = SmtpSettings.from_env()
-        sender = Address(display_name=settings.sender_name, addr_spec=settings.sender_email)
+        sender = Address(display_name=federation.sender_name, addr_spec=federation.sender_email)
         postman = Postman(sender, smtp, outbox)
     except ValueError as exc:
         raise OperatorError(f"Envoi des messages impossible : {exc}.") from exc
-    federation = Federation(
-        settings.identity.site_name,
-        settings.identity.email,
-        settings.public_url,
-        settings.members_url,
-        settings.identity.primary,
-        settings.identity.privacy_url,
-    )
     return Service(federation, open_store(db, project, create=create), postman, secret.encode())
+
+
+def settings_of(project: Path):
+    """Return the federation's settings; a mistake in them stops the command (French message)."""
+    from plugins.builder import federation_settings
+    from plugins.settings import SettingsError
+
+    try:
+        return federation_settings(project)
+    except SettingsError as exc:
+        raise OperatorError(str(exc)) from exc
 
 
 def htpasswd_path(option: Path | None) -> Path | None:
@@ -253,20 +255,15 @@ def htpasswd_path(option: Path | None) -> Path | None:
 
 def service_app(project: Path, db: Path | None, outbox: Path | None, htpasswd: Path | None = None):
     """Return the readers service's application from the project's settings and the environment."""
-    from plugins.builder import letter_settings, membership_settings, privacy_settings
     from plugins.readers import access, events, letters, membership
     from plugins.readers.core import create_app
 
     service = make_service(project, db, outbox)
-    settings = letter_settings(project)
-    try:
-        privacy = privacy_settings(project)
-        joining = membership_settings(project)
-    except ValueError as exc:
-        raise OperatorError(str(exc)) from exc
+    settings = service.federation
+    joining = settings.membership
     purposes = [
         letters.purpose(urlsplit(settings.unsubscribe_url).path or "/"),
-        events.purpose(project, privacy.registrations_months),
+        events.purpose(project, settings.privacy.registrations_months),
         access.purpose(htpasswd_path(htpasswd)),
     ]
     if joining:
@@ -287,16 +284,12 @@ def membership_requests(
 ) -> int:
     """The staff's commands on membership requests: lister, voir, accepter, refuser, payee."""
     from plugins.access.accounts import LOGIN
-    from plugins.builder import membership_settings
     from plugins.letters.send import LostDuringData, PermanentFailure, TemporaryFailure
     from plugins.readers import membership
     from plugins.readers.account_store import AccountStore
     from plugins.readers.applications import ApplicationBook
 
-    try:
-        settings = membership_settings(project)
-    except ValueError as exc:
-        raise OperatorError(str(exc)) from exc
+    settings = settings_of(project).membership
     if settings is None:
         raise OperatorError("mkdocs.yml : extra.federation.membership absent : les demandes d'adhésion ne sont pas ouvertes.")
     path = store_path(db, project)

@@ -23,6 +23,7 @@ from starlette.routing import BaseRoute
 
 from plugins.readers.mail import Mail, Postman
 from plugins.readers.store import ReaderStore
+from plugins.settings import FederationSettings
 
 TEMPLATES = Path(__file__).parent / "templates"
 SITE_PARTIALS = Path(__file__).parent.parent / "templates" / "partials"  # forms the sites' pages show too
@@ -40,23 +41,11 @@ HEADERS = {
 }
 
 
-@dataclass(frozen=True)
-class Federation:
-    """What the pages and emails show of the federation, from mkdocs.yml."""
-
-    name: str
-    email: str
-    public_url: str
-    members_url: str
-    primary: str = "#0b6e69"
-    privacy_url: str = ""
-
-
 @dataclass
 class Service:
     """Everything a purpose module needs: the store, the mail, the key, the pages, the clock."""
 
-    federation: Federation
+    federation: FederationSettings
     store: ReaderStore
     postman: Postman
     secret: bytes

@@ -1,0 +1,56 @@
+"""Everything a built site has beside its pages: feeds, calendars, the map's data, robots and sitemap, the search index.
+
+Called by the build (plugins/builder.py) and the preview after MkDocs wrote the pages; reads the
+content model, never the pages' HTML (Pagefind aside).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import date
+from pathlib import Path
+
+from plugins.model import Audience, Content
+from plugins.outputs.calendar import write_calendars
+from plugins.outputs.feeds import section_feeds, write_feeds
+from plugins.outputs.geo import write_geojson
+from plugins.outputs.search import index_site
+
+EMPTY_SITEMAP = '<?xml version="1.0" encoding="UTF-8"?>\n<urlset xmlns="http://www.sitemaps.org/schemas/sitemap/0.9"></urlset>\n'
+
+
+def always(name: str, *inputs: object) -> bool:
+    return True
+
+
+def write_site_outputs(
+    content: Content,
+    audience: Audience,
+    site: Path,
+    site_url: str,
+    site_name: str,
+    today: date,
+    changed: Callable[..., bool] = always,
+    index: Callable[[Path], None] | None = index_site,
+) -> None:
+    """Write one site's outputs beside its pages; changed(name, *inputs) lets the preview skip unchanged ones."""
+    feeds = section_feeds(content, audience, today, site_url)
+    if changed("feeds", feeds):
+        write_feeds(feeds, site, site_name, site_url)
+    events = content.events_for(audience)
+    if changed("calendars", events):
+        write_calendars(events, site, f"Agenda — {site_name}", site_url)
+    members = content.members()
+    if changed("map", members):
+        write_geojson(members, site, site_url)
+    if index is not None:
+        index(site)
+    if audience is Audience.ADHERENTS:
+        # No page listed; the empty file is kept because Material's script asks for it (feed links).
+        (site / "sitemap.xml.gz").unlink(missing_ok=True)
+        (site / "sitemap.xml").write_text(EMPTY_SITEMAP, encoding="utf-8")
+        (site / "robots.txt").write_text("User-agent: *\nDisallow: /\n", encoding="utf-8")
+    else:
+        (site / "robots.txt").write_text(
+            f"User-agent: *\nAllow: /\nSitemap: {site_url.rstrip('/')}/sitemap.xml\n", encoding="utf-8"
+        )
