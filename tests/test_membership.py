@@ -10,6 +10,7 @@ import re
 import stat
 import subprocess
 from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
 from email.message import EmailMessage
 from pathlib import Path
 from urllib.parse import urlsplit
@@ -19,10 +20,11 @@ from aiosmtpd.controller import Controller
 
 from plugins.builder import build_all
 from plugins.membership import CONSENT
+from plugins.readers import tokens
 from plugins.readers.account_store import AccountStore
 from plugins.readers.applications import ApplicationBook
 from tests.conftest import MEMBER, NGINX, TODAY, free_port, http_request, make_project, served_sites
-from tests.test_readers import Mailbox, build_py, check_page, post, service_env, start_service, wait_for
+from tests.test_readers import SECRET, Mailbox, build_py, check_page, post, service_env, start_service, wait_for
 
 pytestmark = pytest.mark.skipif(not Path(NGINX).exists(), reason="nginx absent : lancez bash scripts/install.sh --test")
 
@@ -208,6 +210,10 @@ def test_an_altered_link_changes_nothing(world: World) -> None:
         status, body = post(altered, fields)
         assert status == 400, altered
     accounts = AccountStore(world.db)
+    # A link of the right shape signed with the service's key, but 73 hours ago: expired.
+    old = tokens.sign(SECRET.encode(), "mot de passe", ("msp-marais", ""), datetime.now(UTC) - timedelta(hours=73))
+    status, body = post(f"{world.members}/acces/mot-de-passe?compte=msp-marais&{old.query()}", fields)
+    assert status == 400 and "expiré" in body
     assert accounts.get("msp-marais").hash is None  # type: ignore[union-attr]
     assert login(world, *MEMBER) == 200 and login(world, "msp-des-coteaux", "un-mot-de-passe-solide") == 401
     # Too short, or two different entries: the form says so and nothing is set.
