@@ -19,6 +19,7 @@ from mkdocs.structure.pages import Page as MkPage
 
 from plugins.federation.config import FederationConfig
 from plugins.federation.filters import FILTERS
+from plugins.federation.fragments import Fragments, fragment_key
 from plugins.federation.incremental import Fingerprinter, Incremental, digest, tree_state
 from plugins.federation.themeenv import share_theme_work
 from plugins.membership import CONSENT, PROFESSIONS, STRUCTURES
@@ -218,6 +219,7 @@ class FederationPlugin(BasePlugin[FederationConfig]):
 
     def on_env(self, env, config: MkDocsConfig, files: Files):
         env.filters.update(FILTERS)
+        env.globals.update(fragment=Fragments(), fragment_key=fragment_key)  # a new set of fragments each build
         env.filters["structured_data"] = self.structured_data_filter(config)
         env.globals.update(
             audience=self.audience.value if self.audience else "public",

@@ -1,0 +1,40 @@
+"""Parts of Material's page that are the same on many pages of a site, rendered once per build.
+
+The navigation, the tabs and the footer of a page depend only on the site, on the folder the
+page is in (MkDocs writes links relative to it: "../../offres/" from actualites/x/, "../" to
+actualites/ itself) and on which section of the navigation is the current one. Every other page
+of that folder in that section gets the same bytes: they are rendered for the first and reused.
+Top-level pages (the home page, the sections and the footer pages, which the fragments link to
+and where a link to the page itself is written "./") and pages outside a folder of their own
+(404.html) keep their own rendering. tests/test_fragments.py compares the whole output with a
+rendering of every page.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from markupsafe import Markup
+
+
+def fragment_key(page: Any, nav: Any) -> tuple:
+    """Return what a page's shared fragments depend on: its folder and the current section of the navigation."""
+    url = page.url if page is not None else None
+    if url is None or not url.endswith("/") or url.count("/") < 2:
+        return ("page", url)
+    active = next((n for n, item in enumerate(nav or ()) if getattr(item, "active", False)), -1)
+    return (url.rsplit("/", 2)[0], active)
+
+
+class Fragments:
+    """One build's rendered fragments, keyed by name and fragment_key."""
+
+    def __init__(self) -> None:
+        self.done: dict[tuple, Markup] = {}
+
+    def __call__(self, name: str, key: tuple, caller: Callable[[], str]) -> Markup:
+        found = self.done.get((name, key))
+        if found is None:
+            found = self.done[(name, key)] = Markup(caller())
+        return found

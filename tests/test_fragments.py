@@ -1,0 +1,39 @@
+"""The fragments rendered once per build (navigation, tabs, footer) give the very bytes a rendering of every page would."""
+
+from __future__ import annotations
+
+import filecmp
+from pathlib import Path
+
+import pytest
+
+from plugins.builder import build_all
+from plugins.federation import fragments
+from tests.conftest import REPO, TODAY
+
+
+def tree(root: Path) -> dict[str, bytes]:
+    return {
+        p.relative_to(root).as_posix(): p.read_bytes()
+        for p in sorted(root.rglob("*"))
+        if p.is_file() and "pagefind" not in p.parts  # Pagefind does not write its files identically twice
+    }
+
+
+def test_reused_fragments_equal_a_rendering_of_every_page(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("BUILD_PROCESSES", "1")  # one process: the patch below reaches every page
+    reused = build_all(REPO, tmp_path / "reutilises", TODAY).output
+    rendered = []
+
+    def every_time(self, name, key, caller):
+        rendered.append(name)
+        return fragments.Markup(caller())
+
+    monkeypatch.setattr(fragments.Fragments, "__call__", every_time)
+    plain = build_all(REPO, tmp_path / "chaque-page", TODAY).output
+    assert len(rendered) > 3 * 300  # three fragments on each of the sites' pages
+    first, second = tree(reused), tree(plain)
+    assert first.keys() == second.keys()
+    different = [name for name in first if first[name] != second[name]]
+    assert different == []
+    assert filecmp.cmp(reused / "public" / "index.html", plain / "public" / "index.html", shallow=False)
