@@ -139,7 +139,7 @@ def test_request_in_the_browser_accept_choose_the_password_and_log_in_at_once(wo
         .get_attribute("href", timeout=5000)
         .startswith("https://www.helloasso.com/")
     )
-    form = page.locator("form.fed-join")
+    form = page.locator("form.fed-adhesion")
     form.get_by_label("Nom de l'équipe ou de la structure").fill("MSP des Coteaux")
     form.get_by_label("Maison de santé pluriprofessionnelle (MSP)").check()
     form.get_by_label("Commune").fill("Clisson")
@@ -331,7 +331,7 @@ def test_the_join_form_works_with_the_keyboard_alone(world: World, browser) -> N
     context = browser.new_context(locale="fr-FR", viewport={"width": 375, "height": 800})
     page = context.new_page()
     page.goto(world.public + "/adherer/")
-    page.locator("#fed-join-equipe").focus()
+    page.locator("#fed-adhesion-equipe").focus()
     page.keyboard.type("MSP au Clavier")
     page.keyboard.press("Tab")  # the first kind of structure
     page.keyboard.press("Space")

@@ -64,6 +64,32 @@ class Attachment:
     dest_uri: str
 
 
+@dataclass(frozen=True)
+class SheetTeaser:
+    """What the public may see of a members' sheet: never its body, headings, keywords or attachments.
+
+    Public templates get this view of every locked sheet instead of the sheet itself, so that no
+    template can print what it does not hold.
+    """
+
+    slug: str
+    folder: str
+    title: str
+    type: Term
+    themes: tuple[Term, ...]
+    stage: Term | None
+    date: date
+    summary: str
+    collection = "toolbox"
+
+    @classmethod
+    def of(cls, sheet: ToolboxSheet) -> SheetTeaser:
+        return cls(sheet.slug, sheet.folder, sheet.title, sheet.type, tuple(sheet.themes), sheet.stage, sheet.date, sheet.summary)
+
+    def visible_to(self, audience: Audience) -> bool:
+        return False
+
+
 def human_size(size: int) -> str:
     """Return '12 ko' or '1,4 Mo'."""
     if size < 1_000_000:
@@ -71,9 +97,9 @@ def human_size(size: int) -> str:
     return f"{size / 1_000_000:.1f} Mo".replace(".", ",")
 
 
-def item_uri(item: Item) -> str:
+def item_uri(item: Item | SheetTeaser) -> str:
     """Return the source URI of an item's page (mirrors the toolbox tree for relative links)."""
-    if isinstance(item, ToolboxSheet):
+    if isinstance(item, (ToolboxSheet, SheetTeaser)):
         folder = f"{item.folder}/" if item.folder else ""
         return f"{SHEETS}/{folder}{item.slug}.md"
     if item.collection == "pages":
@@ -124,7 +150,7 @@ def page_url(src_uri: str) -> str:
     return stem.removesuffix("/index") + "/"
 
 
-def uri_of(thing: Item | Term) -> str:
+def uri_of(thing: Item | SheetTeaser | Term) -> str:
     return term_uri(thing) if isinstance(thing, Term) else item_uri(thing)
 
 
@@ -241,7 +267,7 @@ class SitePlan:
                 "events": [e for e in c.events_for(a) if e.is_upcoming(self.today)][:3],
                 "news": c.news_for(a)[:3],
                 "stories": c.stories[:2],
-                "sheets": c.sheets[:4],
+                "sheets": self.shown(c.sheets[:4]),
             },
             intro.summary if intro else "",
         )
@@ -256,11 +282,11 @@ class SitePlan:
     def toolbox_pages(self) -> Iterator[PageSpec]:
         c = self.content
         facets = {kind: [t for t in c.terms(kind) if self.sheets_with(t)] for kind in FACET_FOLDERS}
-        yield self.listing(f"{TOOLBOX}/index.md", "Boîte à outils", c.sheets, kind="toolbox", facets=facets)
+        yield self.listing(f"{TOOLBOX}/index.md", "Boîte à outils", self.shown(c.sheets), kind="toolbox", facets=facets)
         for kind, terms in facets.items():
             for term in terms:
                 title = f"{FACET_TITLES[kind]} : {term.label}"
-                yield self.listing(term_uri(term), title, self.sheets_with(term), kind="toolbox", term=term)
+                yield self.listing(term_uri(term), title, self.shown(self.sheets_with(term)), kind="toolbox", term=term)
         for sheet in c.sheets:
             if sheet.visible_to(self.audience):
                 yield self.item_page(sheet, "sheet.html", downloads=self.downloads(sheet))
@@ -271,10 +297,14 @@ class SitePlan:
                     sheet.title,
                     "teaser.html",
                     "",
-                    {"item": sheet},
+                    {"item": SheetTeaser.of(sheet)},
                     sheet.summary,
                     search_filters(sheet, self.audience),
                 )
+
+    def shown(self, sheets: list[ToolboxSheet]) -> list[ToolboxSheet | SheetTeaser]:
+        """Return what this site's templates get of each sheet: the sheet if its readers may read it, else its teaser."""
+        return [s if s.visible_to(self.audience) else SheetTeaser.of(s) for s in sheets]
 
     def downloads(self, sheet: ToolboxSheet) -> list[Download]:
         toolbox = (self.content.root / "toolbox").resolve()
