@@ -9,6 +9,7 @@ The staff never see a password; only its bcrypt hash is kept.
 from __future__ import annotations
 
 import re
+import sys
 from collections.abc import Callable
 from datetime import date, timedelta
 from pathlib import Path
@@ -23,6 +24,7 @@ from starlette.routing import BaseRoute, Route
 from plugins.access.accounts import DEFAULT_COST, MIN_SECRET_LENGTH, hash_secret
 from plugins.federation.filters import date_fr
 from plugins.letters.subscribers import ADDRESS
+from plugins.model import ContentError
 from plugins.model.fields import PARIS
 from plugins.readers import tokens
 from plugins.readers.account_store import AccountStore, MemberAccount
@@ -79,16 +81,27 @@ class Passwords:
         )
         return state, account if state == "ok" else None
 
-    def set(self, account: MemberAccount, secret: str) -> bool:
-        """Store the new hash if the link is still unused, then rewrite the htpasswd; return whether it was set."""
-        if not self.accounts.set_hash(account.login, hash_secret(secret, self.cost), account.hash, self.service.clock()):
-            return False
-        self.write()
-        return True
+    def set(self, account: MemberAccount, secret: str) -> tuple[bool, bool]:
+        """Store the new hash if the link is still unused, then rewrite the htpasswd.
 
-    def write(self) -> None:
-        if self.htpasswd is not None:
+        Return whether it was set, and whether it already works (False until the next `build.py server`
+        when the service has no htpasswd or may not rewrite it).
+        """
+        if not self.accounts.set_hash(account.login, hash_secret(secret, self.cost), account.hash, self.service.clock()):
+            return False, False
+        return True, self.write()
+
+    def write(self) -> bool:
+        """Rewrite nginx's htpasswd from the accounts; say on stderr why not if it cannot (the hashes are kept)."""
+        if self.htpasswd is None:
+            return False
+        try:
             self.accounts.write_htpasswd(self.htpasswd, self.today())
+        except (ContentError, OSError) as exc:
+            detail = exc.report() if isinstance(exc, ContentError) else str(exc)
+            print(f"Mots de passe : {self.htpasswd} n'a pas pu être réécrit ({detail}).", file=sys.stderr, flush=True)
+            return False
+        return True
 
     def send_links(self, email: str) -> None:
         """Email each account of this address a link (or, if it expired, how to renew); at most once an hour each."""
@@ -175,12 +188,14 @@ def routes(service: Service, passwords: Passwords) -> list[BaseRoute]:
         problem = secret_problem(secret, again)
         if problem:
             return form(request, account, 400, problem)
-        if not await run_in_threadpool(passwords.set, account, secret):
+        stored, active = await run_in_threadpool(passwords.set, account, secret)
+        if not stored:
             return bad_link("invalide")
+        when = "il vaut dès maintenant" if active else "il vaudra dès la prochaine mise à jour du site, au plus tard demain"
         return service.message(
             "Mot de passe enregistré",
             [
-                f"Le mot de passe de l'identifiant « {account.login} » est enregistré : il vaut dès maintenant.",
+                f"Le mot de passe de l'identifiant « {account.login} » est enregistré : {when}.",
                 "Gardez-le dans un gestionnaire de mots de passe ; partagez-le seulement avec votre équipe.",
             ],
             200,
