@@ -6,7 +6,6 @@ import logging
 import multiprocessing
 import os
 import shutil
-import uuid
 from collections.abc import Callable
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
@@ -17,7 +16,6 @@ from mkdocs.commands.build import build as mkdocs_build
 from mkdocs.config import load_config
 from mkdocs.config.defaults import MkDocsConfig
 
-from plugins.federation.markdown_cache import MarkdownCache, drop_unused
 from plugins.federation.plugin import FederationPlugin
 from plugins.letters.publish import write_letters
 from plugins.locking import FileLock
@@ -58,22 +56,13 @@ def build_site(
     strict: bool = False,
     rendered: dict | None = None,
     site_url: str | None = None,
-    cache: tuple[Path, str] | None = None,
 ) -> int:
-    """Build one site: its pages with MkDocs from an already loaded model, then every other output; return its page count.
-
-    cache: the file of conversions kept between builds, and this build's name (see markdown_cache.py).
-    """
+    """Build one site: its pages with MkDocs from an already loaded model, then every other output; return its page count."""
     site_url = site_url or settings.site_url(audience)
     config = site_config(content.root, audience, site_dir, site_url, strict)
     plugin = federation_plugin(config)
-    kept = MarkdownCache(*cache) if cache else None
-    plugin.prepare(content, audience, today, rendered, settings=settings, cache=kept)
-    try:
-        mkdocs_build(config)
-    finally:
-        if kept:
-            kept.close()
+    plugin.prepare(content, audience, today, rendered, settings=settings)
+    mkdocs_build(config)
     write_site_outputs(content, audience, site_dir, site_url, config.site_name, today)
     return len(plugin.specs)
 
@@ -121,21 +110,17 @@ def _build_all(project: Path, output: Path, today: date, strict: bool) -> BuildR
     if staging.exists():
         shutil.rmtree(staging)
     staging.mkdir(parents=True)
-    cache = (output.parent / f".{output.name}-cache" / "pages.sqlite", uuid.uuid4().hex)
     try:
-        pages = build_both(content, staging, today, settings, strict, cache)
+        pages = build_both(content, staging, today, settings, strict)
         write_letters(content, staging, {a: staging / d for a, d in SITE_DIRS.items()}, settings.letters())
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)
         raise
     swap_in(staging, output)
-    drop_unused(*cache)
     return BuildResult(output, pages)
 
 
-def build_both(
-    content: Content, staging: Path, today: date, settings: FederationSettings, strict: bool, cache: tuple[Path, str] | None
-) -> dict[str, int]:
+def build_both(content: Content, staging: Path, today: date, settings: FederationSettings, strict: bool) -> dict[str, int]:
     """Build the two sites at once on two cores: the public one in a second process, the members' one here.
 
     The model is handed over already loaded (pickled: 0.2 s at ten times the federation's volume).
@@ -146,12 +131,12 @@ def build_both(
     if build_processes() < 2:
         rendered: dict = {}  # pages shared by both sites are converted from Markdown once
         return {
-            SITE_DIRS[a]: build_site(content, a, staging / SITE_DIRS[a], today, settings, strict, rendered, cache=cache)
+            SITE_DIRS[a]: build_site(content, a, staging / SITE_DIRS[a], today, settings, strict, rendered)
             for a in (public, members)
         }
     with ProcessPoolExecutor(max_workers=1, mp_context=multiprocessing.get_context("spawn")) as pool:
-        other = pool.submit(build_site, content, public, staging / SITE_DIRS[public], today, settings, strict, cache=cache)
-        count = build_site(content, members, staging / SITE_DIRS[members], today, settings, strict, cache=cache)
+        other = pool.submit(build_site, content, public, staging / SITE_DIRS[public], today, settings, strict)
+        count = build_site(content, members, staging / SITE_DIRS[members], today, settings, strict)
         return {SITE_DIRS[public]: other.result(), SITE_DIRS[members]: count}
 
 

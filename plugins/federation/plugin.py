@@ -21,7 +21,6 @@ from plugins.federation.config import FederationConfig
 from plugins.federation.filters import FILTERS
 from plugins.federation.fragments import Fragments, fragment_key
 from plugins.federation.incremental import Fingerprinter, Incremental, digest, tree_state
-from plugins.federation.markdown_cache import MarkdownCache, settings_digest
 from plugins.federation.themeenv import share_theme_work
 from plugins.membership import CONSENT, PROFESSIONS, STRUCTURES
 from plugins.model import Audience, Content, ContentError, Event, JobOffer, NewsItem, Story, load_content, vocabulary
@@ -72,9 +71,6 @@ class FederationPlugin(BasePlugin[FederationConfig]):
         self.site_fingerprint = ""
         self.written = 0
         self.settings: FederationSettings | None = None
-        self.cache: MarkdownCache | None = None
-        self.cache_keys: dict[str, str] = {}
-        self.site_digest = ""
 
     def prepare(
         self,
@@ -84,7 +80,6 @@ class FederationPlugin(BasePlugin[FederationConfig]):
         rendered: RenderedPages | None = None,
         incremental: Incremental | None = None,
         settings: FederationSettings | None = None,
-        cache: MarkdownCache | None = None,
     ) -> None:
         """Hand over an already loaded model (and the pages another build rendered), so that builds share work.
 
@@ -95,7 +90,6 @@ class FederationPlugin(BasePlugin[FederationConfig]):
         self.rendered = rendered
         self.incremental = incremental
         self.settings = settings
-        self.cache = cache
 
     def on_config(self, config: MkDocsConfig) -> MkDocsConfig:
         self.audience = self.audience or Audience(self.config.audience)
@@ -136,10 +130,6 @@ class FederationPlugin(BasePlugin[FederationConfig]):
                     files.remove(file)
         in_nav = {s.src_uri for s in self.plan.sections()}
         self.specs = {spec.src_uri: spec for spec in self.plan.pages()}
-        if self.cache is not None:
-            # Relative links are resolved against every file of the site: the generated pages and attachments too.
-            uris = [f.src_uri for f in files] + list(self.specs) + [a.dest_uri for a in self.plan.attachments()]
-            self.site_digest = settings_digest(config, uris)
         attachments = list(self.plan.attachments())
         incremental = self.incremental
         if incremental is not None:
@@ -196,22 +186,15 @@ class FederationPlugin(BasePlugin[FederationConfig]):
             page.meta.update(title=escape(spec.title), template=spec.template)
             if spec.description:
                 page.meta["description"] = escape(spec.description)
-        if self.rendered is None and self.cache is None:
+        if self.rendered is None:
             return markdown
         key = rendered_key(page.file.src_uri, markdown)
-        done = None
-        if self.rendered is not None:
-            if self.incremental is not None:
-                done = self.rendered.get(key)  # the preview keeps them for its next builds
-            else:
-                done = self.rendered.pop(key, None)  # each page is reused once: free it as we go
-        if done is None and self.cache is not None:
-            stored = MarkdownCache.key(self.site_digest, page.file.src_uri, markdown)
-            done = self.cache.get(stored)  # converted by an earlier build, from the same inputs
-            if done is None:
-                self.cache_keys[page.file.src_uri] = stored
+        if self.incremental is not None:
+            done = self.rendered.get(key)  # the preview keeps them for its next builds
+        else:
+            done = self.rendered.pop(key, None)  # each page is reused once: free it as we go
         if done is not None:
-            # The other site or an earlier build already converted this very Markdown: nothing left to convert.
+            # The other site already converted this very Markdown: nothing left to convert here.
             self.reused[page.file.src_uri] = done
             return ""
         self.keys[page.file.src_uri] = key
@@ -230,12 +213,8 @@ class FederationPlugin(BasePlugin[FederationConfig]):
             page.toc, page.present_anchor_ids = done.toc, done.anchors
             return done.html
         key = self.keys.pop(page.file.src_uri, None)
-        converted = RenderedPage(html, page.toc, set(page.present_anchor_ids or ()))
         if key is not None and self.rendered is not None:
-            self.rendered[key] = converted
-        stored = self.cache_keys.pop(page.file.src_uri, None)
-        if stored is not None and self.cache is not None:
-            self.cache.put(stored, converted)
+            self.rendered[key] = RenderedPage(html, page.toc, set(page.present_anchor_ids or ()))
         return html
 
     def on_env(self, env, config: MkDocsConfig, files: Files):
@@ -304,10 +283,7 @@ class FederationPlugin(BasePlugin[FederationConfig]):
             self.incremental.outputs.clear()
 
     def on_post_build(self, config: MkDocsConfig) -> None:
-        # The preview's bookkeeping of the pages written, the kept conversions; every other output is the
-        # build's (plugins/outputs/site.py).
-        if self.cache is not None:
-            self.cache.save()
+        # The preview's bookkeeping of the pages written; every other output is the build's (plugins/outputs/site.py).
         incremental = self.incremental
         if incremental is not None:
             incremental.finish(self.site_fingerprint, self.fingerprints, self.dests)
