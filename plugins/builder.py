@@ -6,6 +6,9 @@ import logging
 import multiprocessing
 import os
 import shutil
+import subprocess
+import sys
+import uuid
 from collections.abc import Callable
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
@@ -75,19 +78,37 @@ def federation_plugin(config: MkDocsConfig) -> FederationPlugin:
 
 
 def swap_in(staging: Path, output: Path) -> None:
-    """Replace each top-level folder of output by the freshly built one."""
+    """Replace each top-level folder of output by the freshly built one; the previous ones are deleted afterwards."""
     output.mkdir(parents=True, exist_ok=True)
     for built in sorted(staging.iterdir()):
         target = output / built.name
-        old = output / f".old-{built.name}"
-        if old.exists():
-            shutil.rmtree(old)
         if target.exists():
-            target.rename(old)
+            target.rename(output / f".old-{built.name}-{uuid.uuid4().hex[:12]}")
         built.rename(target)
-        if old.exists():
-            shutil.rmtree(old)
     staging.rmdir()
+    discard(sorted(output.glob(".old-*")))
+
+
+def discard(folders: list[Path]) -> None:
+    """Delete a previous build's folders in a process of their own, which the build does not wait for.
+
+    The new sites are in place already; deleting the old ones (470 MB at ten times the federation's
+    volume) took 15 s. The folders are beside the sites nginx serves, never inside them; a later
+    build deletes whatever an interrupted deletion left.
+    """
+    if folders:
+        subprocess.Popen(
+            [
+                sys.executable,
+                "-c",
+                "import shutil, sys\nfor p in sys.argv[1:]: shutil.rmtree(p, ignore_errors=True)",
+                *map(str, folders),
+            ],
+            start_new_session=True,
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
 
 
 def build_all(
