@@ -325,7 +325,11 @@ def membership_requests(
     except membership.StaffError as exc:
         raise OperatorError(str(exc)) from exc
     except (OSError, TemporaryFailure, PermanentFailure, LostDuringData) as exc:  # the decision is stored, not the message
-        raise OperatorError(f"Décision enregistrée, mais le message n'a pas pu partir : {exc}") from exc
+        raise OperatorError(
+            f"Décision enregistrée, mais le message n'a pas pu partir : {exc}. Prévenez la personne vous-même ;"
+            " après une acceptation, elle obtient son lien sur la page « Mot de passe oublié » de l'espace adhérents"
+            " (une heure après cette commande)."
+        ) from exc
     return 0
 
 
