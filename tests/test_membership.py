@@ -10,7 +10,7 @@ import re
 import stat
 import subprocess
 from collections.abc import Iterator
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from email.message import EmailMessage
 from pathlib import Path
 from urllib.parse import urlsplit
@@ -18,6 +18,7 @@ from urllib.parse import urlsplit
 import pytest
 from aiosmtpd.controller import Controller
 
+from plugins.access.accounts import hash_secret
 from plugins.builder import build_all
 from plugins.membership import CONSENT
 from plugins.readers import tokens
@@ -310,19 +311,39 @@ def test_an_ended_membership_cannot_set_a_password(world: World) -> None:
     assert "msp-ancienne-annee" not in world.htpasswd.read_text()
 
 
+def test_an_answer_whose_email_cannot_leave_is_kept_and_the_staff_are_told(world: World) -> None:
+    post(world.public + "/adherer/demande", request_fields("MSP Sans Courriel", "sans@example.org"))
+    [number] = [a.id for a in ApplicationBook(world.db).list() if a.request.team == "MSP Sans Courriel"]
+    env = {**world.env(), "SMTP_PORT": str(free_port())}  # nobody listens there
+    accepted = subprocess.run(
+        build_py("--project", str(world.project), "adhesions", "accepter", str(number)),
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert accepted.returncode == 1 and "Décision enregistrée" in accepted.stderr and "Mot de passe oublié" in accepted.stderr
+    assert ApplicationBook(world.db).get(number).status == "acceptée"  # type: ignore[union-attr]
+    assert AccountStore(world.db).get("msp-sans-courriel") is not None
+
+
 def test_server_keeps_the_csv_and_refuses_a_login_a_membership_holds(world: World, tmp_path: Path) -> None:
+    accounts = AccountStore(world.db)  # a membership's account, its password chosen
+    accounts.open_for("msp-conflit", "conflit@example.org", "MSP Conflit", date(2099, 12, 31), datetime.now(UTC))
+    assert accounts.set_hash("msp-conflit", hash_secret("phrase-de-passe-du-conflit"), None, datetime.now(UTC))
     csv = tmp_path / "comptes.csv"
-    csv.write_text(f"login;password;expires\n{MEMBER[0]};{MEMBER[1]};2027-12-31\nmsp-des-coteaux;un-autre-secret-long;\n")
+    csv.write_text(f"login;password;expires\n{MEMBER[0]};{MEMBER[1]};2027-12-31\nmsp-conflit;un-autre-secret-long;\n")
     dest = tmp_path / "conf"
     args = ["--project", str(world.project), "server", "--accounts", str(csv), "--dest", str(dest), "--db", str(world.db)]
     refused = subprocess.run(build_py(*args), env=world.env(), capture_output=True, text=True, timeout=120, check=False)
-    assert refused.returncode == 1 and "msp-des-coteaux" in refused.stderr and "aucun fichier" in refused.stderr
+    assert refused.returncode == 1 and "msp-conflit" in refused.stderr and "aucun fichier" in refused.stderr
     assert not (dest / "htpasswd").exists()
     csv.write_text(f"login;password;expires\n{MEMBER[0]};{MEMBER[1]};2027-12-31\nancienne;secret-expire-long;2025-12-31\n")
     written = subprocess.run(build_py(*args), env=world.env(), capture_output=True, text=True, timeout=120, check=False)
     assert written.returncode == 0, written.stderr
     logins = {line.split(":", 1)[0] for line in (dest / "htpasswd").read_text().splitlines()}
-    assert {MEMBER[0], "msp-des-coteaux"} <= logins  # the CSV's and the membership's, whose password the team chose
+    assert {MEMBER[0], "msp-conflit"} <= logins  # the CSV's and the membership's, whose password the team chose
     assert "ancienne" not in logins and "msp-marais" not in logins  # expired; no password chosen yet
     assert oct(os.stat(dest / "htpasswd").st_mode & 0o777) == "0o640"
 
