@@ -200,10 +200,15 @@ def rebuild_after_edit(project: Path) -> float:
         sheet = sorted((project / "toolbox").rglob("*.md"))[1]
         url = f"http://127.0.0.1:{port + 1}/boite-a-outils/fiches/{sheet.relative_to(project / 'toolbox').with_suffix('').as_posix()}/"
         wait_for(url, "<h1", 600)
+        # The first search indexes are made in the background after the pages: wait for both, as an
+        # editor who edits a minute later would, so that the measure is the refresh and not their overlap.
+        for site_port in (port, port + 1):
+            wait_for(f"http://127.0.0.1:{site_port}/pagefind/pagefind-entry.json", "version", 600)
         time.sleep(2)
         start = time.perf_counter()
-        sheet.write_text(sheet.read_text("utf-8") + "\nMarqueur de modification mesurée.\n", encoding="utf-8")
-        wait_for(url, "Marqueur de modification", 600)
+        marker = f"Marqueur de modification {time.time_ns()}"  # new at each run: the project may be measured again
+        sheet.write_text(sheet.read_text("utf-8") + f"\n{marker}.\n", encoding="utf-8")
+        wait_for(url, marker, 600)
         return time.perf_counter() - start
     finally:
         serve.terminate()
