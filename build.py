@@ -90,7 +90,7 @@ def command_server(args: argparse.Namespace) -> int:
     from plugins.access.accounts import read_accounts, write_htpasswd
     from plugins.access.csp import content_security_policy
     from plugins.access.nginx import ServerSettings, write_server_files
-    from plugins.readers.commands import OperatorError
+    from plugins.readers.commands import OperatorError, htpasswd_from_store
 
     accounts_file = args.accounts or (Path(os.environ["FEDERATION_ACCOUNTS"]) if os.environ.get("FEDERATION_ACCOUNTS") else None)
     db = args.db or (Path(os.environ["LETTER_DB"]) if os.environ.get("LETTER_DB") else None)
@@ -102,7 +102,7 @@ def command_server(args: argparse.Namespace) -> int:
         )
         return 2
     try:
-        accounts = read_accounts(accounts_file) if accounts_file else []
+        accounts = read_accounts(accounts_file) if accounts_file else None
     except ContentError as exc:
         print(exc.report("aucun fichier n'a été modifié"), file=sys.stderr)
         return 1
@@ -126,9 +126,9 @@ def command_server(args: argparse.Namespace) -> int:
     htpasswd = dest / "htpasswd"
     try:
         if db is None:
-            summary = write_htpasswd(accounts, htpasswd, args.today, args.cost, args.group)
+            summary = write_htpasswd(accounts or [], htpasswd, args.today, args.cost, args.group)
         else:
-            summary = write_accounts_from_store(args, db, accounts, htpasswd)
+            summary = htpasswd_from_store(args.project, db, accounts, htpasswd, args.today, args.cost, args.group)
     except ContentError as exc:
         print(exc.report("aucun fichier n'a été modifié"), file=sys.stderr)
         return 1
@@ -169,32 +169,6 @@ def command_server(args: argparse.Namespace) -> int:
             "lancez « build.py service » et indiquez son adresse."
         )
     return 0
-
-
-def write_accounts_from_store(args: argparse.Namespace, db: Path, accounts: list, htpasswd: Path):
-    """Copy the accounts CSV (if any) into the service's base, then write the htpasswd from the base."""
-    from datetime import UTC
-
-    from plugins.access.accounts import AccountsSummary
-    from plugins.readers.account_store import AccountConflict, AccountStore
-    from plugins.readers.commands import OperatorError, open_store
-
-    store = AccountStore(open_store(db, args.project, create=True).path)
-    if args.accounts or os.environ.get("FEDERATION_ACCOUNTS"):
-        try:
-            synced = store.sync_csv(accounts, datetime.now(UTC), args.cost)
-        except AccountConflict as exc:
-            raise OperatorError(f"Comptes du CSV : {exc} ; aucun fichier n'a été modifié.") from None
-        print(
-            f"Comptes du CSV copiés dans la base : {synced.added} ajouté(s), {synced.changed} modifié(s), {synced.removed} retiré(s)."
-        )
-    store.forget_expired(args.today)
-    everyone = store.all()
-    written = store.write_htpasswd(htpasswd, args.today, args.group)
-    waiting = [a.login for a in everyone if not a.hash]
-    if waiting:
-        print(f"Comptes sans mot de passe choisi pour l'instant : {len(waiting)} ({', '.join(waiting)}).")
-    return AccountsSummary(written, [a.login for a in everyone if a.hash and not a.is_valid_on(args.today)])
 
 
 def tls_problem(args: argparse.Namespace) -> str | None:

@@ -19,7 +19,7 @@ from mkdocs.commands.build import build as mkdocs_build
 from mkdocs.config import load_config
 from mkdocs.config.defaults import MkDocsConfig
 
-from plugins.federation.plugin import FederationPlugin
+from plugins.federation.plugin import FederationPlugin, settings_of
 from plugins.letters.publish import write_letters
 from plugins.locking import FileLock
 from plugins.model import Audience, Content, load_content
@@ -173,11 +173,7 @@ def build_processes() -> int:
 
 def federation_settings(project: Path) -> FederationSettings:
     """Return the federation's settings from mkdocs.yml, checked; raise SettingsError (French) if they are wrong."""
-    config = site_config(project, Audience.PUBLIC, project / "site")
-    plugin = config.plugins["federation"].config
-    return FederationSettings.read(
-        config.site_name, config.site_url or "", config.extra, plugin.public_site_url, plugin.members_site_url
-    )
+    return settings_of(site_config(project, Audience.PUBLIC, project / "site"))
 
 
 def quiet_mkdocs() -> None:

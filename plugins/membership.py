@@ -12,6 +12,8 @@ from dataclasses import dataclass
 from datetime import date
 from urllib.parse import urlsplit
 
+from plugins.letters.subscribers import ADDRESS, CONTROL
+
 # The kinds of structure that may ask to join, as the form offers them.
 STRUCTURES = {
     "msp": "Maison de santé pluriprofessionnelle (MSP)",
@@ -123,12 +125,11 @@ class MembershipRequest:
         return ", ".join(f"{n} {PROFESSIONS[key]}" for key, n in self.professionals.items() if n)
 
 
-def read_request(fields: Mapping[str, str], valid_address: re.Pattern[str]) -> tuple[MembershipRequest | None, str]:
+def read_request(fields: Mapping[str, str]) -> tuple[MembershipRequest | None, str]:
     """Return the request the form's fields make, or None and the first problem in French."""
-    control = re.compile(r"[\x00-\x1f\x7f]")
     text = {name: fields.get(name, "").strip() for name in ("equipe", "structure", "commune", "departement", "nom", "adresse")}
     text["telephone"] = fields.get("telephone", "").strip()
-    if any(control.search(value) for value in text.values()):
+    if any(CONTROL.search(value) for value in text.values()):
         return None, "Un champ contient un caractère non permis (retour à la ligne, tabulation) : corrigez-le."
     if not text["equipe"] or len(text["equipe"]) > 150:
         return None, "Indiquez le nom de l'équipe ou de la structure (150 caractères au plus)."
@@ -149,7 +150,7 @@ def read_request(fields: Mapping[str, str], valid_address: re.Pattern[str]) -> t
         return None, "Indiquez le nombre de professionnels de l'équipe, au moins un."
     if not text["nom"] or len(text["nom"]) > 100:
         return None, "Indiquez les prénom et nom de la personne à contacter (100 caractères au plus)."
-    if len(text["adresse"]) > 254 or not valid_address.match(text["adresse"]):
+    if len(text["adresse"]) > 254 or not ADDRESS.match(text["adresse"]):
         return None, "Cette adresse électronique n'est pas valide : vérifiez-la (exemple : prenom.nom@exemple.fr)."
     if not PHONE.match(text["telephone"]):
         return None, "Indiquez un numéro de téléphone (exemple : 02 40 00 00 00)."

@@ -54,6 +54,14 @@ def rendered_key(src_uri: str, markdown: str) -> tuple[str, str]:
     return src_uri, hashlib.blake2b(markdown.encode("utf-8"), digest_size=16).hexdigest()
 
 
+def settings_of(config: MkDocsConfig) -> FederationSettings:
+    """Return the federation's settings of a loaded mkdocs.yml; raise SettingsError (French) if they are wrong."""
+    plugin = config.plugins["federation"].config
+    return FederationSettings.read(
+        config.site_name, config.site_url or "", config.extra, plugin.public_site_url, plugin.members_site_url
+    )
+
+
 class FederationPlugin(BasePlugin[FederationConfig]):
     """Generate the federation's pages from the content model for one audience."""
 
@@ -104,13 +112,7 @@ class FederationPlugin(BasePlugin[FederationConfig]):
         share_theme_work(config.theme, escaped=TEMPLATES)
         if self.settings is None:  # run by MkDocs itself rather than by build.py
             try:
-                self.settings = FederationSettings.read(
-                    config.site_name,
-                    config.site_url or "",
-                    config.extra,
-                    self.config.public_site_url,
-                    self.config.members_site_url,
-                )
+                self.settings = settings_of(config)
             except SettingsError as exc:
                 raise PluginError(str(exc)) from None
         settings = self.settings

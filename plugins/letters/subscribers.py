@@ -11,6 +11,8 @@ from plugins.model import Audience
 
 # Deliberately simple and ASCII only (no SMTPUTF8): local part, @, a domain with a dot.
 ADDRESS = re.compile(r"^[A-Za-z0-9._%+'-]+@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,}$")
+# No form field may hold a control character (a CRLF would split a header or a CSV line).
+CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 
 
 @dataclass(frozen=True)

@@ -8,7 +8,6 @@ The staff never see a password; only its bcrypt hash is kept.
 
 from __future__ import annotations
 
-import re
 import sys
 from collections.abc import Callable
 from datetime import date, timedelta
@@ -23,7 +22,7 @@ from starlette.routing import BaseRoute, Route
 
 from plugins.access.accounts import DEFAULT_COST, MIN_SECRET_LENGTH, hash_secret
 from plugins.federation.filters import date_fr
-from plugins.letters.subscribers import ADDRESS
+from plugins.letters.subscribers import ADDRESS, CONTROL
 from plugins.model import ContentError
 from plugins.model.fields import PARIS
 from plugins.readers import tokens
@@ -34,7 +33,6 @@ from plugins.readers.paths import FORGOT_PATH, HONEYPOT, PASSWORD_PATH
 PURPOSE = "mot de passe"
 LINK_MAX_AGE = timedelta(hours=72)
 MAX_SECRET_BYTES = 72  # bcrypt reads no further
-CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 
 
 def password_link(service: Service, account: MemberAccount) -> str:

@@ -360,3 +360,28 @@ def show_request(book, number: int) -> int:
         print(f"  Motif du refus : {application.reason}")
     print(f"  Cotisation : {'payée le ' + application.paid if application.paid else 'non payée'}")
     return 0
+
+
+def htpasswd_from_store(
+    project: Path, db: Path, accounts: list | None, htpasswd: Path, today: date, cost: int, group: str | None
+):
+    """Copy the accounts CSV (None: none given) into the service's base, then write nginx's htpasswd from the base."""
+    from plugins.access.accounts import AccountsSummary
+    from plugins.readers.account_store import AccountConflict, AccountStore
+
+    store = AccountStore(open_store(db, project, create=True).path)
+    if accounts is not None:
+        try:
+            synced = store.sync_csv(accounts, datetime.now(UTC), cost)
+        except AccountConflict as exc:
+            raise OperatorError(f"Comptes du CSV : {exc} ; aucun fichier n'a été modifié.") from None
+        print(
+            f"Comptes du CSV copiés dans la base : {synced.added} ajouté(s), {synced.changed} modifié(s), {synced.removed} retiré(s)."
+        )
+    store.forget_expired(today)
+    everyone = store.all()
+    written = store.write_htpasswd(htpasswd, today, group)
+    waiting = [a.login for a in everyone if not a.hash]
+    if waiting:
+        print(f"Comptes sans mot de passe choisi pour l'instant : {len(waiting)} ({', '.join(waiting)}).")
+    return AccountsSummary(written, [a.login for a in everyone if a.hash and not a.is_valid_on(today)])

@@ -8,7 +8,6 @@ service trusts the space that nginx tells it, never the browser.
 from __future__ import annotations
 
 import functools
-import re
 from collections.abc import Callable
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -23,7 +22,7 @@ from plugins.federation.filters import when_fr
 from plugins.letters.ledger import SendLedger
 from plugins.letters.message import message_id
 from plugins.letters.send import LostDuringData, PermanentFailure, TemporaryFailure
-from plugins.letters.subscribers import ADDRESS
+from plugins.letters.subscribers import ADDRESS, CONTROL
 from plugins.model import Audience, ContentError, Event, load_content
 from plugins.outputs.calendar import location, render_calendar
 from plugins.readers import tokens
@@ -35,7 +34,6 @@ from plugins.readers.registrations import ALREADY, CONFIRMED, FULL, WAITING, Out
 CANCEL_PATH = EVENTS_PATH + "annuler"
 CANCEL = "annulation d'inscription"
 CANCEL_MAX_AGE = timedelta(days=400)  # a cancellation link works until well after the event
-CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 
 
 class EventCalendar:

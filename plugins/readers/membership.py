@@ -18,7 +18,6 @@ from starlette.responses import HTMLResponse
 from starlette.routing import BaseRoute, Route
 
 from plugins.federation.filters import date_fr
-from plugins.letters.subscribers import ADDRESS
 from plugins.membership import CONSENT, PROFESSIONS, STRUCTURES, MembershipRequest, MembershipSettings, read_request
 from plugins.readers.access import password_link
 from plugins.readers.account_store import AccountConflict, AccountStore
@@ -85,7 +84,7 @@ def routes(service: Service, settings: MembershipSettings) -> list[BaseRoute]:
         fields = await form_fields(request)
         if fields.get(HONEYPOT):
             return service.message("Demande envoyée", ["La fédération étudie votre demande et vous répond par courriel."])
-        wanted, problem = read_request(fields, ADDRESS)
+        wanted, problem = read_request(fields)
         if wanted is None:
             kept = {k: v[:254] for k, v in fields.items() if k != HONEYPOT and k != "consentement"}
             return form(400, problem, kept)
