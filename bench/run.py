@@ -37,6 +37,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from bench.generate import generate  # noqa: E402
+from plugins.website.plan import OWN_BUNDLE, SHARED_BUNDLE  # noqa: E402
 from tests.conftest import free_port  # noqa: E402
 
 PY = sys.executable
@@ -155,7 +156,7 @@ def bare_material_project(project: Path, dest: Path) -> int:
 
 
 def search_bytes(site: Path, query: str) -> tuple[int, int]:
-    """Return the bytes the browser fetches from /pagefind/ to show one query's results: raw, and gzip'd as nginx serves them."""
+    """Return the bytes the browser fetches from the search bundles to show one query's results: raw, and gzip'd as nginx serves them."""
     from playwright.sync_api import sync_playwright
 
     from tests.conftest import CHROMIUM, CHROMIUM_ARGS, static_server
@@ -166,7 +167,14 @@ def search_bytes(site: Path, query: str) -> tuple[int, int]:
         page.goto(base + "recherche/")
         page.wait_for_load_state("networkidle")
         bodies: dict[str, bytes] = {}
-        page.on("response", lambda r: bodies.__setitem__(r.url, r.body()) if "/pagefind/" in r.url and r.status == 200 else None)
+        page.on(
+            "response",
+            lambda r: (
+                bodies.__setitem__(r.url, r.body())
+                if (f"/{SHARED_BUNDLE}/" in r.url or f"/{OWN_BUNDLE}/" in r.url) and r.status == 200
+                else None
+            ),
+        )
         page.goto(base + f"recherche/?q={query}")
         page.wait_for_selector(".pagefind-ui__result-link")
         page.wait_for_load_state("networkidle")

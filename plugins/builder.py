@@ -23,6 +23,7 @@ from plugins.federation.plugin import FederationPlugin, settings_of
 from plugins.letters.publish import write_letters
 from plugins.locking import FileLock
 from plugins.model import Audience, Content, load_content
+from plugins.outputs.search import share_bundle
 from plugins.outputs.site import write_site_outputs
 from plugins.settings import FederationSettings
 
@@ -66,7 +67,7 @@ def build_site(
     plugin = federation_plugin(config)
     plugin.prepare(content, audience, today, rendered, settings=settings)
     mkdocs_build(config)
-    write_site_outputs(content, audience, site_dir, site_url, config.site_name, today)
+    write_site_outputs(content, audience, site_dir, site_url, config.site_name, today, plugin.search_bundles)
     return len(plugin.specs)
 
 
@@ -151,14 +152,17 @@ def build_both(content: Content, staging: Path, today: date, settings: Federatio
     public, members = Audience.PUBLIC, Audience.ADHERENTS
     if build_processes() < 2:
         rendered: dict = {}  # pages shared by both sites are converted from Markdown once
-        return {
+        counts = {
             SITE_DIRS[a]: build_site(content, a, staging / SITE_DIRS[a], today, settings, strict, rendered)
             for a in (public, members)
         }
-    with ProcessPoolExecutor(max_workers=1, mp_context=multiprocessing.get_context("spawn")) as pool:
-        other = pool.submit(build_site, content, public, staging / SITE_DIRS[public], today, settings, strict)
-        count = build_site(content, members, staging / SITE_DIRS[members], today, settings, strict)
-        return {SITE_DIRS[public]: other.result(), SITE_DIRS[members]: count}
+    else:
+        with ProcessPoolExecutor(max_workers=1, mp_context=multiprocessing.get_context("spawn")) as pool:
+            other = pool.submit(build_site, content, public, staging / SITE_DIRS[public], today, settings, strict)
+            count = build_site(content, members, staging / SITE_DIRS[members], today, settings, strict)
+            counts = {SITE_DIRS[public]: other.result(), SITE_DIRS[members]: count}
+    share_bundle(staging / SITE_DIRS[public], staging / SITE_DIRS[members])
+    return counts
 
 
 def build_processes() -> int:

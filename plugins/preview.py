@@ -17,6 +17,7 @@ import tempfile
 import threading
 import time
 import traceback
+from collections.abc import Callable
 from datetime import date
 from pathlib import Path
 
@@ -27,7 +28,7 @@ from mkdocs.livereload import LiveReloadServer
 from plugins.builder import SITE_DIRS, federation_plugin, federation_settings, site_config
 from plugins.federation.incremental import Incremental
 from plugins.model import Audience, ContentError, load_content
-from plugins.outputs.search import index_site
+from plugins.outputs.search import index_site, share_bundle
 from plugins.outputs.site import write_site_outputs
 from plugins.settings import SettingsError
 
@@ -44,20 +45,21 @@ class _NoDirtyWarning(logging.Filter):
 
 
 class BackgroundIndexer:
-    """Run Pagefind on the sites that changed, one at a time, after the pages are served."""
+    """Run the search indexing of the sites that changed, one site at a time, after the pages are served."""
 
     def __init__(self) -> None:
-        self._pending: list[Path] = []
+        self._pending: dict[Path, Callable[[], None]] = {}  # in the order asked: the public site's first
         self._cond = threading.Condition()
         self._busy = False
         self._stop = False
         self._thread = threading.Thread(target=self._run, name="apercu-recherche", daemon=True)
         self._thread.start()
 
-    def request(self, site: Path) -> None:
+    def request(self, site: Path, job: Callable[[], None]) -> None:
+        """Index site with job, once, after the jobs already pending; a newer job for the same site replaces its own."""
         with self._cond:
-            if site not in self._pending:
-                self._pending.append(site)
+            self._pending.pop(site, None)
+            self._pending[site] = job
             self._cond.notify_all()
 
     def wait_idle(self, timeout: float = 120) -> bool:
@@ -77,10 +79,11 @@ class BackgroundIndexer:
                 self._cond.wait_for(lambda: self._pending or self._stop)
                 if self._stop:
                     return
-                site = self._pending.pop(0)
+                site = next(iter(self._pending))
+                job = self._pending.pop(site)
                 self._busy = True
             try:
-                index_site(site)
+                job()
             except Exception as exc:  # noqa: BLE001 - the preview goes on; the message says what failed
                 print(f"Aperçu : {exc}")
             finally:
@@ -97,13 +100,23 @@ class Preview:
         self.ports = {Audience.PUBLIC: port, Audience.ADHERENTS: port + 1}
         self.dirs = {a: Path(tempfile.mkdtemp(prefix=f"apercu-{SITE_DIRS[a]}-")) for a in ORDER}
         self.indexer = BackgroundIndexer()
-        self.states = {a: Incremental(index=self.indexer.request) for a in ORDER}
+        self.states = {a: Incremental(index=functools.partial(self._index_later, a)) for a in ORDER}
         self.rendered: dict = {}
         self.lock = threading.Lock()
         self.sources: tuple | None = None
         self.builds = 0
         self.last_seconds = 0.0
         logging.getLogger("mkdocs.commands.build").addFilter(_NoDirtyWarning())
+
+    def _index_later(self, audience: Audience, site: Path, bundles: dict[str, list[str]]) -> None:
+        """Have the background indexer index this site's bundles; the members' site then gets the shared one."""
+
+        def job() -> None:
+            index_site(site, bundles)
+            if audience is Audience.ADHERENTS:
+                share_bundle(self.dirs[Audience.PUBLIC], site)
+
+        self.indexer.request(site, job)
 
     def url(self, audience: Audience) -> str:
         return f"http://{self.host}:{self.ports[audience]}/"
@@ -152,6 +165,7 @@ class Preview:
                         self.url(audience),
                         config.site_name,
                         self.today,
+                        federation_plugin(config).search_bundles,
                         functools.partial(changed, state, self.url(audience), config.site_name),
                         state.index if state.written else None,
                     )

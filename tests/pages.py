@@ -36,3 +36,20 @@ MEMBERS = {
     "recherche": "recherche/?q=protocole",
     "carte des MSP": "msp/",
 }
+
+# Opens a site's search as its search page does: the bundles its « data-bundles » names, the first one's
+# Pagefind with the others merged in (once per page load). Prefix of a JS function body; gives `pagefind`.
+OPEN_SEARCH = """
+  if (!window.__fedSearch) {
+    window.__fedSearch = (async () => {
+      const html = await (await fetch('/recherche/')).text();
+      const found = new DOMParser().parseFromString(html, 'text/html').getElementById('recherche');
+      const bundles = found.dataset.bundles.split(' ').filter(Boolean)
+        .map((p) => new URL(p, location.origin + '/recherche/').pathname);
+      const pagefind = await import(bundles[0] + 'pagefind.js');
+      for (const other of bundles.slice(1)) { await pagefind.mergeIndex(other); }
+      return pagefind;
+    })();
+  }
+  const pagefind = await window.__fedSearch;
+"""

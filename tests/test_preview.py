@@ -15,6 +15,7 @@ import pytest
 from plugins.builder import build_site, federation_settings
 from plugins.model import Audience, load_content
 from plugins.preview import ORDER, Preview
+from plugins.website.plan import OWN_BUNDLE, SHARED_BUNDLE
 from tests.conftest import REPO, TODAY, free_port
 
 SOURCES = ("content", "toolbox", "newsletters")
@@ -32,7 +33,7 @@ def tree(root: Path) -> dict[str, bytes]:
     return {
         p.relative_to(root).as_posix(): p.read_bytes()
         for p in sorted(root.rglob("*"))
-        if p.is_file() and not p.relative_to(root).as_posix().startswith("pagefind/")
+        if p.is_file() and p.relative_to(root).parts[0] not in (SHARED_BUNDLE, OWN_BUNDLE)
     }
 
 
@@ -123,7 +124,11 @@ def test_the_search_index_follows_in_the_background(preview: Preview) -> None:
     preview.refresh()
     assert preview.indexer.wait_idle(120)
     for audience in ORDER:
-        assert (preview.dirs[audience] / "pagefind/pagefind.js").exists()
+        for bundle in (SHARED_BUNDLE, OWN_BUNDLE):
+            assert (preview.dirs[audience] / bundle / "pagefind.js").exists(), (audience, bundle)
+    # The members' site gets the bundle of the pages both sites share from the public one, as made there.
+    shared = {a: (preview.dirs[a] / SHARED_BUNDLE / "pagefind-entry.json").read_bytes() for a in ORDER}
+    assert shared[Audience.PUBLIC] == shared[Audience.ADHERENTS]
 
 
 def wait_for(url: str, needle: str, timeout: float) -> float:

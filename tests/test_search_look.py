@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import static_server
+from tests.pages import OPEN_SEARCH
 
 pytestmark = pytest.mark.browser
 
@@ -57,8 +58,10 @@ LAYOUT_PROBLEMS = """() => {
   return problems;
 }"""
 
-ALL_RESULTS = """async (queries) => {
-  const pagefind = await import('/pagefind/pagefind.js');
+ALL_RESULTS = (
+    """async (queries) => {"""
+    + OPEN_SEARCH
+    + """
   const found = [];
   for (const q of queries) {
     const search = await pagefind.search(q);
@@ -67,6 +70,7 @@ ALL_RESULTS = """async (queries) => {
   return found.map((d) => ({url: d.url, title: d.meta.title, excerpt: d.excerpt,
                             subs: d.sub_results.map((s) => ({title: s.title, excerpt: s.excerpt}))}));
 }"""
+)
 
 
 @pytest.fixture(scope="module")

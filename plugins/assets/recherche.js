@@ -1,7 +1,13 @@
 // Start Pagefind's interface on the search page; "?q=" comes from the search forms of other pages.
+// The site's search bundles come from the page (plan.search_bundles): the first one, and the others merged in.
 window.addEventListener("DOMContentLoaded", function () {
+  var bundles = document.getElementById("recherche").getAttribute("data-bundles").split(" ").filter(Boolean)
+    .map(function (path) { return new URL(path, document.baseURI).pathname; });
+  if (!bundles.length || typeof PagefindUI === "undefined") { return; }
   var ui = new PagefindUI({
     element: "#recherche",
+    bundlePath: bundles[0],
+    mergeIndex: bundles.slice(1).map(function (path) { return { bundlePath: path }; }),
     showSubResults: true,
     showImages: false,
     resetStyles: false,

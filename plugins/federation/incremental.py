@@ -64,7 +64,7 @@ class Incremental:
     pages: dict[str, str] = field(default_factory=dict)  # page source URI -> fingerprint of its plan
     dests: set[str] = field(default_factory=set)  # pages written, to delete those that disappear
     outputs: dict[str, str] = field(default_factory=dict)  # feeds, calendars, map -> fingerprint
-    index: Callable[[Path], None] | None = None  # how to index the site for search (in the background)
+    index: Callable[[Path, dict[str, list[str]]], None] | None = None  # how to index its search bundles (in the background)
     written: int = 0  # pages written by the last build, for the preview's message
 
     def unchanged(self, site: str, uri: str, fingerprint: str, dest: str) -> bool:

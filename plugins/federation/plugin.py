@@ -29,7 +29,7 @@ from plugins.outputs.feeds import FEED_SECTIONS
 from plugins.privacy import PAGE as PRIVACY_PAGE
 from plugins.readers.paths import EVENTS_PATH, JOIN_PATH, SUBSCRIBE_PATH
 from plugins.settings import FederationSettings, SettingsError
-from plugins.website.plan import PageSpec, SitePlan, item_uri
+from plugins.website.plan import PageSpec, SitePlan, item_uri, search_bundles
 from plugins.website.static import public_static_files
 
 HEADERLINK = re.compile(r'<a class="headerlink"[^>]*>.*?</a>')
@@ -70,6 +70,7 @@ class FederationPlugin(BasePlugin[FederationConfig]):
         self.audience: Audience | None = None
         self.today: date | None = None
         self.specs: dict[str, PageSpec] = {}
+        self.search_bundles: dict[str, list[str]] = {}
         self.rendered: RenderedPages | None = None
         self.reused: dict[str, RenderedPage] = {}
         self.keys: dict[str, tuple[str, str]] = {}
@@ -132,6 +133,7 @@ class FederationPlugin(BasePlugin[FederationConfig]):
                     files.remove(file)
         in_nav = {s.src_uri for s in self.plan.sections()}
         self.specs = {spec.src_uri: spec for spec in self.plan.pages()}
+        self.search_bundles = search_bundles(self.specs.values())
         attachments = list(self.plan.attachments())
         incremental = self.incremental
         if incremental is not None:
@@ -235,6 +237,7 @@ class FederationPlugin(BasePlugin[FederationConfig]):
             federation=self.settings,
             today=self.today,
             feed_sections=FEED_SECTIONS,
+            search_bundles=list(self.search_bundles),
             footer_pages=self.plan.footer_pages(),
             privacy_page=PRIVACY_PAGE + "/",
             subscribe_path=SUBSCRIBE_PATH,

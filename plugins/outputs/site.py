@@ -15,6 +15,7 @@ from plugins.outputs.calendar import write_calendars
 from plugins.outputs.feeds import section_feeds, write_feeds
 from plugins.outputs.geo import write_geojson
 from plugins.outputs.search import index_site
+from plugins.website.plan import SHARED_BUNDLE
 
 EMPTY_SITEMAP = '<?xml version="1.0" encoding="UTF-8"?>\n<urlset xmlns="http://www.sitemaps.org/schemas/sitemap/0.9"></urlset>\n'
 
@@ -30,10 +31,15 @@ def write_site_outputs(
     site_url: str,
     site_name: str,
     today: date,
+    search: dict[str, list[str]],
     changed: Callable[..., bool] = always,
-    index: Callable[[Path], None] | None = index_site,
+    index: Callable[[Path, dict[str, list[str]]], None] | None = index_site,
 ) -> None:
-    """Write one site's outputs beside its pages; changed(name, *inputs) lets the preview skip unchanged ones."""
+    """Write one site's outputs beside its pages; changed(name, *inputs) lets the preview skip unchanged ones.
+
+    search: the site's search bundles (plan.search_bundles); the members' site does not index the
+    shared one, which the build copies from the public site (search.share_bundle).
+    """
     feeds = section_feeds(content, audience, today, site_url)
     if changed("feeds", feeds):
         write_feeds(feeds, site, site_name, site_url)
@@ -44,7 +50,8 @@ def write_site_outputs(
     if changed("map", members):
         write_geojson(members, site, site_url)
     if index is not None:
-        index(site)
+        own = {name: pages for name, pages in search.items() if audience is Audience.PUBLIC or name != SHARED_BUNDLE}
+        index(site, own)
     if audience is Audience.ADHERENTS:
         # No page listed; the empty file is kept because Material's script asks for it (feed links).
         (site / "sitemap.xml.gz").unlink(missing_ok=True)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
@@ -22,6 +22,8 @@ FACET_FOLDERS = {"theme": "theme", "type": "type", "stage": "etape", "keyword": 
 FACET_TITLES = {"theme": "Thème", "type": "Type d'outil", "stage": "Étape du projet", "keyword": "Mot-clé"}
 HOME_INTRO = "accueil"
 FOOTER_ORDER = 90  # pages ordered from 90 on (legal notice...) are linked from the footer, not the menu
+SHARED_BUNDLE = "pagefind"  # search entries of the pages both sites show alike (made on the public site)
+OWN_BUNDLE = "pagefind-site"  # search entries of one site's own pages
 
 
 @dataclass(frozen=True)
@@ -44,6 +46,8 @@ class PageSpec:
     description: str = ""
     # Search filters of an indexed page, as (filter, value); None keeps the page out of the index.
     search: list[tuple[str, str]] | None = None
+    # The same page, with the same words, on both sites: its search entry is made once, in the shared bundle.
+    shared: bool = False
 
 
 @dataclass(frozen=True)
@@ -150,6 +154,26 @@ def page_url(src_uri: str) -> str:
     return stem.removesuffix("/index") + "/"
 
 
+def page_dest(src_uri: str) -> str:
+    """Return the file a page is written to ('offres/x.md' -> 'offres/x/index.html')."""
+    return page_url(src_uri) + "index.html"
+
+
+def search_bundles(specs: Iterable[PageSpec]) -> dict[str, list[str]]:
+    """Return the pages of each of a site's search bundles that has any, by the file each is written to.
+
+    Pagefind merges bundles in the browser. The pages both sites show alike are indexed once, on
+    the public site, and that bundle is copied to the members' site (half of Pagefind's work at ten
+    times the federation's volume); each site indexes its own pages (the public site's locked
+    teasers and « Adhérer » page, the members' site's whole toolbox and members-only pages) apart.
+    """
+    bundles: dict[str, list[str]] = {SHARED_BUNDLE: [], OWN_BUNDLE: []}
+    for spec in specs:
+        if spec.search is not None:
+            bundles[SHARED_BUNDLE if spec.shared else OWN_BUNDLE].append(page_dest(spec.src_uri))
+    return {name: pages for name, pages in bundles.items() if pages}
+
+
 def uri_of(thing: Item | SheetTeaser | Term) -> str:
     return term_uri(thing) if isinstance(thing, Term) else item_uri(thing)
 
@@ -215,11 +239,14 @@ class SitePlan:
             yield self.privacy_page(self.privacy)
 
     def join(self, page: Any) -> PageSpec:
-        """Return the « Adhérer » page: with membership settings, its fee grid and request form."""
+        """Return the « Adhérer » page (the public site's only): with membership settings, its fee grid and request form."""
         if self.membership is None:
-            return self.item_page(page, "page.html")
-        end = self.membership.membership_end(self.today)
-        return self.item_page(page, "join.html", membership=self.membership, membership_year_end=end)
+            spec = self.item_page(page, "page.html")
+        else:
+            end = self.membership.membership_end(self.today)
+            spec = self.item_page(page, "join.html", membership=self.membership, membership_year_end=end)
+        spec.shared = False
+        return spec
 
     def privacy_page(self, privacy: PrivacySettings) -> PageSpec:
         """Return the « Données personnelles » page (RGPD art. 13), written from the federation's settings."""
@@ -249,6 +276,7 @@ class SitePlan:
             {"item": item, **context},
             getattr(item, "summary", "") or "",
             search_filters(item, self.audience) if indexed else None,
+            item.visible_to(Audience.PUBLIC),
         )
 
     def listing(self, src_uri: str, title: str, items: list[Any], **context: Any) -> PageSpec:
