@@ -33,6 +33,7 @@ def command_build(args: argparse.Namespace) -> int:
             args.project,
             args.output,
             args.today,
+            complete=getattr(args, "complet", False),
             on_wait=lambda: print(
                 f"Une autre construction est en cours vers {args.output} : attente de sa fin…", file=sys.stderr, flush=True
             ),
@@ -47,7 +48,9 @@ def command_build(args: argparse.Namespace) -> int:
         print(f"Le site précédent dans {args.output} est conservé.", file=sys.stderr)
         return 1
     for name, count in result.pages.items():
-        print(f"Site {name} : {count} pages dans {result.output / name}")
+        rewritten = result.rewritten[name]
+        again = "" if rewritten == count else f" ({rewritten} réécrites, les autres reprises de la construction précédente)"
+        print(f"Site {name} : {count} pages dans {result.output / name}{again}")
     return 0
 
 
@@ -316,6 +319,11 @@ def parser() -> argparse.ArgumentParser:
     sub = p.add_subparsers(dest="command", metavar="COMMANDE", title="commandes")
     b = sub.add_parser("build", help="construit les deux sites (commande par défaut)")
     b.add_argument("--output", type=Path, default=None, help="dossier de sortie (défaut : site/)")
+    b.add_argument(
+        "--complet",
+        action="store_true",
+        help="reconstruit chaque page et chaque index de recherche, sans reprendre ceux de la construction précédente",
+    )
     sub.add_parser("check", help="vérifie tous les fichiers sans rien construire")
     n = sub.add_parser("new", help="crée un fichier prêt à remplir")
     n.add_argument("kind", choices=sorted(KINDS), metavar="TYPE", help=f"type de contenu : {', '.join(sorted(KINDS))}")

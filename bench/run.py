@@ -223,6 +223,13 @@ def rebuild_after_edit(project: Path) -> float:
         serve.wait(timeout=30)
 
 
+def wait_for_discard(output: Path, timeout: float = 300) -> None:
+    """Wait until the previous build's folders, deleted in the background after a build, are gone (not to overlap the next measure)."""
+    deadline = time.monotonic() + timeout
+    while list(output.glob(".old-*")) and time.monotonic() < deadline:
+        time.sleep(0.2)
+
+
 def edit_one_sheet(project: Path, line: str) -> None:
     sheet = sorted((project / "toolbox").rglob("*.md"))[1]
     sheet.write_text(sheet.read_text("utf-8") + f"\n{line}\n", encoding="utf-8")
@@ -425,7 +432,10 @@ def main() -> int:
             ours = measured(build)
             bare_run = measured([PY, "-m", "mkdocs", "build", "-q", "-f", str(bare / "mkdocs.yml")])
             edit_one_sheet(project, "Modification avant la construction tiède.")
-            warm = measured(build)  # after an editor's one-file push: the conversions kept beside site/ serve
+            # After an editor's one-file push: the unchanged pages, outputs and search bundles of the previous build are
+            # taken as they are (plugins/federation/incremental.py).
+            warm = measured(build)
+            wait_for_discard(project / "site")
             hugo_run = None
             if hugo:
                 hugo_project(bare, work / f"hugo{scale}")

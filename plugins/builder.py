@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import logging
 import multiprocessing
 import os
@@ -19,11 +20,12 @@ from mkdocs.commands.build import build as mkdocs_build
 from mkdocs.config import load_config
 from mkdocs.config.defaults import MkDocsConfig
 
+from plugins.federation.incremental import Incremental
 from plugins.federation.plugin import FederationPlugin, settings_of
 from plugins.letters.publish import write_letters
 from plugins.locking import FileLock
 from plugins.model import Audience, Content, load_content
-from plugins.outputs.search import share_bundle
+from plugins.outputs.search import index_bundle, share_bundle
 from plugins.outputs.site import write_site_outputs
 from plugins.settings import FederationSettings
 
@@ -35,7 +37,8 @@ class BuildResult:
     """What a build produced, for the CLI's summary."""
 
     output: Path
-    pages: dict[str, int]
+    pages: dict[str, int]  # site folder -> its pages
+    rewritten: dict[str, int]  # site folder -> the pages rendered anew (the others were taken from the previous build)
 
 
 def site_config(
@@ -51,6 +54,16 @@ def site_config(
     return config
 
 
+class NoDirtyWarning(logging.Filter):
+    """MkDocs warns about 'dirty' builds (which do not clear the folder); ours are exact (see incremental.py)."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return "'dirty' build" not in record.getMessage()
+
+
+NO_DIRTY_WARNING = NoDirtyWarning()
+
+
 def build_site(
     content: Content,
     audience: Audience,
@@ -60,15 +73,34 @@ def build_site(
     strict: bool = False,
     rendered: dict | None = None,
     site_url: str | None = None,
-) -> int:
-    """Build one site: its pages with MkDocs from an already loaded model, then every other output; return its page count."""
+    previous: Path | None = None,
+) -> tuple[int, int]:
+    """Build one site into a new folder: its pages with MkDocs from an already loaded model, then every other output.
+
+    previous: the same site's last build, whose unchanged pages and search bundles are taken as
+    they are (incremental.py); the result is the same as without. Return the site's page count and
+    how many of them were rendered anew.
+    """
     site_url = site_url or settings.site_url(audience)
     config = site_config(content.root, audience, site_dir, site_url, strict)
     plugin = federation_plugin(config)
-    plugin.prepare(content, audience, today, rendered, settings=settings)
-    mkdocs_build(config)
-    write_site_outputs(content, audience, site_dir, site_url, config.site_name, today, plugin.search_bundles)
-    return len(plugin.specs)
+    state = Incremental.beside(previous, site_dir) if previous else Incremental(site_dir=site_dir)
+    plugin.prepare(content, audience, today, rendered, state, settings)
+    logger = logging.getLogger("mkdocs.commands.build")
+    if NO_DIRTY_WARNING not in logger.filters:
+        logger.addFilter(NO_DIRTY_WARNING)
+    mkdocs_build(config, dirty=True)  # the folder is new: nothing to clear, and unchanged pages are linked in
+    index = functools.partial(index_changed, state)
+    write_site_outputs(content, audience, site_dir, site_url, config.site_name, today, plugin.search_bundles, state.output, index)
+    state.save(site_dir)
+    return len(plugin.specs), state.written
+
+
+def index_changed(state: Incremental, site_dir: Path, bundles: dict[str, list[str]]) -> None:
+    """Index the search bundles whose pages changed since the previous build; link the others from it."""
+    for name, pages in bundles.items():
+        if not state.bundle_unchanged(name, pages, site_dir / name):
+            index_bundle(site_dir, name, pages)
 
 
 def federation_plugin(config: MkDocsConfig) -> FederationPlugin:
@@ -113,36 +145,46 @@ def discard(folders: list[Path]) -> None:
 
 
 def build_all(
-    project: Path, output: Path, today: date, strict: bool = False, on_wait: Callable[[], None] = lambda: None
+    project: Path,
+    output: Path,
+    today: date,
+    strict: bool = False,
+    on_wait: Callable[[], None] = lambda: None,
+    complete: bool = False,
 ) -> BuildResult:
     """Load, check and build everything; the previous output stays intact on any failure.
 
+    The pages and search bundles that did not change since the build in output are taken from
+    it (the same bytes as building them again); complete: build every one anew.
     Builds into the same output take turns (two commits pushed seconds apart): the second
     waits for the first, then loads the content as it is by then.
     """
     with FileLock(output.parent / f".{output.name}.lock") as lock:
         lock.acquire(wait=True, on_wait=on_wait)
-        return _build_all(project, output, today, strict)
+        return _build_all(project, output, today, strict, complete)
 
 
-def _build_all(project: Path, output: Path, today: date, strict: bool) -> BuildResult:
+def _build_all(project: Path, output: Path, today: date, strict: bool, complete: bool) -> BuildResult:
     content = load_content(project)
     settings = federation_settings(project)
     staging = output.parent / f".{output.name}-staging"
     if staging.exists():
         shutil.rmtree(staging)
     staging.mkdir(parents=True)
+    previous = None if complete else output
     try:
-        pages = build_both(content, staging, today, settings, strict)
+        built = build_both(content, staging, today, settings, strict, previous)
         write_letters(content, staging, {a: staging / d for a, d in SITE_DIRS.items()}, settings.letters())
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)
         raise
     swap_in(staging, output)
-    return BuildResult(output, pages)
+    return BuildResult(output, {k: v[0] for k, v in built.items()}, {k: v[1] for k, v in built.items()})
 
 
-def build_both(content: Content, staging: Path, today: date, settings: FederationSettings, strict: bool) -> dict[str, int]:
+def build_both(
+    content: Content, staging: Path, today: date, settings: FederationSettings, strict: bool, previous: Path | None = None
+) -> dict[str, tuple[int, int]]:
     """Build the two sites at once on two cores: the public one in a second process, the members' one here.
 
     The model is handed over already loaded (pickled: 0.2 s at ten times the federation's volume).
@@ -150,16 +192,19 @@ def build_both(content: Content, staging: Path, today: date, settings: Federatio
     With one core (or BUILD_PROCESSES=1), the two are built one after the other in this process.
     """
     public, members = Audience.PUBLIC, Audience.ADHERENTS
+    before = {a: previous / SITE_DIRS[a] if previous and (previous / SITE_DIRS[a]).is_dir() else None for a in (public, members)}
     if build_processes() < 2:
         rendered: dict = {}  # pages shared by both sites are converted from Markdown once
         counts = {
-            SITE_DIRS[a]: build_site(content, a, staging / SITE_DIRS[a], today, settings, strict, rendered)
+            SITE_DIRS[a]: build_site(content, a, staging / SITE_DIRS[a], today, settings, strict, rendered, previous=before[a])
             for a in (public, members)
         }
     else:
         with ProcessPoolExecutor(max_workers=1, mp_context=multiprocessing.get_context("spawn")) as pool:
-            other = pool.submit(build_site, content, public, staging / SITE_DIRS[public], today, settings, strict)
-            count = build_site(content, members, staging / SITE_DIRS[members], today, settings, strict)
+            other = pool.submit(
+                build_site, content, public, staging / SITE_DIRS[public], today, settings, strict, previous=before[public]
+            )
+            count = build_site(content, members, staging / SITE_DIRS[members], today, settings, strict, previous=before[members])
             counts = {SITE_DIRS[public]: other.result(), SITE_DIRS[members]: count}
     share_bundle(staging / SITE_DIRS[public], staging / SITE_DIRS[members])
     return counts

@@ -25,7 +25,7 @@ import watchdog.observers
 from mkdocs.commands.build import build as mkdocs_build
 from mkdocs.livereload import LiveReloadServer
 
-from plugins.builder import SITE_DIRS, federation_plugin, federation_settings, site_config
+from plugins.builder import NO_DIRTY_WARNING, SITE_DIRS, federation_plugin, federation_settings, site_config
 from plugins.federation.incremental import Incremental
 from plugins.model import Audience, ContentError, load_content
 from plugins.outputs.search import index_site, share_bundle
@@ -35,13 +35,6 @@ from plugins.settings import SettingsError
 log = logging.getLogger("plugins.preview")
 WATCHED = ("content", "toolbox", "newsletters", "mkdocs.yml")
 ORDER = (Audience.PUBLIC, Audience.ADHERENTS)
-
-
-class _NoDirtyWarning(logging.Filter):
-    """MkDocs warns about 'dirty' builds on every rebuild; the preview's are exact (see incremental.py)."""
-
-    def filter(self, record: logging.LogRecord) -> bool:
-        return "'dirty' build" not in record.getMessage()
 
 
 class BackgroundIndexer:
@@ -106,7 +99,7 @@ class Preview:
         self.sources: tuple | None = None
         self.builds = 0
         self.last_seconds = 0.0
-        logging.getLogger("mkdocs.commands.build").addFilter(_NoDirtyWarning())
+        logging.getLogger("mkdocs.commands.build").addFilter(NO_DIRTY_WARNING)
 
     def _index_later(self, audience: Audience, site: Path, bundles: dict[str, list[str]]) -> None:
         """Have the background indexer index this site's bundles; the members' site then gets the shared one."""
@@ -166,7 +159,7 @@ class Preview:
                         config.site_name,
                         self.today,
                         federation_plugin(config).search_bundles,
-                        functools.partial(changed, state, self.url(audience), config.site_name),
+                        state.output,
                         state.index if state.written else None,
                     )
             except Exception:  # noqa: BLE001 - the servers keep the previous version
@@ -203,11 +196,6 @@ class Preview:
         self.indexer.stop()
         for folder in self.dirs.values():
             shutil.rmtree(folder, ignore_errors=True)
-
-
-def changed(state: Incremental, site_url: str, site_name: str, name: str, *inputs: object) -> bool:
-    """Tell whether one output of a preview site needs writing again (its inputs changed since the last build)."""
-    return state.output_changed(name, site_url, site_name, *inputs)
 
 
 def serve(project: Path, today: date, host: str = "127.0.0.1", port: int = 8000) -> None:

@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 
 from plugins.builder import build_site, federation_settings
+from plugins.federation.incremental import CACHE_FILE
 from plugins.model import Audience, load_content
 from plugins.preview import ORDER, Preview
 from plugins.website.plan import OWN_BUNDLE, SHARED_BUNDLE
@@ -29,11 +30,11 @@ def copy_sample(dest: Path) -> Path:
 
 
 def tree(root: Path) -> dict[str, bytes]:
-    """Every file of a built site but the search index (built in the background by the preview)."""
+    """Every file of a built site but the search index (built in the background by the preview) and the build's cache."""
     return {
         p.relative_to(root).as_posix(): p.read_bytes()
         for p in sorted(root.rglob("*"))
-        if p.is_file() and p.relative_to(root).parts[0] not in (SHARED_BUNDLE, OWN_BUNDLE)
+        if p.is_file() and p.relative_to(root).parts[0] not in (SHARED_BUNDLE, OWN_BUNDLE, CACHE_FILE)
     }
 
 

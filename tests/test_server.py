@@ -14,6 +14,7 @@ import pytest
 
 from plugins.access.nginx import LocalNginx
 from plugins.builder import build_all
+from plugins.federation.incremental import CACHE_FILE
 from tests.conftest import REPO, TODAY, free_port, http_request, make_project
 
 NGINX = shutil.which("nginx") or "/usr/sbin/nginx"
@@ -125,6 +126,13 @@ def test_every_members_url_refuses_without_a_valid_account(nginx: Nginx, login: 
     assert len(urls) > 30
     refused = {url: get(url, login)[0] for url in urls}
     assert {u: s for u, s in refused.items() if s != 401} == {}
+
+
+def test_the_build_cache_is_never_served(nginx: Nginx) -> None:
+    """Each built site keeps the fingerprints of its pages for the next build (a dot file): nginx refuses it."""
+    assert (nginx.project / "site/public" / CACHE_FILE).is_file()
+    assert get(nginx.public + CACHE_FILE)[0] == 404
+    assert get(nginx.members + CACHE_FILE, VALID)[0] == 404
 
 
 def test_the_refusal_asks_for_credentials_in_french(nginx: Nginx) -> None:

@@ -1,19 +1,37 @@
-"""Incremental rebuilds for the local preview: redo only the pages whose inputs changed.
+"""Incremental rebuilds: redo only the pages whose inputs changed.
 
 A page's HTML depends on its own plan (title, template, Markdown, context, search filters) and on
-what every page shares (navigation, footer, mkdocs.yml, templates, the list of pages). The preview
-keeps one fingerprint of each; the next build of the same site writes again only the pages whose
-fingerprint moved, and rewrites feeds, calendars and the map only when their items changed.
-`build.py build` never uses this: it always starts from an empty folder.
+what every page shares (navigation, footer, mkdocs.yml, the code and templates, the packages'
+versions, the list of pages). A build keeps one fingerprint of each; the next build of the same
+site writes again only the pages whose fingerprint moved.
+
+The preview keeps them in memory and rewrites its folders in place (it also rewrites feeds,
+calendars and the map only when their items changed). `build.py build` keeps them in each built
+site (CACHE_FILE, never served: nginx refuses dot files) and builds into a new folder: the pages
+that did not change are hard links to the previous build's files, and so are the search bundles
+none of whose pages changed. Nothing is ever written through such a link: every file a build
+writes is a new one in its own folder.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import hashlib
+import json
+import os
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
+from importlib import metadata
 from pathlib import Path
+
+CACHE_FILE = ".build-cache.json"
+CACHE_VERSION = 2
+# What renders the pages besides the content: the versions of these packages are part of every fingerprint.
+PACKAGES = (
+    *("mkdocs", "mkdocs-material", "markdown", "pymdown-extensions", "jinja2", "markupsafe"),
+    *("pagefind", "feedgen", "icalendar", "mjml-python"),
+)
+CODE = Path(__file__).resolve().parent.parent  # plugins/: the model, the plan, the templates, the assets
 
 
 def digest(*parts: object) -> str:
@@ -45,39 +63,103 @@ class Fingerprinter:
         return digest(*(self._reduce(part) for part in parts))
 
 
-def tree_state(*folders: Path) -> tuple[tuple[str, int, int], ...]:
-    """Return (path, size, mtime) of every file under folders: the templates' and assets' version."""
-    return tuple(
-        (str(p), p.stat().st_size, p.stat().st_mtime_ns)
-        for folder in folders
-        if folder.is_dir()
-        for p in sorted(folder.rglob("*"))
-        if p.is_file()
-    )
+def code_version(folder: Path = CODE, packages: Iterable[str] = PACKAGES) -> str:
+    """Return a digest of the code that renders the sites (every file under folder, by content) and of the packages' versions."""
+    h = hashlib.blake2b(digest_size=16)
+    for path in sorted(folder.rglob("*")):
+        if path.is_file() and "__pycache__" not in path.parts:
+            h.update(path.relative_to(folder).as_posix().encode() + b"\0" + path.read_bytes() + b"\0")
+    for name in packages:
+        try:
+            h.update(f"{name}={metadata.version(name)};".encode())
+        except metadata.PackageNotFoundError:
+            h.update(f"{name}=;".encode())
+    return h.hexdigest()
 
 
 @dataclass
 class Incremental:
-    """What the previous build of one preview site wrote."""
+    """What the previous build of one site wrote."""
 
     site: str = ""  # fingerprint of what all pages share; "" after a failed or no build
     pages: dict[str, str] = field(default_factory=dict)  # page source URI -> fingerprint of its plan
     dests: set[str] = field(default_factory=set)  # pages written, to delete those that disappear
-    outputs: dict[str, str] = field(default_factory=dict)  # feeds, calendars, map -> fingerprint
+    # feeds, calendars, map -> fingerprint of their items, and the files written (relative to the site)
+    outputs: dict[str, tuple[str, list[str]]] = field(default_factory=dict)
     index: Callable[[Path, dict[str, list[str]]], None] | None = None  # how to index its search bundles (in the background)
     written: int = 0  # pages written by the last build, for the preview's message
+    bundles: dict[str, str] = field(default_factory=dict)  # search bundle -> fingerprint of its pages
+    # A build into a new folder (site_dir) takes the unchanged pages from the previous build's folder.
+    previous: Path | None = None
+    site_dir: Path | None = None
+
+    @classmethod
+    def beside(cls, previous: Path, site_dir: Path) -> Incremental:
+        """Return the state of the build kept in previous (a built site), to build site_dir from; empty if there is none."""
+        state = cls(previous=previous, site_dir=site_dir)
+        try:
+            kept = json.loads((previous / CACHE_FILE).read_text("utf-8"))
+        except (OSError, ValueError):
+            return state
+        if not isinstance(kept, dict) or kept.get("version") != CACHE_VERSION:
+            return state  # another version's cache: build everything anew
+        try:
+            site, pages, bundles = str(kept["site"]), dict(kept["pages"]), dict(kept["bundles"])
+            outputs = {str(name): (str(fp), [str(f) for f in files]) for name, (fp, files) in kept["outputs"].items()}
+        except (KeyError, TypeError, ValueError, AttributeError):
+            return state  # a damaged cache: build everything anew
+        state.site, state.pages, state.bundles, state.outputs = site, pages, bundles, outputs
+        return state
+
+    def save(self, site_dir: Path) -> None:
+        """Keep this build's fingerprints in the site it built, for the next build."""
+        kept = {
+            "version": CACHE_VERSION,
+            "site": self.site,
+            "pages": self.pages,
+            "bundles": self.bundles,
+            "outputs": self.outputs,
+        }
+        (site_dir / CACHE_FILE).write_text(json.dumps(kept, sort_keys=True, separators=(",", ":")), encoding="utf-8")
 
     def unchanged(self, site: str, uri: str, fingerprint: str, dest: str) -> bool:
-        """Tell whether the page at dest is still what this plan would write."""
-        return site == self.site and self.pages.get(uri) == fingerprint and Path(dest).exists()
-
-    def output_changed(self, name: str, *inputs: object) -> bool:
-        """Tell whether an output's inputs changed since it was last written (and remember them)."""
-        fingerprint = digest(*inputs)
-        if self.outputs.get(name) == fingerprint:
+        """Tell whether the page at dest is still what this plan would write (linking it from the previous build's)."""
+        if site != self.site or self.pages.get(uri) != fingerprint:
             return False
-        self.outputs[name] = fingerprint
-        return True
+        if self.previous is None or self.site_dir is None:
+            return Path(dest).exists()
+        return link(self.previous / Path(dest).relative_to(self.site_dir), Path(dest))
+
+    def bundle_unchanged(self, name: str, pages: list[str], folder: Path) -> bool:
+        """Tell whether a search bundle is made of the same pages as in the previous build (then link it from there).
+
+        Call it after the pages' build (finish): pages are source URIs, fingerprinted by that build.
+        """
+        fingerprint = digest(self.site, [(page, self.pages[page]) for page in pages])
+        unchanged = self.bundles.get(name) == fingerprint
+        self.bundles[name] = fingerprint
+        if not unchanged or self.previous is None or self.site_dir is None:
+            return False
+        return link_tree(self.previous / folder.relative_to(self.site_dir), folder)
+
+    def output(self, name: str, inputs: object, write: Callable[[], Iterable[Path]]) -> None:
+        """Write an output of the site (feeds, calendars, map) unless its items are those of the previous build.
+
+        Call it after the pages' build (finish), whose site fingerprint covers the code and settings.
+        The preview's previous files are in place; a build links them from the previous build's folder.
+        """
+        fingerprint = digest(self.site, name, inputs)
+        kept = self.outputs.get(name)
+        if kept is not None and kept[0] == fingerprint:
+            if self.previous is None or self.site_dir is None:
+                return
+            if all((self.previous / f).is_file() for f in kept[1]):
+                for f in kept[1]:
+                    link(self.previous / f, self.site_dir / f)
+                return
+        root = self.site_dir
+        written = [p.relative_to(root).as_posix() if root else str(p) for p in write()]
+        self.outputs[name] = (fingerprint, written)
 
     def finish(self, site: str, pages: dict[str, str], dests: Iterable[str]) -> None:
         """Record a successful build and delete the pages the previous one wrote that are gone."""
@@ -85,3 +167,25 @@ class Incremental:
         for gone in self.dests - current:
             Path(gone).unlink(missing_ok=True)
         self.site, self.pages, self.dests = site, pages, current
+
+
+def link(source: Path, target: Path) -> bool:
+    """Make target a hard link to source (a previous build's file); False if source is missing."""
+    try:
+        target.parent.mkdir(parents=True, exist_ok=True)
+        os.link(source, target)
+    except FileNotFoundError:
+        return False
+    return True
+
+
+def link_tree(source: Path, target: Path) -> bool:
+    """Make target a copy of the folder source made of hard links; False if source is missing."""
+    if not source.is_dir():
+        return False
+    for folder, _, names in os.walk(source):
+        here = target / Path(folder).relative_to(source)
+        here.mkdir(parents=True, exist_ok=True)
+        for name in names:
+            os.link(Path(folder) / name, here / name)
+    return True

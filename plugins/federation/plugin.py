@@ -20,7 +20,7 @@ from mkdocs.structure.pages import Page as MkPage
 from plugins.federation.config import FederationConfig
 from plugins.federation.filters import FILTERS
 from plugins.federation.fragments import Fragments, fragment_key
-from plugins.federation.incremental import Fingerprinter, Incremental, digest, tree_state
+from plugins.federation.incremental import Fingerprinter, Incremental, code_version, digest
 from plugins.federation.themeenv import share_theme_work
 from plugins.membership import CONSENT, PROFESSIONS, STRUCTURES
 from plugins.model import Audience, Content, ContentError, Event, JobOffer, NewsItem, Story, load_content, vocabulary
@@ -32,6 +32,7 @@ from plugins.settings import FederationSettings, SettingsError
 from plugins.website.plan import PageSpec, SitePlan, item_uri, search_bundles
 from plugins.website.static import public_static_files
 
+LINK = re.compile(r"\]\(|\]:|\bhref=|\bsrc=")  # a Markdown or HTML link or image in a page's Markdown
 HEADERLINK = re.compile(r'<a class="headerlink"[^>]*>.*?</a>')
 TEMPLATES = Path(__file__).parent.parent / "templates"
 ASSETS = Path(__file__).parent.parent / "assets"
@@ -92,8 +93,9 @@ class FederationPlugin(BasePlugin[FederationConfig]):
     ) -> None:
         """Hand over an already loaded model (and the pages another build rendered), so that builds share work.
 
-        With incremental (the preview), the build skips the pages its previous build wrote from the
-        same plan; MkDocs must then be run with dirty=True, which keeps the previous files.
+        With incremental, the build skips the pages its previous build wrote from the same plan (the
+        preview's are in place; a build's are linked from the previous build's folder); MkDocs must
+        then be run with dirty=True, which does not clear the folder.
         """
         self.content, self.audience, self.today = content, audience, today
         self.rendered = rendered
@@ -137,17 +139,18 @@ class FederationPlugin(BasePlugin[FederationConfig]):
         attachments = list(self.plan.attachments())
         incremental = self.incremental
         if incremental is not None:
+            # Not today: what a page shows of the date is in its plan (past events, expired offers, listings).
             self.site_fingerprint = digest(
                 self.audience,
-                self.today,
                 config.site_url,
                 Path(config.config_file_path).read_bytes(),
-                tree_state(TEMPLATES, ASSETS),
+                code_version(),
                 self.plan.sections(),
-                sorted(self.specs),
-                attachments,
                 [(p.title, item_uri(p)) for p in self.plan.footer_pages()],
             )
+            # What a link in a page's Markdown turns into depends on whether its target exists: the pages that
+            # have links depend on every page and file (an offer added or removed renders them anew, not the others).
+            targets = digest(sorted(self.specs), attachments, sorted(f.src_uri for f in files))
             self.fingerprints, self.dests, self.written = {}, [], 0
             fingerprint_of = Fingerprinter()
         for spec in self.specs.values():
@@ -155,7 +158,13 @@ class FederationPlugin(BasePlugin[FederationConfig]):
             file = File.generated(config, spec.src_uri, content=spec.markdown, inclusion=level)
             if incremental is not None:
                 fingerprint = fingerprint_of(
-                    spec.title, spec.template, spec.markdown, spec.context, spec.description, spec.search
+                    spec.title,
+                    spec.template,
+                    spec.markdown,
+                    spec.context,
+                    spec.description,
+                    spec.search,
+                    targets if LINK.search(spec.markdown) else None,
                 )
                 self.fingerprints[spec.src_uri] = fingerprint
                 self.dests.append(file.abs_dest_path)
@@ -235,7 +244,6 @@ class FederationPlugin(BasePlugin[FederationConfig]):
             if self.settings
             else "",
             federation=self.settings,
-            today=self.today,
             feed_sections=FEED_SECTIONS,
             search_bundles=list(self.search_bundles),
             footer_pages=self.plan.footer_pages(),

@@ -13,7 +13,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from plugins.website.plan import SHARED_BUNDLE
+from plugins.website.plan import SHARED_BUNDLE, page_dest
 
 # The "#" that Markdown's toc extension appends to every heading of editors' text: no template can mark it
 # data-pagefind-ignore, and indexed it would end every sub-result's title and sit in the excerpts.
@@ -25,7 +25,7 @@ class SearchIndexError(RuntimeError):
 
 
 def index_site(site_dir: Path, bundles: dict[str, list[str]]) -> None:
-    """Write each bundle of site_dir (its name -> its pages' files, relative to site_dir) into site_dir/<name>/."""
+    """Write each bundle of site_dir (its name -> its pages' source URIs) into site_dir/<name>/."""
     for name, pages in bundles.items():
         index_bundle(site_dir, name, pages)
 
@@ -40,7 +40,7 @@ def share_bundle(public_dir: Path, members_dir: Path) -> None:
 
 
 def index_bundle(site_dir: Path, name: str, pages: list[str]) -> None:
-    """Index the given pages of site_dir (their data-pagefind-body part) into site_dir/name/.
+    """Index the given pages (source URIs) of site_dir, their data-pagefind-body part, into site_dir/name/.
 
     Pagefind indexes a folder: it gets one of links to these pages only, beside the site (same
     file system, so the links cost no copy), and computes each page's URL from its place there.
@@ -48,7 +48,7 @@ def index_bundle(site_dir: Path, name: str, pages: list[str]) -> None:
     scratch = site_dir.parent / f".{site_dir.name}-{name}-pages"
     shutil.rmtree(scratch, ignore_errors=True)
     try:
-        for page in pages:
+        for page in map(page_dest, pages):
             link = scratch / page
             link.parent.mkdir(parents=True, exist_ok=True)
             os.link(site_dir / page, link)

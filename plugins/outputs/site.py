@@ -6,7 +6,7 @@ content model, never the pages' HTML (Pagefind aside).
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from datetime import date
 from pathlib import Path
 
@@ -20,8 +20,9 @@ from plugins.website.plan import SHARED_BUNDLE
 EMPTY_SITEMAP = '<?xml version="1.0" encoding="UTF-8"?>\n<urlset xmlns="http://www.sitemaps.org/schemas/sitemap/0.9"></urlset>\n'
 
 
-def always(name: str, *inputs: object) -> bool:
-    return True
+def fresh(name: str, inputs: object, write: Callable[[], Iterable[Path]]) -> None:
+    """Write an output (a build without a previous one to take unchanged outputs from)."""
+    write()
 
 
 def write_site_outputs(
@@ -32,23 +33,23 @@ def write_site_outputs(
     site_name: str,
     today: date,
     search: dict[str, list[str]],
-    changed: Callable[..., bool] = always,
+    output: Callable[[str, object, Callable[[], Iterable[Path]]], None] = fresh,
     index: Callable[[Path, dict[str, list[str]]], None] | None = index_site,
 ) -> None:
-    """Write one site's outputs beside its pages; changed(name, *inputs) lets the preview skip unchanged ones.
+    """Write one site's outputs beside its pages.
+
+    output(name, inputs, write) calls write() unless the output's inputs are the same as in the
+    previous build (Incremental.output: the preview keeps its files, a build links them).
 
     search: the site's search bundles (plan.search_bundles); the members' site does not index the
     shared one, which the build copies from the public site (search.share_bundle).
     """
     feeds = section_feeds(content, audience, today, site_url)
-    if changed("feeds", feeds):
-        write_feeds(feeds, site, site_name, site_url)
+    output("feeds", feeds, lambda: write_feeds(feeds, site, site_name, site_url))
     events = content.events_for(audience)
-    if changed("calendars", events):
-        write_calendars(events, site, f"Agenda — {site_name}", site_url)
+    output("calendars", events, lambda: write_calendars(events, site, f"Agenda — {site_name}", site_url))
     members = content.members()
-    if changed("map", members):
-        write_geojson(members, site, site_url)
+    output("map", members, lambda: [write_geojson(members, site, site_url)])
     if index is not None:
         own = {name: pages for name, pages in search.items() if audience is Audience.PUBLIC or name != SHARED_BUNDLE}
         index(site, own)

@@ -160,7 +160,7 @@ def page_dest(src_uri: str) -> str:
 
 
 def search_bundles(specs: Iterable[PageSpec]) -> dict[str, list[str]]:
-    """Return the pages of each of a site's search bundles that has any, by the file each is written to.
+    """Return the pages (source URIs) of each of a site's search bundles that has any.
 
     Pagefind merges bundles in the browser. The pages both sites show alike are indexed once, on
     the public site, and that bundle is copied to the members' site (half of Pagefind's work at ten
@@ -170,7 +170,7 @@ def search_bundles(specs: Iterable[PageSpec]) -> dict[str, list[str]]:
     bundles: dict[str, list[str]] = {SHARED_BUNDLE: [], OWN_BUNDLE: []}
     for spec in specs:
         if spec.search is not None:
-            bundles[SHARED_BUNDLE if spec.shared else OWN_BUNDLE].append(page_dest(spec.src_uri))
+            bundles[SHARED_BUNDLE if spec.shared else OWN_BUNDLE].append(spec.src_uri)
     return {name: pages for name, pages in bundles.items() if pages}
 
 
@@ -362,7 +362,9 @@ class SitePlan:
         upcoming = [e for e in events if e.is_upcoming(self.today)]
         past = [e for e in reversed(events) if not e.is_upcoming(self.today)]
         yield self.listing("agenda/index.md", "Agenda", upcoming, kind="agenda", past=past)
-        yield from (self.item_page(e, "event.html", past=not e.is_upcoming(self.today)) for e in events)
+        for e in events:
+            signup_open = bool(e.sign_up and e.sign_up.closes.date() >= self.today)
+            yield self.item_page(e, "event.html", past=not e.is_upcoming(self.today), signup_open=signup_open)
 
     def story_pages(self) -> Iterator[PageSpec]:
         stories = self.content.stories

@@ -1,0 +1,189 @@
+"""Warm builds: `build.py build` takes the unchanged pages, outputs and search bundles of the previous build.
+
+What it writes must be the same bytes as a build from nothing (Pagefind's filter and metadata
+files aside: Pagefind does not write those identically twice, even from the same pages), and
+what changes every page (a setting, the code, a package) must make every page anew.
+"""
+
+from __future__ import annotations
+
+import shutil
+import time
+from importlib import metadata
+from pathlib import Path
+
+import pytest
+
+from plugins import builder
+from plugins.builder import build_all
+from plugins.federation import incremental
+from plugins.federation.incremental import CACHE_FILE, code_version
+from plugins.website.plan import OWN_BUNDLE, SHARED_BUNDLE
+from tests.conftest import REPO, TODAY
+
+SOURCES = ("content", "toolbox", "newsletters")
+
+
+@pytest.fixture
+def project(tmp_path: Path) -> Path:
+    root = tmp_path / "projet"
+    for name in SOURCES:
+        shutil.copytree(REPO / name, root / name)
+    shutil.copy(REPO / "mkdocs.yml", root / "mkdocs.yml")
+    return root
+
+
+def pagefind_variable(parts: tuple[str, ...]) -> bool:
+    """Pagefind's files that differ from one run to the next on the same pages (filters, metadata, and the entry naming them)."""
+    if not {SHARED_BUNDLE, OWN_BUNDLE} & set(parts):
+        return False
+    return "filter" in parts or parts[-1].endswith(".pf_meta") or parts[-1] == "pagefind-entry.json"
+
+
+def tree(root: Path) -> dict[str, bytes]:
+    return {
+        p.relative_to(root).as_posix(): p.read_bytes()
+        for p in sorted(root.rglob("*"))
+        if p.is_file() and not p.name.startswith(".old-") and not pagefind_variable(p.relative_to(root).parts)
+    }
+
+
+def assert_same(warm: Path, cold: Path) -> None:
+    got, expected = tree(warm), tree(cold)
+    assert sorted(got) == sorted(expected)
+    assert [name for name in expected if got[name] != expected[name]] == []
+
+
+def edit(project: Path) -> None:
+    """An editor's push: a members-only sheet, a public news item, an offer removed, an event added."""
+    sheet = project / "toolbox/protocoles/protocole-avk.md"
+    sheet.write_text(sheet.read_text("utf-8") + "\nParagraphe ajouté après la relecture du protocole.\n", "utf-8")
+    news = project / "content/actualites/mars-bleu-2026.md"
+    news.write_text(news.read_text("utf-8").replace("Mars bleu", "Mars Bleu", 1), "utf-8")
+    (project / "content/offres/ipa-fontenay.md").unlink()
+    event = (project / "content/agenda/webinaire-rgpd.md").read_text("utf-8")
+    (project / "content/agenda/webinaire-rgpd-bis.md").write_text(event.replace("RGPD", "RGPD (seconde session)", 1), "utf-8")
+
+
+@pytest.mark.parametrize("processes", ["1", "2"])
+def test_a_warm_build_writes_what_a_cold_one_writes(
+    project: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, processes: str
+) -> None:
+    monkeypatch.setenv("BUILD_PROCESSES", processes)
+    output = tmp_path / "site"
+    first = build_all(project, output, TODAY, strict=True)
+    assert first.rewritten == first.pages  # nothing to take from
+    edit(project)
+    warm = build_all(project, output, TODAY, strict=True)
+    cold = build_all(project, tmp_path / "froid", TODAY, strict=True)
+    assert cold.rewritten == cold.pages
+    # Most pages came from the previous build: the edited ones, their listings and the sections' were rendered again.
+    for site, count in warm.pages.items():
+        assert 0 < warm.rewritten[site] < count / 2, (site, warm.rewritten)
+    assert_same(output, tmp_path / "froid")
+
+
+def test_nothing_changed_renders_only_the_sections(project: Path, tmp_path: Path) -> None:
+    output = tmp_path / "site"
+    build_all(project, output, TODAY)
+    again = build_all(project, output, TODAY)
+    # The sections' pages are always rendered (every page's navigation reads their titles); nothing else.
+    assert all(n <= 20 for n in again.rewritten.values()), again.rewritten
+
+
+def test_a_changed_setting_makes_every_page_anew(project: Path, tmp_path: Path) -> None:
+    output = tmp_path / "site"
+    build_all(project, output, TODAY)
+    settings = project / "mkdocs.yml"
+    text = settings.read_text("utf-8")
+    name = next(line for line in text.splitlines() if line.startswith("site_name:"))
+    settings.write_text(text.replace(name, "site_name: Fédération renommée", 1), "utf-8")
+    warm = build_all(project, output, TODAY)
+    assert warm.rewritten == warm.pages
+    build_all(project, tmp_path / "froid", TODAY)
+    assert_same(output, tmp_path / "froid")
+    assert "Fédération renommée" in (output / "public/offres/index.html").read_text("utf-8")
+
+
+def test_another_day_renders_only_what_shows_the_date(project: Path, tmp_path: Path) -> None:
+    """The daily rebuild: offers expire and events pass, the other pages stay as they are."""
+    output = tmp_path / "site"
+    build_all(project, output, TODAY)
+    later = TODAY.replace(year=TODAY.year + 1)
+    warm = build_all(project, output, later)
+    build_all(project, tmp_path / "froid", later)
+    assert_same(output, tmp_path / "froid")
+    assert warm.rewritten["public"] < warm.pages["public"]
+
+
+def test_the_code_version_follows_the_files_and_the_packages(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    code = tmp_path / "plugins"
+    (code / "templates").mkdir(parents=True)
+    (code / "templates/page.html").write_text("<p>{{ page }}</p>", "utf-8")
+    before = code_version(code, ["jinja2"])
+    assert code_version(code, ["jinja2"]) == before
+    (code / "templates/page.html").write_text("<p>{{ page | e }}</p>", "utf-8")
+    edited = code_version(code, ["jinja2"])
+    assert edited != before
+    real = metadata.version
+    monkeypatch.setattr(incremental.metadata, "version", lambda name: "99.0" if name == "jinja2" else real(name))
+    assert code_version(code, ["jinja2"]) != edited
+
+
+def test_a_damaged_cache_means_a_build_from_nothing(project: Path, tmp_path: Path) -> None:
+    output = tmp_path / "site"
+    build_all(project, output, TODAY)
+    (output / "public" / CACHE_FILE).write_text('{"version": 2, "site": ', "utf-8")
+    (output / "adherents" / CACHE_FILE).write_text('{"version": 2, "pages": []}', "utf-8")
+    edit(project)
+    warm = build_all(project, output, TODAY)
+    assert warm.rewritten == warm.pages
+    build_all(project, tmp_path / "froid", TODAY)
+    assert_same(output, tmp_path / "froid")
+
+
+def test_complete_takes_nothing_from_the_previous_build(project: Path, tmp_path: Path) -> None:
+    output = tmp_path / "site"
+    build_all(project, output, TODAY)
+    again = build_all(project, output, TODAY, complete=True)
+    assert again.rewritten == again.pages
+
+
+def test_a_failed_warm_build_leaves_the_previous_site_as_it_was(
+    project: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The new build's files are links to the previous one's: nothing may be written through them."""
+    monkeypatch.setenv("BUILD_PROCESSES", "1")
+    output = tmp_path / "site"
+    build_all(project, output, TODAY)
+    deadline = time.monotonic() + 30
+    while list(output.glob(".old-*")) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    before = {p: p.read_bytes() for p in sorted(output.rglob("*")) if p.is_file()}
+    edit(project)
+
+    def fail(*args: object, **kwargs: object) -> None:
+        raise RuntimeError("lettres en panne")
+
+    monkeypatch.setattr(builder, "write_letters", fail)
+    with pytest.raises(RuntimeError, match="lettres en panne"):
+        build_all(project, output, TODAY)
+    after = {p: p.read_bytes() for p in sorted(output.rglob("*")) if p.is_file()}
+    assert sorted(after) == sorted(before)
+    assert [p for p in before if after[p] != before[p]] == []
+
+
+def test_a_link_follows_its_target_appearing(project: Path, tmp_path: Path) -> None:
+    """A news item links to an offer not yet published: once it is, the link leads to its page."""
+    news = project / "content/actualites/mars-bleu-2026.md"
+    news.write_text(news.read_text("utf-8") + "\nVoir [l'offre à venir](../offres/ipa-fontenay-2.md).\n", "utf-8")
+    output = tmp_path / "site"
+    build_all(project, output, TODAY)
+    page = output / "public/actualites/mars-bleu-2026/index.html"
+    assert 'href="../offres/ipa-fontenay-2.md"' in page.read_text("utf-8")  # MkDocs leaves a link to nothing as written
+    offer = (project / "content/offres/ipa-fontenay.md").read_text("utf-8")
+    (project / "content/offres/ipa-fontenay-2.md").write_text(offer, "utf-8")
+    build_all(project, output, TODAY)
+    assert 'href="../../offres/ipa-fontenay-2/"' in page.read_text("utf-8")
+    build_all(project, tmp_path / "froid", TODAY)
+    assert_same(output, tmp_path / "froid")
