@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import base64
 import concurrent.futures
-import http.client
 import email
+import http.client
 import os
 import re
 import signal

@@ -14,10 +14,10 @@ from pathlib import Path
 
 import pytest
 
-from plugins import builder
+from plugins import builder, fingerprint
 from plugins.builder import build_all
-from plugins.federation import incremental
-from plugins.federation.incremental import CACHE_FILE, code_version
+from plugins.federation.incremental import CACHE_FILE
+from plugins.fingerprint import code_version
 from plugins.website.plan import OWN_BUNDLE, SHARED_BUNDLE
 from tests.conftest import REPO, TODAY
 
@@ -55,7 +55,9 @@ def assert_same(warm: Path, cold: Path) -> None:
 
 
 def edit(project: Path) -> None:
-    """An editor's push: a members-only sheet, a public news item, an offer removed, an event added."""
+    """An editor's push: a members-only sheet, a public news item, an offer removed, an event added, a letter's editorial."""
+    letter = project / "newsletters/2026-09-adherents.md"
+    letter.write_text(letter.read_text("utf-8") + "\nUn mot ajouté à l'éditorial.\n", "utf-8")
     sheet = project / "toolbox/protocoles/protocole-avk.md"
     sheet.write_text(sheet.read_text("utf-8") + "\nParagraphe ajouté après la relecture du protocole.\n", "utf-8")
     news = project / "content/actualites/mars-bleu-2026.md"
@@ -81,6 +83,7 @@ def test_a_warm_build_writes_what_a_cold_one_writes(
     for site, count in warm.pages.items():
         assert 0 < warm.rewritten[site] < count / 2, (site, warm.rewritten)
     assert_same(output, tmp_path / "froid")
+    assert "Un mot ajouté à l'éditorial." in (output / "lettres/2026-09-adherents.txt").read_text("utf-8")
 
 
 def test_nothing_changed_renders_only_the_sections(project: Path, tmp_path: Path) -> None:
@@ -126,7 +129,7 @@ def test_the_code_version_follows_the_files_and_the_packages(tmp_path: Path, mon
     edited = code_version(code, ["jinja2"])
     assert edited != before
     real = metadata.version
-    monkeypatch.setattr(incremental.metadata, "version", lambda name: "99.0" if name == "jinja2" else real(name))
+    monkeypatch.setattr(fingerprint.metadata, "version", lambda name: "99.0" if name == "jinja2" else real(name))
     assert code_version(code, ["jinja2"]) != edited
 
 

@@ -16,27 +16,18 @@ writes is a new one in its own folder.
 from __future__ import annotations
 
 import dataclasses
-import hashlib
 import json
 import os
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from importlib import metadata
 from pathlib import Path
+
+from plugins.fingerprint import code_version, digest
+
+__all__ = ["CACHE_FILE", "Fingerprinter", "Incremental", "code_version", "digest", "link", "link_tree"]
 
 CACHE_FILE = ".build-cache.json"
 CACHE_VERSION = 2
-# What renders the pages besides the content: the versions of these packages are part of every fingerprint.
-PACKAGES = (
-    *("mkdocs", "mkdocs-material", "markdown", "pymdown-extensions", "jinja2", "markupsafe"),
-    *("pagefind", "feedgen", "icalendar", "mjml-python"),
-)
-CODE = Path(__file__).resolve().parent.parent  # plugins/: the model, the plan, the templates, the assets
-
-
-def digest(*parts: object) -> str:
-    """Return a short, stable fingerprint of values whose repr() is deterministic (dataclasses, text, dates)."""
-    return hashlib.blake2b(repr(parts).encode("utf-8", "surrogatepass"), digest_size=16).hexdigest()
 
 
 class Fingerprinter:
@@ -61,20 +52,6 @@ class Fingerprinter:
 
     def __call__(self, *parts: object) -> str:
         return digest(*(self._reduce(part) for part in parts))
-
-
-def code_version(folder: Path = CODE, packages: Iterable[str] = PACKAGES) -> str:
-    """Return a digest of the code that renders the sites (every file under folder, by content) and of the packages' versions."""
-    h = hashlib.blake2b(digest_size=16)
-    for path in sorted(folder.rglob("*")):
-        if path.is_file() and "__pycache__" not in path.parts:
-            h.update(path.relative_to(folder).as_posix().encode() + b"\0" + path.read_bytes() + b"\0")
-    for name in packages:
-        try:
-            h.update(f"{name}={metadata.version(name)};".encode())
-        except metadata.PackageNotFoundError:
-            h.update(f"{name}=;".encode())
-    return h.hexdigest()
 
 
 @dataclass

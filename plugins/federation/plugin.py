@@ -20,8 +20,9 @@ from mkdocs.structure.pages import Page as MkPage
 from plugins.federation.config import FederationConfig
 from plugins.federation.filters import FILTERS
 from plugins.federation.fragments import Fragments, fragment_key
-from plugins.federation.incremental import Fingerprinter, Incremental, code_version, digest
+from plugins.federation.incremental import Fingerprinter, Incremental
 from plugins.federation.themeenv import share_theme_work
+from plugins.fingerprint import code_version, digest
 from plugins.membership import CONSENT, PROFESSIONS, STRUCTURES
 from plugins.model import Audience, Content, ContentError, Event, JobOffer, NewsItem, Story, load_content, vocabulary
 from plugins.outputs import structured
