@@ -174,7 +174,6 @@ def _build_all(project: Path, output: Path, today: date, strict: bool, complete:
     previous = None if complete else output
     try:
         built = build_both(content, staging, today, settings, strict, previous)
-        write_letters(content, staging, {a: staging / d for a, d in SITE_DIRS.items()}, settings.letters())
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)
         raise
@@ -185,11 +184,12 @@ def _build_all(project: Path, output: Path, today: date, strict: bool, complete:
 def build_both(
     content: Content, staging: Path, today: date, settings: FederationSettings, strict: bool, previous: Path | None = None
 ) -> dict[str, tuple[int, int]]:
-    """Build the two sites at once on two cores: the public one in a second process, the members' one here.
+    """Build the two sites and the letters at once on two cores: the public site, then the letters, in a second
+    process; the members' site (more pages, and its whole toolbox to index) here.
 
     The model is handed over already loaded (pickled: 0.2 s at ten times the federation's volume).
     Each site is built exactly as one process would build it, so the output is the same bytes.
-    With one core (or BUILD_PROCESSES=1), the two are built one after the other in this process.
+    With one core (or BUILD_PROCESSES=1), they are built one after the other in this process.
     """
     public, members = Audience.PUBLIC, Audience.ADHERENTS
     before = {a: previous / SITE_DIRS[a] if previous and (previous / SITE_DIRS[a]).is_dir() else None for a in (public, members)}
@@ -199,15 +199,29 @@ def build_both(
             SITE_DIRS[a]: build_site(content, a, staging / SITE_DIRS[a], today, settings, strict, rendered, previous=before[a])
             for a in (public, members)
         }
+        write_all_letters(content, staging, settings)
     else:
         with ProcessPoolExecutor(max_workers=1, mp_context=multiprocessing.get_context("spawn")) as pool:
-            other = pool.submit(
-                build_site, content, public, staging / SITE_DIRS[public], today, settings, strict, previous=before[public]
-            )
+            other = pool.submit(build_public_then_letters, content, staging, today, settings, strict, before[public])
             count = build_site(content, members, staging / SITE_DIRS[members], today, settings, strict, previous=before[members])
             counts = {SITE_DIRS[public]: other.result(), SITE_DIRS[members]: count}
     share_bundle(staging / SITE_DIRS[public], staging / SITE_DIRS[members])
     return counts
+
+
+def build_public_then_letters(
+    content: Content, staging: Path, today: date, settings: FederationSettings, strict: bool, previous: Path | None
+) -> tuple[int, int]:
+    """Build the public site, then write the letters (their archives go into both sites' folders, beside the pages)."""
+    counts = build_site(
+        content, Audience.PUBLIC, staging / SITE_DIRS[Audience.PUBLIC], today, settings, strict, previous=previous
+    )
+    write_all_letters(content, staging, settings)
+    return counts
+
+
+def write_all_letters(content: Content, staging: Path, settings: FederationSettings) -> None:
+    write_letters(content, staging, {a: staging / d for a, d in SITE_DIRS.items()}, settings.letters())
 
 
 def build_processes() -> int:
