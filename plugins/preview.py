@@ -149,7 +149,9 @@ class Preview:
                 for audience in ORDER:
                     config = site_config(self.project, audience, self.dirs[audience], self.url(audience))
                     state = self.states[audience]
-                    federation_plugin(config).prepare(content, audience, self.today, self.rendered, state, settings)
+                    federation_plugin(config).prepare(
+                        content, audience, self.today, self.rendered, state, settings, keep_rendered=True
+                    )
                     mkdocs_build(config, serve_url=self.url(audience), dirty=True)
                     write_site_outputs(
                         content,

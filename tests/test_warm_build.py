@@ -190,3 +190,17 @@ def test_a_link_follows_its_target_appearing(project: Path, tmp_path: Path) -> N
     assert 'href="../../offres/ipa-fontenay-2/"' in page.read_text("utf-8")
     build_all(project, tmp_path / "froid", TODAY)
     assert_same(output, tmp_path / "froid")
+
+
+def test_one_process_and_two_write_the_same_bytes(project: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """One process converts each page's Markdown once for both sites; a link it holds may lead to a file only one site has."""
+    news = project / "content/actualites/mars-bleu-2026.md"
+    link = "\nLes adhérents trouveront [le modèle](../boite-a-outils/fiches/files/protocole-avk-inr.pdf).\n"
+    news.write_text(news.read_text("utf-8") + link, "utf-8")
+    monkeypatch.setenv("BUILD_PROCESSES", "1")
+    build_all(project, tmp_path / "un", TODAY)
+    monkeypatch.setenv("BUILD_PROCESSES", "2")
+    build_all(project, tmp_path / "deux", TODAY)
+    assert_same(tmp_path / "un", tmp_path / "deux")
+    members = (tmp_path / "un/adherents/actualites/mars-bleu-2026/index.html").read_text("utf-8")
+    assert 'href="../../boite-a-outils/fiches/files/protocole-avk-inr.pdf"' in members

@@ -82,6 +82,7 @@ class FederationPlugin(BasePlugin[FederationConfig]):
         self.site_fingerprint = ""
         self.written = 0
         self.settings: FederationSettings | None = None
+        self.keep_rendered = False
 
     def prepare(
         self,
@@ -91,8 +92,12 @@ class FederationPlugin(BasePlugin[FederationConfig]):
         rendered: RenderedPages | None = None,
         incremental: Incremental | None = None,
         settings: FederationSettings | None = None,
+        keep_rendered: bool = False,
     ) -> None:
         """Hand over an already loaded model (and the pages another build rendered), so that builds share work.
+
+        keep_rendered: leave the conversions in rendered for later builds (the preview's), instead of
+        freeing each one once the other site has used it.
 
         With incremental, the build skips the pages its previous build wrote from the same plan (the
         preview's are in place; a build's are linked from the previous build's folder); MkDocs must
@@ -102,6 +107,7 @@ class FederationPlugin(BasePlugin[FederationConfig]):
         self.rendered = rendered
         self.incremental = incremental
         self.settings = settings
+        self.keep_rendered = keep_rendered
 
     def on_config(self, config: MkDocsConfig) -> MkDocsConfig:
         self.audience = self.audience or Audience(self.config.audience)
@@ -200,10 +206,11 @@ class FederationPlugin(BasePlugin[FederationConfig]):
             page.meta.update(title=escape(spec.title), template=spec.template)
             if spec.description:
                 page.meta["description"] = escape(spec.description)
-        if self.rendered is None:
+        if self.rendered is None or LINK.search(markdown):
+            # What a link turns into depends on the site's files (an attachment only the members' site has).
             return markdown
         key = rendered_key(page.file.src_uri, markdown)
-        if self.incremental is not None:
+        if self.keep_rendered:
             done = self.rendered.get(key)  # the preview keeps them for its next builds
         else:
             done = self.rendered.pop(key, None)  # each page is reused once: free it as we go
