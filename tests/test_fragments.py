@@ -9,6 +9,7 @@ import pytest
 
 from plugins.builder import build_all
 from plugins.federation import fragments
+from plugins.federation.plugin import FederationPlugin
 from plugins.website.plan import OWN_BUNDLE, SHARED_BUNDLE
 from tests.conftest import REPO, TODAY
 
@@ -39,3 +40,14 @@ def test_reused_fragments_equal_a_rendering_of_every_page(tmp_path: Path, monkey
     different = [name for name in first if first[name] != second[name]]
     assert different == []
     assert filecmp.cmp(reused / "public" / "index.html", plain / "public" / "index.html", shallow=False)
+
+
+def test_one_markdown_parser_per_build_writes_what_mkdocs_writes(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The plugin converts pages with one parser reset between pages; MkDocs makes one per page: same bytes."""
+    monkeypatch.setenv("BUILD_PROCESSES", "1")
+    ours = build_all(REPO, tmp_path / "un-analyseur", TODAY).output
+    monkeypatch.setattr(FederationPlugin, "on_pre_page", lambda self, page, /, *, config, files: page)
+    theirs = build_all(REPO, tmp_path / "mkdocs", TODAY).output
+    first, second = tree(ours), tree(theirs)
+    assert first.keys() == second.keys()
+    assert [name for name in first if first[name] != second[name]] == []
