@@ -22,9 +22,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from plugins.fingerprint import code_version, digest
-
-__all__ = ["CACHE_FILE", "Fingerprinter", "Incremental", "code_version", "digest", "link", "link_tree"]
+from plugins.fingerprint import digest
 
 CACHE_FILE = ".build-cache.json"
 CACHE_VERSION = 2

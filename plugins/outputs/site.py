@@ -14,15 +14,9 @@ from plugins.model import Audience, Content
 from plugins.outputs.calendar import write_calendars
 from plugins.outputs.feeds import section_feeds, write_feeds
 from plugins.outputs.geo import write_geojson
-from plugins.outputs.search import index_site
 from plugins.website.plan import SHARED_BUNDLE
 
 EMPTY_SITEMAP = '<?xml version="1.0" encoding="UTF-8"?>\n<urlset xmlns="http://www.sitemaps.org/schemas/sitemap/0.9"></urlset>\n'
-
-
-def fresh(name: str, inputs: object, write: Callable[[], Iterable[Path]]) -> None:
-    """Write an output (a build without a previous one to take unchanged outputs from)."""
-    write()
 
 
 def write_site_outputs(
@@ -33,14 +27,15 @@ def write_site_outputs(
     site_name: str,
     today: date,
     search: dict[str, list[str]],
-    output: Callable[[str, object, Callable[[], Iterable[Path]]], None] = fresh,
-    index: Callable[[Path, dict[str, list[str]]], None] | None = index_site,
+    output: Callable[[str, object, Callable[[], Iterable[Path]]], None],
+    index: Callable[[Path, dict[str, list[str]]], None] | None,
 ) -> None:
     """Write one site's outputs beside its pages.
 
     output(name, inputs, write) calls write() unless the output's inputs are the same as in the
     previous build (Incremental.output: the preview keeps its files, a build links them).
 
+    index(site, bundles) makes the search bundles (None: not now, as the preview's first build);
     search: the site's search bundles (plan.search_bundles); the members' site does not index the
     shared one, which the build copies from the public site (search.share_bundle).
     """
