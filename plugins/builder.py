@@ -2,26 +2,32 @@
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import functools
 import logging
 import multiprocessing
 import os
+import queue
 import shutil
 import subprocess
 import sys
+import threading
+import traceback
 import uuid
 from collections.abc import Callable
-from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from datetime import date
+from multiprocessing.connection import Connection
 from pathlib import Path
+from typing import Any, Generic, TypeVar
 
 from mkdocs.commands.build import build as mkdocs_build
 from mkdocs.config import load_config
 from mkdocs.config.defaults import MkDocsConfig
 
 from plugins.federation.incremental import Incremental
-from plugins.federation.plugin import FederationPlugin, settings_of
+from plugins.federation.plugin import FederationPlugin, RenderedPage, settings_of
 from plugins.letters.publish import write_letters
 from plugins.locking import FileLock
 from plugins.model import Audience, Content, load_content
@@ -30,6 +36,9 @@ from plugins.outputs.site import write_site_outputs
 from plugins.settings import FederationSettings
 
 SITE_DIRS = {Audience.PUBLIC: "public", Audience.ADHERENTS: "adherents"}
+F_SETPIPE_SZ = getattr(fcntl, "F_SETPIPE_SZ", 1031)  # Linux
+PIPE_SIZE = 1 << 20  # Linux's largest for an unprivileged process (/proc/sys/fs/pipe-max-size)
+BATCH = 64  # conversions sent at once
 
 
 @dataclass
@@ -74,12 +83,12 @@ def build_site(
     rendered: dict | None = None,
     site_url: str | None = None,
     previous: Path | None = None,
-) -> tuple[int, int]:
+) -> SiteBuild:
     """Build one site into a new folder: its pages with MkDocs from an already loaded model, then every other output.
 
     previous: the same site's last build, whose unchanged pages and search bundles are taken as
-    they are (incremental.py); the result is the same as without. Return the site's page count and
-    how many of them were rendered anew.
+    they are (incremental.py); the result is the same as without. The search bundles whose pages
+    changed are left for the caller to index (index_bundles), once this process's memory is freed.
     """
     site_url = site_url or settings.site_url(audience)
     config = site_config(content.root, audience, site_dir, site_url, strict)
@@ -90,17 +99,33 @@ def build_site(
     if NO_DIRTY_WARNING not in logger.filters:
         logger.addFilter(NO_DIRTY_WARNING)
     mkdocs_build(config, dirty=True)  # the folder is new: nothing to clear, and unchanged pages are linked in
-    index = functools.partial(index_changed, state)
+    pending: dict[str, list[str]] = {}
+    index = functools.partial(changed_bundles, state, pending)
     write_site_outputs(content, audience, site_dir, site_url, config.site_name, today, plugin.search_bundles, state.output, index)
     state.save(site_dir)
-    return len(plugin.specs), state.written
+    return SiteBuild(site_dir, len(plugin.specs), state.written, pending)
 
 
-def index_changed(state: Incremental, site_dir: Path, bundles: dict[str, list[str]]) -> None:
-    """Index the search bundles whose pages changed since the previous build; link the others from it."""
+@dataclass
+class SiteBuild:
+    """One site built but for the search bundles whose pages changed."""
+
+    site_dir: Path
+    pages: int
+    written: int  # pages rendered anew (the others were taken from the previous build)
+    pending: dict[str, list[str]]  # search bundles to index: name -> pages (source URIs)
+
+    def index(self) -> None:
+        """Index the search bundles left to index, one after the other (Pagefind: 280 MB at ten times the federation's volume)."""
+        for name, pages in self.pending.items():
+            index_bundle(self.site_dir, name, pages)
+
+
+def changed_bundles(state: Incremental, pending: dict[str, list[str]], site_dir: Path, bundles: dict[str, list[str]]) -> None:
+    """Link the search bundles whose pages did not change since the previous build; keep the others in pending."""
     for name, pages in bundles.items():
         if not state.bundle_unchanged(name, pages, site_dir / name):
-            index_bundle(site_dir, name, pages)
+            pending[name] = pages
 
 
 def federation_plugin(config: MkDocsConfig) -> FederationPlugin:
@@ -185,39 +210,243 @@ def build_both(
     content: Content, staging: Path, today: date, settings: FederationSettings, strict: bool, previous: Path | None = None
 ) -> dict[str, tuple[int, int]]:
     """Build the two sites and the letters at once on two cores: the public site, then the letters, in a second
-    process; the members' site (more pages, and its whole toolbox to index) here.
+    process; the members' site (more pages, and its whole toolbox to index) in this one.
 
-    The model is handed over already loaded (pickled: 0.2 s at ten times the federation's volume).
-    Each site is built exactly as one process would build it, so the output is the same bytes.
-    With one core (or BUILD_PROCESSES=1), they are built one after the other in this process.
+    The second process is forked once the model is loaded: it starts with it. Each page both sites
+    show is converted from Markdown once, by the public site's process, which sends the conversions
+    here as it goes (SentPages, ReceivedPages); the members' site renders its own pages first
+    meanwhile. Pagefind (the largest memory of a build) runs only once the public site's process
+    has ended, and never twice at once: the public site's bundles while this process renders, then
+    the members' site's. Each site's output is the same bytes as a one-process build's.
+    With one core (or BUILD_PROCESSES=1), the sites are built one after the other in this process.
     """
     public, members = Audience.PUBLIC, Audience.ADHERENTS
     before = {a: previous / SITE_DIRS[a] if previous and (previous / SITE_DIRS[a]).is_dir() else None for a in (public, members)}
     if build_processes() < 2:
         rendered: dict = {}  # pages shared by both sites are converted from Markdown once
-        counts = {
-            SITE_DIRS[a]: build_site(content, a, staging / SITE_DIRS[a], today, settings, strict, rendered, previous=before[a])
+        built = [
+            build_site(content, a, staging / SITE_DIRS[a], today, settings, strict, rendered, previous=before[a])
             for a in (public, members)
-        }
+        ]
         write_all_letters(content, staging, settings)
+        for site in built:
+            site.index()
     else:
-        with ProcessPoolExecutor(max_workers=1, mp_context=multiprocessing.get_context("spawn")) as pool:
-            other = pool.submit(build_public_then_letters, content, staging, today, settings, strict, before[public])
-            count = build_site(content, members, staging / SITE_DIRS[members], today, settings, strict, previous=before[members])
-            counts = {SITE_DIRS[public]: other.result(), SITE_DIRS[members]: count}
-    share_bundle(staging / SITE_DIRS[public], staging / SITE_DIRS[members])
-    return counts
+        receive, send = multiprocessing.get_context("fork").Pipe(duplex=False)
+        other = Worker(build_public_then_letters, content, staging, today, settings, strict, before[public], send)
+        send.close()
+        received = ReceivedPages(receive)
+        indexer = Background(functools.partial(index_when_built, other))
+        indexer.start()  # waits for the public site's process to end, then indexes the site while this process renders
+        try:
+            own = build_site(
+                content, members, staging / SITE_DIRS[members], today, settings, strict, received, previous=before[members]
+            )
+        except BaseException:
+            other.stop()
+            indexer.join()
+            raise
+        finally:
+            received.close()
+        built = [indexer.result(), own]
+        own.index()
+    share_bundle(staging / SITE_DIRS[public], staging / SITE_DIRS[members], link=True)
+    return {site.site_dir.name: (site.pages, site.written) for site in built}
 
 
 def build_public_then_letters(
-    content: Content, staging: Path, today: date, settings: FederationSettings, strict: bool, previous: Path | None
-) -> tuple[int, int]:
-    """Build the public site, then write the letters (their archives go into both sites' folders, beside the pages)."""
-    counts = build_site(
-        content, Audience.PUBLIC, staging / SITE_DIRS[Audience.PUBLIC], today, settings, strict, previous=previous
-    )
+    content: Content,
+    staging: Path,
+    today: date,
+    settings: FederationSettings,
+    strict: bool,
+    previous: Path | None,
+    send: Connection,
+) -> SiteBuild:
+    """Build the public site but for its search, then write the letters (their archives go into both sites' folders).
+
+    send: where the conversions of the pages both sites show go, as they are made.
+    """
+    rendered = SentPages(send)
+    try:
+        built = build_site(
+            content, Audience.PUBLIC, staging / SITE_DIRS[Audience.PUBLIC], today, settings, strict, rendered, previous=previous
+        )
+    finally:
+        rendered.close()
     write_all_letters(content, staging, settings)
-    return counts
+    return built
+
+
+class SentPages(dict):
+    """The public site's conversions of the pages both sites show, sent to the members' site's process as they are made.
+
+    A thread sends them in batches, so that the build never waits for the other process to read.
+    """
+
+    def __init__(self, send: Connection) -> None:
+        super().__init__()
+        self._send = send
+        with contextlib.suppress(OSError):  # a larger pipe: fewer wake-ups of the reading process
+            fcntl.fcntl(send.fileno(), F_SETPIPE_SZ, PIPE_SIZE)
+        self._queue: queue.SimpleQueue = queue.SimpleQueue()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+        self._thread.start()
+
+    def __setitem__(self, key: tuple[str, str], page: RenderedPage) -> None:
+        self._queue.put((key, page))
+
+    def _run(self) -> None:
+        done = False
+        while not done:
+            batch = [self._queue.get()]
+            while len(batch) < BATCH and not self._queue.empty():
+                batch.append(self._queue.get())
+            if batch[-1] is None:
+                batch.pop()
+                done = True
+            try:
+                self._send.send(batch)
+            except OSError:
+                return  # the members' site is done: it converted the rest itself
+
+    def close(self) -> None:
+        self._queue.put(None)
+        self._thread.join()
+        self._send.close()
+
+
+class ReceivedPages(dict):
+    """The conversions the public site's process sends, read whenever the members' site looks one up.
+
+    A page the members' site reaches before its conversion arrives is converted here; its late
+    conversion is dropped on arrival.
+    """
+
+    def __init__(self, receive: Connection) -> None:
+        super().__init__()
+        self._receive: Connection | None = receive
+        self._missed: set[tuple[str, str]] = set()
+
+    def _read(self) -> None:
+        """Take every batch the other process has sent so far."""
+        while self._receive is not None and self._receive.poll():
+            try:
+                batch = self._receive.recv()
+            except (EOFError, OSError):
+                self.close()
+                return
+            for key, page in batch:
+                if key not in self._missed:
+                    super().__setitem__(key, page)
+
+    def get(self, key: tuple[str, str], default: object = None) -> object:  # type: ignore[override]
+        return self.pop(key, default)
+
+    def pop(self, key: tuple[str, str], default: object = None) -> object:  # type: ignore[override]
+        if key not in self:
+            self._read()
+        page = super().pop(key, None)
+        if page is None:
+            self._missed.add(key)
+            return default
+        return page
+
+    def __setitem__(self, key: tuple[str, str], page: RenderedPage) -> None:
+        pass  # no other build needs this site's conversions
+
+    def close(self) -> None:
+        if self._receive is not None:
+            self._receive.close()
+            self._receive = None
+        self.clear()
+
+
+def index_when_built(other: Worker[SiteBuild]) -> SiteBuild:
+    built = other.result()
+    built.index()
+    return built
+
+
+T = TypeVar("T")
+
+
+class Worker(Generic[T]):
+    """A function run at once in a forked process, which starts with this one's memory (the loaded model).
+
+    Its result, or its exception, comes back pickled; the process has ended when result() returns.
+    """
+
+    def __init__(self, function: Callable[..., T], *args: Any) -> None:
+        context = multiprocessing.get_context("fork")
+        self._receive, send = context.Pipe(duplex=False)
+        self._process = context.Process(target=_work, args=(send, function, args), daemon=True)
+        self._process.start()
+        send.close()
+        self._outcome: tuple[bool, Any, str] | None = None
+
+    def result(self) -> T:
+        if self._outcome is None:
+            try:
+                self._outcome = self._receive.recv()
+            except EOFError:
+                self._outcome = (False, RuntimeError("le processus de construction du site public s'est arrêté"), "")
+            self._process.join()
+        ok, remote = self._outcome[0], self._outcome[2]
+        value: Any = self._outcome[1]
+        if not ok:
+            if remote:
+                raise value from RemoteTraceback(remote)
+            raise value
+        return value
+
+    def stop(self) -> None:
+        if self._process.is_alive():
+            self._process.terminate()
+        self._process.join()
+
+
+class RemoteTraceback(Exception):
+    """Where an exception of a worker process was raised, shown under it."""
+
+    def __str__(self) -> str:
+        return f"\n{self.args[0]}"
+
+
+def _work(send: Any, function: Callable[..., Any], args: tuple) -> None:
+    try:
+        outcome: tuple[bool, Any, str] = (True, function(*args), "")
+    except BaseException as exc:  # noqa: BLE001 - handed over to the parent process
+        outcome = (False, exc, traceback.format_exc())
+    try:
+        send.send(outcome)
+    except Exception:  # noqa: BLE001 - an exception that does not pickle: its text
+        send.send((False, RuntimeError(f"{type(outcome[1]).__name__}: {outcome[1]}"), outcome[2]))
+    finally:
+        send.close()
+
+
+class Background(threading.Thread, Generic[T]):
+    """A function run in a thread, whose result or exception result() hands over."""
+
+    def __init__(self, function: Callable[[], T]) -> None:
+        super().__init__(daemon=True)
+        self._function = function
+        self._outcome: tuple[bool, Any] | None = None
+
+    def run(self) -> None:
+        try:
+            self._outcome = (True, self._function())
+        except BaseException as exc:  # noqa: BLE001 - handed over to result()
+            self._outcome = (False, exc)
+
+    def result(self) -> T:
+        self.join()
+        assert self._outcome is not None
+        ok, value = self._outcome
+        if not ok:
+            raise value
+        return value
 
 
 def write_all_letters(content: Content, staging: Path, settings: FederationSettings) -> None:

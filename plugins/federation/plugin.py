@@ -79,8 +79,6 @@ class FederationPlugin(BasePlugin[FederationConfig]):
         self.specs: dict[str, PageSpec] = {}
         self.search_bundles: dict[str, list[str]] = {}
         self.rendered: RenderedPages | None = None
-        self.reused: dict[str, RenderedPage] = {}
-        self.keys: dict[str, tuple[str, str]] = {}
         self.incremental: Incremental | None = None
         self.fingerprints: dict[str, str] = {}
         self.dests: list[str] = []
@@ -89,6 +87,7 @@ class FederationPlugin(BasePlugin[FederationConfig]):
         self.settings: FederationSettings | None = None
         self.keep_rendered = False
         self._markdown: markdown.Markdown | None = None
+        self._files: Files | None = None  # the build's files, for the conversions made while rendering
 
     def prepare(
         self,
@@ -102,6 +101,9 @@ class FederationPlugin(BasePlugin[FederationConfig]):
     ) -> None:
         """Hand over an already loaded model (and the pages another build rendered), so that builds share work.
 
+        rendered: the conversions of the pages both sites show (PageSpec.shared, without links): the
+        build puts each of its own there and takes those the other site's build put. A dict, or
+        between two processes the pipe of builder.py (SentPages, ReceivedPages).
         keep_rendered: leave the conversions in rendered for later builds (the preview's), instead of
         freeing each one once the other site has used it.
 
@@ -167,7 +169,12 @@ class FederationPlugin(BasePlugin[FederationConfig]):
             targets = digest(sorted(self.specs), attachments, sorted(f.src_uri for f in files))
             self.fingerprints, self.dests, self.written = {}, [], 0
             fingerprint_of = Fingerprinter()
-        for spec in self.specs.values():
+        order = list(self.specs.values())
+        if self.audience is Audience.ADHERENTS:
+            # The members' site renders its own pages first: meanwhile, the public site's build sends the conversions of
+            # the pages both show (builder.py). Its sitemap is empty: the order shows nowhere.
+            order.sort(key=lambda spec: spec.shared)
+        for spec in order:
             level = InclusionLevel.INCLUDED if spec.src_uri in in_nav else InclusionLevel.NOT_IN_NAV
             file = File.generated(config, spec.src_uri, content=spec.markdown, inclusion=level)
             if incremental is not None:
@@ -213,19 +220,6 @@ class FederationPlugin(BasePlugin[FederationConfig]):
             page.meta.update(title=escape(spec.title), template=spec.template)
             if spec.description:
                 page.meta["description"] = escape(spec.description)
-        if self.rendered is None or LINK.search(markdown):
-            # What a link turns into depends on the site's files (an attachment only the members' site has).
-            return markdown
-        key = rendered_key(page.file.src_uri, markdown)
-        if self.keep_rendered:
-            done = self.rendered.get(key)  # the preview keeps them for its next builds
-        else:
-            done = self.rendered.pop(key, None)  # each page is reused once: free it as we go
-        if done is not None:
-            # The other site already converted this very Markdown: nothing left to convert here.
-            self.reused[page.file.src_uri] = done
-            return ""
-        self.keys[page.file.src_uri] = key
         return markdown
 
     def on_post_page(self, output: str, page: MkPage, config: MkDocsConfig) -> str:
@@ -238,8 +232,37 @@ class FederationPlugin(BasePlugin[FederationConfig]):
     def on_pre_page(self, page: MkPage, /, *, config: MkDocsConfig, files: Files) -> MkPage:
         # MkDocs makes a Markdown parser with every extension for each page (0.15 ms, 15,000 pages at ten times the
         # federation's volume); this build makes one and resets it between pages (markdown.Markdown.reset).
-        page.render = functools.partial(self._render, page)  # type: ignore[method-assign]
+        # MkDocs converts every page before rendering any, holding all their HTML at once (120 MB at ten times the
+        # federation's volume): this build converts each page right before its template (on_page_context).
+        page.render = functools.partial(self._defer, page)  # type: ignore[method-assign]
         return page
+
+    def _defer(self, page: MkPage, config: MkDocsConfig, files: Files) -> None:
+        if page.markdown is None:
+            raise RuntimeError("`markdown` field hasn't been set (via `read_source`)")
+        self._files = files
+        page.content = ""  # converted in on_page_context
+
+    def _convert(self, page: MkPage, config: MkDocsConfig) -> None:
+        """Convert a page's Markdown, or take the other site's conversion of the very same Markdown."""
+        assert self._files is not None  # set by _defer, MkDocs' call to page.render
+        spec = self.specs.get(page.file.src_uri)
+        markdown = page.markdown or ""
+        # What a link turns into depends on the site's files (an attachment only the members' site has).
+        key = (
+            rendered_key(page.file.src_uri, markdown)
+            if self.rendered is not None and spec and spec.shared and not LINK.search(markdown)
+            else None
+        )
+        if key is not None and self.rendered is not None:
+            # The preview keeps them for its next builds; a build frees each once the other site has used it.
+            done = self.rendered.get(key) if self.keep_rendered else self.rendered.pop(key, None)
+            if done is not None:
+                page.content, page.toc, page.present_anchor_ids = done.html, done.toc, set(done.anchors)
+                return
+        self._render(page, config, self._files)
+        if key is not None and self.rendered is not None:
+            self.rendered[key] = RenderedPage(page.content or "", page.toc, set(page.present_anchor_ids or ()))
 
     def _render(self, page: MkPage, config: MkDocsConfig, files: Files) -> None:
         """MkDocs 1.6's Page.render, with this build's one parser."""
@@ -266,16 +289,6 @@ class FederationPlugin(BasePlugin[FederationConfig]):
         page.present_anchor_ids = anchors.present_anchor_ids | raw_html.present_anchor_ids
         if mkpages.log.getEffectiveLevel() > logging.DEBUG:
             page.links_to_anchors = relative.links_to_anchors
-
-    def on_page_content(self, html: str, page: MkPage, config: MkDocsConfig, files: Files) -> str:
-        done = self.reused.pop(page.file.src_uri, None)
-        if done is not None:
-            page.toc, page.present_anchor_ids = done.toc, done.anchors
-            return done.html
-        key = self.keys.pop(page.file.src_uri, None)
-        if key is not None and self.rendered is not None:
-            self.rendered[key] = RenderedPage(html, page.toc, set(page.present_anchor_ids or ()))
-        return html
 
     def on_env(self, env, config: MkDocsConfig, files: Files):
         env.filters.update(FILTERS)
@@ -329,6 +342,7 @@ class FederationPlugin(BasePlugin[FederationConfig]):
     def on_page_context(
         self, context: Any, /, *, page: MkPage, config: MkDocsConfig, nav: Navigation
     ) -> Any:  # MkDocs' TemplateContext, with this site's own keys added
+        self._convert(page, config)
         if page.content is not None:
             page.content = Markup(page.content)  # HTML converted from Markdown: our escaping templates print it as is
         spec = self.specs.get(page.file.src_uri)
