@@ -281,7 +281,7 @@ def build_public_then_letters(
 class SentPages(dict):
     """The public site's conversions of the pages both sites show, sent to the members' site's process as they are made.
 
-    A thread sends them in batches, so that the build never waits for the other process to read.
+    They go in batches, sent by a thread: the build never waits for the other process to read.
     """
 
     def __init__(self, send: Connection) -> None:
@@ -289,28 +289,28 @@ class SentPages(dict):
         self._send = send
         with contextlib.suppress(OSError):  # a larger pipe: fewer wake-ups of the reading process
             fcntl.fcntl(send.fileno(), F_SETPIPE_SZ, PIPE_SIZE)
+        self._batch: list[tuple[tuple[str, str], RenderedPage]] = []
         self._queue: queue.SimpleQueue = queue.SimpleQueue()
         self._thread = threading.Thread(target=self._run, daemon=True)
         self._thread.start()
 
     def __setitem__(self, key: tuple[str, str], page: RenderedPage) -> None:
-        self._queue.put((key, page))
+        self._batch.append((key, page))
+        if len(self._batch) == BATCH:
+            self._queue.put(self._batch)
+            self._batch = []
 
     def _run(self) -> None:
-        done = False
-        while not done:
-            batch = [self._queue.get()]
-            while len(batch) < BATCH and not self._queue.empty():
-                batch.append(self._queue.get())
-            if batch[-1] is None:
-                batch.pop()
-                done = True
+        while (batch := self._queue.get()) is not None:
             try:
                 self._send.send(batch)
             except OSError:
                 return  # the members' site is done: it converted the rest itself
 
     def close(self) -> None:
+        """Send what is left, then close the pipe (the other process reads its end)."""
+        if self._batch:
+            self._queue.put(self._batch)
         self._queue.put(None)
         self._thread.join()
         self._send.close()
@@ -333,8 +333,9 @@ class ReceivedPages(dict):
         while self._receive is not None and self._receive.poll():
             try:
                 batch = self._receive.recv()
-            except (EOFError, OSError):
-                self.close()
+            except (EOFError, OSError):  # the other process has sent everything (or ended)
+                self._receive.close()
+                self._receive = None
                 return
             for key, page in batch:
                 if key not in self._missed:

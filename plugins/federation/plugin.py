@@ -88,6 +88,7 @@ class FederationPlugin(BasePlugin[FederationConfig]):
         self.keep_rendered = False
         self._markdown: markdown.Markdown | None = None
         self._files: Files | None = None  # the build's files, for the conversions made while rendering
+        self._deferred: set[str] = set()  # the pages whose conversion waits for their rendering
 
     def prepare(
         self,
@@ -119,6 +120,7 @@ class FederationPlugin(BasePlugin[FederationConfig]):
 
     def on_config(self, config: MkDocsConfig) -> MkDocsConfig:
         self._markdown = None  # one parser per build, made with this configuration's extensions
+        self._deferred.clear()
         self.audience = self.audience or Audience(self.config.audience)
         self.today = self.today or (date.fromisoformat(self.config.today) if self.config.today else date.today())
         if self.content is None:
@@ -241,6 +243,7 @@ class FederationPlugin(BasePlugin[FederationConfig]):
         if page.markdown is None:
             raise RuntimeError("`markdown` field hasn't been set (via `read_source`)")
         self._files = files
+        self._deferred.add(page.file.src_uri)
         page.content = ""  # converted in on_page_context
 
     def _convert(self, page: MkPage, config: MkDocsConfig) -> None:
@@ -342,7 +345,9 @@ class FederationPlugin(BasePlugin[FederationConfig]):
     def on_page_context(
         self, context: Any, /, *, page: MkPage, config: MkDocsConfig, nav: Navigation
     ) -> Any:  # MkDocs' TemplateContext, with this site's own keys added
-        self._convert(page, config)
+        if page.file.src_uri in self._deferred:
+            self._deferred.discard(page.file.src_uri)
+            self._convert(page, config)
         if page.content is not None:
             page.content = Markup(page.content)  # HTML converted from Markdown: our escaping templates print it as is
         spec = self.specs.get(page.file.src_uri)

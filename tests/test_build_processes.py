@@ -1,0 +1,97 @@
+"""The two processes of a build: the public site's sends its conversions of shared pages to the members' site's.
+
+Real processes (forked, as the build forks them) and a real pipe; the whole build's bytes are
+checked against a one-process build in test_warm_build.py.
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import os
+import signal
+import time
+from pathlib import Path
+
+import pytest
+from mkdocs.structure.toc import get_toc
+
+from plugins.builder import ReceivedPages, SentPages, Worker
+from plugins.federation.plugin import RenderedPage, rendered_key
+from plugins.outputs.search import SearchIndexError, index_bundle
+
+KEYS = [rendered_key(f"actualites/item-{n}.md", f"# Titre {n}\n\nTexte {n} é.") for n in range(300)]
+
+
+def page(n: int) -> RenderedPage:
+    toc = get_toc([{"level": 2, "id": f"partie-{n}", "name": f"Partie {n}", "html": f"Partie {n}", "children": []}])
+    return RenderedPage(f'<h2 id="partie-{n}">Partie {n}</h2><p>Texte {n} é.</p>' * 50, toc, {f"partie-{n}"})
+
+
+def send_pages(send, numbers: list[int], pause: float = 0.0) -> int:
+    sent = SentPages(send)
+    for n in numbers:
+        sent[KEYS[n]] = page(n)
+        time.sleep(pause)
+    sent.close()
+    return len(numbers)
+
+
+def pipe():
+    return multiprocessing.get_context("fork").Pipe(duplex=False)
+
+
+def test_every_conversion_sent_is_received_as_it_was_made() -> None:
+    """300 small pages fit in the pipe (1 MB): the other process ends without waiting for them to be read."""
+    receive, send = pipe()
+    worker = Worker(send_pages, send, list(range(300)))
+    send.close()
+    received = ReceivedPages(receive)
+    assert worker.result() == 300
+    for n in range(300):
+        got = received.pop(KEYS[n])
+        assert isinstance(got, RenderedPage)
+        assert got.html == page(n).html and got.anchors == {f"partie-{n}"}
+        assert [(a.id, a.title, a.level) for a in got.toc] == [(f"partie-{n}", f"Partie {n}", 2)]
+    assert received.pop(KEYS[0]) is None  # each conversion is used once, then freed
+    received.close()
+
+
+def test_a_page_converted_here_first_drops_its_late_conversion() -> None:
+    receive, send = pipe()
+    received = ReceivedPages(receive)
+    assert received.pop(KEYS[5]) is None  # the members' site reached it first and converts it itself
+    worker = Worker(send_pages, send, [5, 6])
+    send.close()
+    worker.result()
+    assert isinstance(received.pop(KEYS[6]), RenderedPage)
+    assert len(received) == 0  # the late one was not kept
+    received.close()
+
+
+def test_the_members_site_neither_waits_nor_fails_when_the_other_process_dies() -> None:
+    receive, send = pipe()
+    worker = Worker(send_pages, send, list(range(300)), 0.01)  # batches of 64 every 0.64 s
+    send.close()
+    received = ReceivedPages(receive)
+    time.sleep(1.0)
+    os.kill(worker._process.pid, signal.SIGKILL)
+    with pytest.raises(RuntimeError, match="s'est arrêté"):
+        worker.result()
+    found = [n for n in range(300) if received.pop(KEYS[n]) is not None]
+    assert 0 < len(found) < 300  # what arrived is used, the rest is converted here
+    received.close()
+
+
+def test_an_error_in_the_other_process_comes_back_with_its_message_and_where_it_was_raised() -> None:
+    def fail() -> None:
+        raise ValueError("fiche illisible")
+
+    worker = Worker(fail)
+    with pytest.raises(ValueError, match="fiche illisible") as raised:
+        worker.result()
+    assert "in fail" in str(raised.value.__cause__)
+
+
+def test_a_page_name_that_is_not_a_slug_stops_the_search_index(tmp_path: Path) -> None:
+    with pytest.raises(SearchIndexError, match="nom de page inattendu"):
+        index_bundle(tmp_path, "pagefind", ["actualites/a,b.md"])
