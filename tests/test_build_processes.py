@@ -15,9 +15,9 @@ from pathlib import Path
 import pytest
 from mkdocs.structure.toc import get_toc
 
-from plugins.builder import ReceivedPages, SentPages, Worker
 from plugins.federation.plugin import RenderedPage, rendered_key
 from plugins.outputs.search import SearchIndexError, index_bundle
+from plugins.processes import ReceivedPages, SentPages, Worker
 
 KEYS = [rendered_key(f"actualites/item-{n}.md", f"# Titre {n}\n\nTexte {n} é.") for n in range(300)]
 
