@@ -9,7 +9,6 @@ import os
 import shutil
 import subprocess
 import sys
-import threading
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -211,13 +210,11 @@ def build_both(
     meanwhile. Pagefind (the largest memory of a build) runs only once the public site's process
     has ended, and never twice at once: the public site's bundles while this process renders, then
     the members' site's. Each site's output is the same bytes as a one-process build's.
-    With one core (or BUILD_PROCESSES=1), or if this process runs other threads already, the sites
-    are built one after the other in this process.
+    With one core (or BUILD_PROCESSES=1), the sites are built one after the other in this process.
     """
     public, members = Audience.PUBLIC, Audience.ADHERENTS
     before = {a: previous / SITE_DIRS[a] if previous and (previous / SITE_DIRS[a]).is_dir() else None for a in (public, members)}
-    # Threads already running here (a caller's server, say) would leave their locks, held or not, in a fork.
-    if build_processes() < 2 or threading.active_count() > 1:
+    if build_processes() < 2:
         rendered: dict = {}  # pages shared by both sites are converted from Markdown once
         built = [
             build_site(content, a, staging / SITE_DIRS[a], today, settings, strict, rendered, previous=before[a])

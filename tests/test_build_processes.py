@@ -9,18 +9,15 @@ from __future__ import annotations
 import multiprocessing
 import os
 import signal
-import threading
 import time
 from pathlib import Path
 
 import pytest
 from mkdocs.structure.toc import get_toc
 
-from plugins import builder
 from plugins.federation.plugin import RenderedPage, rendered_key
 from plugins.outputs.search import SearchIndexError, index_bundle
 from plugins.processes import ReceivedPages, SentPages, Worker
-from tests.conftest import REPO, TODAY
 
 KEYS = [rendered_key(f"actualites/item-{n}.md", f"# Titre {n}\n\nTexte {n} é.") for n in range(300)]
 
@@ -98,24 +95,3 @@ def test_an_error_in_the_other_process_comes_back_with_its_message_and_where_it_
 def test_a_page_name_that_is_not_a_slug_stops_the_search_index(tmp_path: Path) -> None:
     with pytest.raises(SearchIndexError, match="nom de page inattendu"):
         index_bundle(tmp_path, "pagefind", ["actualites/a,b.md"])
-
-
-def test_a_build_among_running_threads_stays_in_one_process(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    """A fork copies no thread but every lock, held or not: with threads running, the build does not fork."""
-    monkeypatch.setenv("BUILD_PROCESSES", "2")
-
-    def no_fork(*args: object) -> None:
-        raise AssertionError("fork parmi des fils d'exécution")
-
-    monkeypatch.setattr(builder, "Worker", no_fork)
-    stop = threading.Event()
-    running = threading.Thread(target=stop.wait)
-    running.start()
-    try:
-        result = builder.build_all(REPO, tmp_path / "site", TODAY)
-    finally:
-        stop.set()
-        running.join()
-    assert result.pages["public"] > 0 and result.pages["adherents"] > 0
-    with pytest.raises(AssertionError, match="fork"):
-        builder.build_all(REPO, tmp_path / "site", TODAY)  # no other thread now: it forks
