@@ -171,9 +171,6 @@ class ReceivedPages(dict):
                 if key not in self._missed:
                     super().__setitem__(key, page)
 
-    def get(self, key: tuple[str, str], default: object = None) -> object:  # type: ignore[override]
-        return self.pop(key, default)
-
     def pop(self, key: tuple[str, str], default: object = None) -> object:  # type: ignore[override]
         if key not in self:
             self._read()

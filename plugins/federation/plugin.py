@@ -104,7 +104,7 @@ class FederationPlugin(BasePlugin[FederationConfig]):
 
         rendered: the conversions of the pages both sites show (PageSpec.shared, without links): the
         build puts each of its own there and takes those the other site's build put. A dict, or
-        between two processes the pipe of builder.py (SentPages, ReceivedPages).
+        between two processes the pipe of plugins/processes.py (SentPages, ReceivedPages).
         keep_rendered: leave the conversions in rendered for later builds (the preview's), instead of
         freeing each one once the other site has used it.
 
@@ -240,8 +240,6 @@ class FederationPlugin(BasePlugin[FederationConfig]):
         return page
 
     def _defer(self, page: MkPage, config: MkDocsConfig, files: Files) -> None:
-        if page.markdown is None:
-            raise RuntimeError("`markdown` field hasn't been set (via `read_source`)")
         self._files = files
         self._deferred.add(page.file.src_uri)
         page.content = ""  # converted in on_page_context
