@@ -25,7 +25,7 @@ from plugins.federation.plugin import FederationPlugin, settings_of
 from plugins.letters.publish import write_letters
 from plugins.locking import FileLock
 from plugins.model import Audience, Content, load_content
-from plugins.outputs.search import index_bundle, share_bundle
+from plugins.outputs.search import index_sources, share_bundle, write_sources
 from plugins.outputs.site import write_site_outputs
 from plugins.processes import Background, ReceivedPages, SentPages, Worker
 from plugins.settings import FederationSettings
@@ -106,11 +106,20 @@ class SiteBuild:
     pages: int
     written: int  # pages rendered anew (the others were taken from the previous build)
     pending: dict[str, list[str]]  # search bundles to index: name -> pages (source URIs)
+    prepared: bool = False  # the pending bundles' pages are cut to what Pagefind indexes (write_sources)
+
+    def prepare_index(self) -> None:
+        """Cut the pending bundles' pages to what Pagefind indexes (in the process that built them, before it ends)."""
+        for name, pages in self.pending.items():
+            write_sources(self.site_dir, name, pages)
+        self.prepared = True
 
     def index(self) -> None:
         """Index the search bundles left to index, one after the other (Pagefind: 280 MB at ten times the federation's volume)."""
-        for name, pages in self.pending.items():
-            index_bundle(self.site_dir, name, pages)
+        if not self.prepared:
+            self.prepare_index()
+        for name in self.pending:
+            index_sources(self.site_dir, name)
 
 
 def changed_bundles(state: Incremental, pending: dict[str, list[str]], site_dir: Path, bundles: dict[str, list[str]]) -> None:
@@ -255,7 +264,7 @@ def build_public_then_letters(
     previous: Path | None,
     send: Connection,
 ) -> SiteBuild:
-    """Build the public site but for its search, then write the letters (their archives go into both sites' folders).
+    """Build the public site but for its search (its pages cut for Pagefind here), then write the letters (their archives go into both sites' folders).
 
     send: where the conversions of the pages both sites show go, as they are made.
     """
@@ -266,6 +275,7 @@ def build_public_then_letters(
         )
     finally:
         rendered.close()
+    built.prepare_index()
     write_all_letters(content, staging, settings)
     return built
 

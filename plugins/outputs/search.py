@@ -7,7 +7,6 @@ and the site's own pages. A bundle holds nothing the site it is served from does
 
 from __future__ import annotations
 
-import json
 import os
 import re
 import shutil
@@ -21,6 +20,7 @@ from plugins.website.plan import SHARED_BUNDLE, page_dest
 # data-pagefind-ignore, and indexed it would end every sub-result's title and sit in the excerpts.
 EXCLUDED = "a.headerlink"
 SAFE_PATH = re.compile(r"[A-Za-z0-9._/-]+")
+INDEXED_ELEMENT = b'<article id="contenu" '  # main.html
 
 
 class SearchIndexError(RuntimeError):
@@ -47,25 +47,62 @@ def share_bundle(public_dir: Path, members_dir: Path, link: bool = False) -> Non
 
 
 def index_bundle(site_dir: Path, name: str, pages: list[str]) -> None:
-    """Index the given pages (source URIs) of site_dir, their data-pagefind-body part, into site_dir/name/.
+    """Index the given pages (source URIs) of site_dir, their data-pagefind-body part, into site_dir/name/."""
+    write_sources(site_dir, name, pages)
+    index_sources(site_dir, name)
 
-    Pagefind indexes the files of a folder that its glob matches: here, an alternative of the
-    bundle's pages. The glob, too long for a command line (4,659 pages at ten times the
-    federation's volume), goes into the pagefind.json of a folder beside the site, Pagefind's
-    working folder.
+
+def sources_dir(site_dir: Path, name: str) -> Path:
+    """Return the folder beside site_dir where a bundle's pages are copied for Pagefind, cut to what it indexes."""
+    return site_dir.parent / f".{site_dir.name}-{name}-search"
+
+
+def write_sources(site_dir: Path, name: str, pages: list[str]) -> None:
+    """Copy the given pages of site_dir, each cut to its data-pagefind-body element, into the bundle's sources folder.
+
+    Pagefind reads the whole of every page it is given, navigation and footer included; it indexes
+    only the data-pagefind-body element. Given that element alone, at the same paths (a page's URL
+    is its path), it writes the same index and fragments in 60 % of the time (measured at ten times
+    the federation's volume: 4.3 s instead of 7.0 s, 7.6 CPU-s instead of 12.9).
     """
     files = [page_dest(page) for page in pages]
-    unsafe = [f for f in files if not SAFE_PATH.fullmatch(f)]
-    if unsafe:  # page names are checked when the content loads (slugs): not a glob's metacharacter among them
+    unsafe = [f for f in files if not SAFE_PATH.fullmatch(f) or ".." in f.split("/")]
+    if unsafe:  # page names are checked when the content loads (slugs)
         raise SearchIndexError(f"nom de page inattendu pour l'index de recherche : {unsafe[0]}")
-    scratch = site_dir.parent / f".{site_dir.name}-{name}-search"
-    shutil.rmtree(scratch, ignore_errors=True)
-    scratch.mkdir(parents=True)
+    sources = sources_dir(site_dir, name)
+    shutil.rmtree(sources, ignore_errors=True)
+    made: set[Path] = set()
+    for file in files:
+        target = sources / file
+        if target.parent not in made:
+            target.parent.mkdir(parents=True, exist_ok=True)
+            made.add(target.parent)
+        target.write_bytes(indexed_part((site_dir / file).read_bytes(), file))
+
+
+def indexed_part(page: bytes, file: str) -> bytes:
+    """Return a page cut to its data-pagefind-body element (up to the page's last </article>), in a bare document.
+
+    The element is main.html's first <article>: before it, editors' text is only in escaped titles.
+    """
+    start = page.find(INDEXED_ELEMENT)
+    end = page.rfind(b"</article>")
+    if start < 0 or end < start or b" data-pagefind-body" not in page[start : page.find(b">", start)]:
+        raise SearchIndexError(f"la page {file} n'a pas de partie à indexer (article data-pagefind-body) : gabarit modifié ?")
+    return (
+        b'<!DOCTYPE html>\n<html lang="fr"><head><meta charset="utf-8"></head><body>'
+        + page[start : end + 10]
+        + b"</body></html>\n"
+    )
+
+
+def index_sources(site_dir: Path, name: str) -> None:
+    """Index a bundle's sources (write_sources) into site_dir/name/, then delete them."""
+    sources = sources_dir(site_dir, name)
     try:
-        (scratch / "pagefind.json").write_text(json.dumps({"glob": "{" + ",".join(files) + "}"}), encoding="utf-8")
-        _pagefind(site_dir, site_dir / name, scratch)
+        _pagefind(sources, site_dir / name, sources)
     finally:
-        shutil.rmtree(scratch, ignore_errors=True)
+        shutil.rmtree(sources, ignore_errors=True)
 
 
 def _pagefind(site_dir: Path, output: Path, working_dir: Path) -> None:
