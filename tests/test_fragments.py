@@ -28,7 +28,7 @@ def test_reused_fragments_equal_a_rendering_of_every_page(tmp_path: Path, monkey
     reused = build_all(REPO, tmp_path / "reutilises", TODAY).output
     rendered = []
 
-    def every_time(self, name, key, caller):
+    def every_time(self, name, key, page=None, *, caller):
         rendered.append(name)
         return fragments.Markup(caller())
 

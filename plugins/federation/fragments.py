@@ -27,14 +27,39 @@ def fragment_key(page: Any, nav: Any) -> tuple:
     return (url.rsplit("/", 2)[0], active)
 
 
+# Where a fragment rendered with a page's title (Material's header) shows it: not a character of a title.
+TITLE_HOLE = "\x00titre\x00"
+
+
 class Fragments:
     """One build's rendered fragments, keyed by name and fragment_key."""
 
     def __init__(self) -> None:
         self.done: dict[tuple, Markup] = {}
+        self.holed: dict[tuple, tuple[str, ...]] = {}
 
-    def __call__(self, name: str, key: tuple, caller: Callable[[], str]) -> Markup:
-        found = self.done.get((name, key))
-        if found is None:
-            found = self.done[(name, key)] = Markup(caller())
-        return found
+    def __call__(self, name: str, key: tuple, page: Any = None, *, caller: Callable[[], str]) -> Markup:
+        """Return the fragment, rendered by caller for the first page with this key.
+
+        page: the fragment prints this page's title (page.meta.title, else page.title, as Material's
+        header does) and nothing else of it: rendered once with a hole in the title's place, it is
+        given each page's title there.
+        """
+        if page is None:
+            found = self.done.get((name, key))
+            if found is None:
+                found = self.done[(name, key)] = Markup(caller())
+            return found
+        parts = self.holed.get((name, key))
+        if parts is None:
+            had, title = "title" in page.meta, page.meta.get("title")
+            page.meta["title"] = TITLE_HOLE
+            try:
+                parts = self.holed[(name, key)] = tuple(caller().split(TITLE_HOLE))
+            finally:
+                if had:
+                    page.meta["title"] = title
+                else:
+                    del page.meta["title"]
+        title = page.meta.get("title") or page.title
+        return Markup(str(title).join(parts))
