@@ -210,15 +210,16 @@ def _build_all(project: Path, output: Path, today: date, strict: bool, complete:
 def build_both(
     content: Content, staging: Path, today: date, settings: FederationSettings, strict: bool, previous: Path | None = None
 ) -> dict[str, tuple[int, int]]:
-    """Build the two sites and the letters at once on two cores: the public site, then the letters, in a second
-    process; the members' site (more pages, and its whole toolbox to index) in this one.
+    """Build the two sites and the letters at once on two cores: the public site in a second process; the
+    members' site (more pages, and its whole toolbox to index), then the letters, in this one.
 
     The second process is forked once the model is loaded: it starts with it. Each page both sites
     show is converted from Markdown once, by the public site's process, which sends the conversions
     here as it goes (SentPages, ReceivedPages); the members' site renders its own pages first
     meanwhile. Pagefind (the largest memory of a build) runs only once the public site's process
-    has ended, and never twice at once: the public site's bundles while this process renders, then
-    the members' site's. Each site's output is the same bytes as a one-process build's.
+    has ended, and never twice at once: the public site's bundles while this process renders or
+    writes the letters, then the members' site's. Each site's output is the same bytes as a
+    one-process build's.
     With one core (or BUILD_PROCESSES=1), the sites are built one after the other in this process.
     """
     public, members = Audience.PUBLIC, Audience.ADHERENTS
@@ -234,28 +235,32 @@ def build_both(
             site.index()
     else:
         receive, send = multiprocessing.get_context("fork").Pipe(duplex=False)
-        other = Worker(build_public_then_letters, content, staging, today, settings, strict, before[public], send)
+        other = Worker(build_public, content, staging, today, settings, strict, before[public], send)
         send.close()
         received = ReceivedPages(receive)
         indexer = Background(functools.partial(index_when_built, other))
         indexer.start()  # waits for the public site's process to end, then indexes the site while this process renders
         try:
-            own = build_site(
-                content, members, staging / SITE_DIRS[members], today, settings, strict, received, previous=before[members]
-            )
+            try:
+                own = build_site(
+                    content, members, staging / SITE_DIRS[members], today, settings, strict, received, previous=before[members]
+                )
+            finally:
+                received.close()
+            # While Pagefind indexes the public site's bundles, which waits for its process to end.
+            own.prepare_index()
+            write_all_letters(content, staging, settings)
         except BaseException:
             other.stop()
             indexer.join()
             raise
-        finally:
-            received.close()
         built = [indexer.result(), own]
         own.index()
     share_bundle(staging / SITE_DIRS[public], staging / SITE_DIRS[members], link=True)
     return {site.site_dir.name: (site.pages, site.written) for site in built}
 
 
-def build_public_then_letters(
+def build_public(
     content: Content,
     staging: Path,
     today: date,
@@ -264,7 +269,7 @@ def build_public_then_letters(
     previous: Path | None,
     send: Connection,
 ) -> SiteBuild:
-    """Build the public site but for its search (its pages cut for Pagefind here), then write the letters (their archives go into both sites' folders).
+    """Build the public site but for its search (its pages cut for Pagefind here, before the process ends).
 
     send: where the conversions of the pages both sites show go, as they are made.
     """
@@ -276,7 +281,6 @@ def build_public_then_letters(
     finally:
         rendered.close()
     built.prepare_index()
-    write_all_letters(content, staging, settings)
     return built
 
 

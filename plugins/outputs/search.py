@@ -11,7 +11,6 @@ import os
 import re
 import shutil
 import subprocess
-import sys
 from pathlib import Path
 
 from plugins.website.plan import SHARED_BUNDLE, page_dest
@@ -105,12 +104,20 @@ def index_sources(site_dir: Path, name: str) -> None:
         shutil.rmtree(sources, ignore_errors=True)
 
 
+def pagefind_binary() -> str:
+    """Return the Pagefind program of the pinned pagefind[bin] package (`python -m pagefind` starts Python to find it)."""
+    from pagefind.service import get_executable
+
+    found = get_executable()
+    if found is None:
+        raise SearchIndexError("Pagefind est introuvable : installez le paquet pagefind[bin] (pyproject.toml)")
+    return str(found.resolve())
+
+
 def _pagefind(site_dir: Path, output: Path, working_dir: Path) -> None:
     result = subprocess.run(
         [
-            sys.executable,
-            "-m",
-            "pagefind",
+            pagefind_binary(),
             "--site",
             str(site_dir.resolve()),
             "--output-path",
