@@ -4,6 +4,7 @@ The navigation, the tabs and the footer of a page depend only on the site, on th
 page is in (MkDocs writes links relative to it: "../../offres/" from actualites/x/, "../" to
 actualites/ itself) and on which section of the navigation is the current one. Every other page
 of that folder in that section gets the same bytes: they are rendered for the first and reused.
+The header is the same but for the page's title: it is reused with each page's title in place.
 Top-level pages (the home page, the sections and the footer pages, which the fragments link to
 and where a link to the page itself is written "./") and pages outside a folder of their own
 (404.html) keep their own rendering. tests/test_fragments.py compares the whole output with a
