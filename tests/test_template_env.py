@@ -5,13 +5,12 @@ from __future__ import annotations
 import jinja2
 import pytest
 
-from plugins.federation.themeenv import SealedGlobals, flat_globals
+from plugins.federation.themeenv import flatten_globals
 
 
 def environment(**templates: str) -> jinja2.Environment:
     env = jinja2.Environment(loader=jinja2.DictLoader(templates))
-    env.globals = SealedGlobals(env.globals)
-    env.make_globals = lambda d: flat_globals(env, d)  # type: ignore[method-assign]
+    flatten_globals(env)
     return env
 
 

@@ -81,8 +81,7 @@ def share_theme_work(theme: Any, escaped: Path) -> None:
             return list(_LISTINGS[key])
 
         env.list_templates = listed  # type: ignore[method-assign]
-        env.globals = SealedGlobals(env.globals)
-        env.make_globals = types.MethodType(flat_globals, env)  # type: ignore[method-assign]
+        flatten_globals(env)
         return env
 
     theme.get_env = get_env
@@ -124,6 +123,17 @@ class SealedGlobals(dict):
     def clear(self) -> None:
         self._check()
         super().clear()
+
+    def __ior__(self, other: Any) -> SealedGlobals:  # type: ignore[misc]  # dict types |= narrower than a subclass may
+        self._check()
+        super().update(other)
+        return self
+
+
+def flatten_globals(env: jinja2.Environment) -> None:
+    """Give env's templates their globals as a plain dict (flat_globals), the environment's sealed once they do."""
+    env.globals = SealedGlobals(env.globals)
+    env.make_globals = types.MethodType(flat_globals, env)  # type: ignore[method-assign]
 
 
 def flat_globals(env: jinja2.Environment, template_globals: Any = None) -> dict[str, Any]:
