@@ -230,7 +230,7 @@ def build_both(
             build_site(content, a, staging / SITE_DIRS[a], today, settings, strict, rendered, previous=before[a])
             for a in (public, members)
         ]
-        write_all_letters(content, staging, settings)
+        write_all_letters(content, staging, settings, previous)
         for site in built:
             site.index()
     else:
@@ -249,7 +249,7 @@ def build_both(
                 received.close()
             # While Pagefind indexes the public site's bundles, which waits for its process to end.
             own.prepare_index()
-            write_all_letters(content, staging, settings)
+            write_all_letters(content, staging, settings, previous)
         except BaseException:
             other.stop()
             indexer.join()
@@ -290,8 +290,9 @@ def index_when_built(other: Worker[SiteBuild]) -> SiteBuild:
     return built
 
 
-def write_all_letters(content: Content, staging: Path, settings: FederationSettings) -> None:
-    write_letters(content, staging, {a: staging / d for a, d in SITE_DIRS.items()}, settings.letters())
+def write_all_letters(content: Content, staging: Path, settings: FederationSettings, previous: Path | None) -> None:
+    """Write the letters; those composed as in the build kept in previous are linked from it (publish.py)."""
+    write_letters(content, staging, {a: staging / d for a, d in SITE_DIRS.items()}, settings.letters(), previous)
 
 
 def build_processes() -> int:

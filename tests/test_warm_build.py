@@ -208,3 +208,30 @@ def test_one_process_and_two_write_the_same_bytes(project: Path, tmp_path: Path,
     assert_same(tmp_path / "un", tmp_path / "deux")
     members = (tmp_path / "un/adherents/actualites/mars-bleu-2026/index.html").read_text("utf-8")
     assert 'href="../../boite-a-outils/fiches/files/protocole-avk-inr.pdf"' in members
+
+
+def test_only_the_letters_whose_content_changed_are_rendered_again(
+    project: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A letter is composed from its editorial and what was published before it: the others are linked as they were."""
+    from plugins.letters import publish
+
+    output = tmp_path / "site"
+    build_all(project, output, TODAY)
+    rendered: list[str] = []
+    real = publish.render_letter
+
+    def counting(composed, identity):  # type: ignore[no-untyped-def]
+        rendered.append(composed.letter.slug)
+        return real(composed, identity)
+
+    monkeypatch.setattr(publish, "render_letter", counting)
+    build_all(project, output, TODAY)
+    assert rendered == []
+    letter = project / "newsletters/2026-09-adherents.md"
+    letter.write_text(letter.read_text("utf-8") + "\nUn mot ajouté à l'éditorial.\n", "utf-8")
+    build_all(project, output, TODAY)
+    assert rendered == ["2026-09-adherents"]
+    build_all(project, tmp_path / "froid", TODAY)
+    assert_same(output, tmp_path / "froid")
+    assert "Un mot ajouté à l'éditorial." in (output / "adherents/lettres/2026-09-adherents/lettre.txt").read_text("utf-8")

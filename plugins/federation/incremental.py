@@ -67,6 +67,7 @@ class Incremental:
     # A build into a new folder (site_dir) takes the unchanged pages from the previous build's folder.
     previous: Path | None = None
     site_dir: Path | None = None
+    folders: set[Path] = field(default_factory=set)  # the folders made for links so far (one mkdir each, not one per page)
 
     @classmethod
     def beside(cls, previous: Path, site_dir: Path) -> Incremental:
@@ -103,7 +104,7 @@ class Incremental:
             return False
         if self.previous is None or self.site_dir is None:
             return Path(dest).exists()
-        return link(self.previous / Path(dest).relative_to(self.site_dir), Path(dest))
+        return link(self.previous / Path(dest).relative_to(self.site_dir), Path(dest), self.folders)
 
     def bundle_unchanged(self, name: str, pages: list[str], folder: Path) -> bool:
         """Tell whether a search bundle is made of the same pages as in the previous build (then link it from there).
@@ -130,7 +131,7 @@ class Incremental:
                 return
             if all((self.previous / f).is_file() for f in kept[1]):
                 for f in kept[1]:
-                    link(self.previous / f, self.site_dir / f)
+                    link(self.previous / f, self.site_dir / f, self.folders)
                 return
         root = self.site_dir
         written = [p.relative_to(root).as_posix() if root else str(p) for p in write()]
@@ -144,10 +145,17 @@ class Incremental:
         self.site, self.pages, self.dests = site, pages, current
 
 
-def link(source: Path, target: Path) -> bool:
-    """Make target a hard link to source (a previous build's file); False if source is missing."""
+def link(source: Path, target: Path, folders: set[Path] | None = None) -> bool:
+    """Make target a hard link to source (a previous build's file); False if source is missing.
+
+    folders: the folders known to exist already (target's is added).
+    """
     try:
-        target.parent.mkdir(parents=True, exist_ok=True)
+        parent = target.parent
+        if folders is None or parent not in folders:
+            parent.mkdir(parents=True, exist_ok=True)
+            if folders is not None:
+                folders.add(parent)
         os.link(source, target)
     except FileNotFoundError:
         return False

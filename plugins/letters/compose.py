@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import bisect
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from datetime import timedelta
+from datetime import date, timedelta
+from typing import Any
 
 import markdown
 
@@ -93,18 +96,63 @@ def _section_of(item: Item) -> str:
     return "toolbox" if isinstance(item, ToolboxSheet) else item.collection
 
 
-def compose(content: Content, letter: Letter, site_url: str) -> ComposedLetter:
-    """Return the letter with its sections; a public letter holds public items only."""
+class Dated:
+    """A collection's items in their own order, found by date without going through all of them."""
+
+    def __init__(self, items: Sequence[Item], when: Callable[[Any], date]) -> None:
+        self.items = list(items)
+        order = sorted(range(len(self.items)), key=lambda i: when(self.items[i]))
+        self._order = order
+        self._dates = [when(self.items[i]) for i in order]
+
+    def between(self, start: date, end: date, *, include_start: bool, include_end: bool) -> list[Item]:
+        """Return the items dated from start to end, in the collection's order."""
+        lo = (bisect.bisect_left if include_start else bisect.bisect_right)(self._dates, start)
+        hi = (bisect.bisect_right if include_end else bisect.bisect_left)(self._dates, end)
+        return [self.items[i] for i in sorted(self._order[lo:hi])]
+
+
+class Catalogue:
+    """What letters pick from, sorted by date once for every letter a build writes (89 letters, 8,000 items at ten
+    times the federation's volume: going through every item for each letter took a second)."""
+
+    def __init__(self, content: Content) -> None:
+        self.content = content
+        self._audiences: dict[Audience, dict[str, Dated]] = {}
+
+    def of(self, audience: Audience) -> dict[str, Dated]:
+        known = self._audiences.get(audience)
+        if known is None:
+            content = self.content
+            known = self._audiences[audience] = {
+                "agenda": Dated(content.events_for(audience), lambda e: e.date),
+                "toolbox": Dated([s for s in content.sheets if s.visible_to(audience)], lambda s: s.date),
+                "offres": Dated(content.offers, lambda o: o.date),
+                "actualites": Dated(content.news_for(audience), lambda n: n.date),
+                "inspir-cafe": Dated(content.stories, lambda s: s.date),
+            }
+        return known
+
+
+def compose(content: Content, letter: Letter, site_url: str, catalogue: Catalogue | None = None) -> ComposedLetter:
+    """Return the letter with its sections; a public letter holds public items only.
+
+    catalogue: the content's items sorted by date, made once for many letters (Catalogue(content)).
+    """
     audience = letter.audience
     previous = previous_letter(content, letter)
     since = previous.date if previous else letter.date - DEFAULT_WINDOW[audience]
-    fresh = lambda d: since < d <= letter.date  # noqa: E731
+    found = (catalogue or Catalogue(content)).of(audience)
+
+    def fresh(key: str) -> list[Item]:
+        return found[key].between(since, letter.date, include_start=False, include_end=True)
+
     picked: dict[str, list[Item]] = {
-        "agenda": [e for e in content.events_for(audience) if letter.date <= e.date < letter.date + AGENDA_HORIZON],
-        "toolbox": [s for s in content.sheets if fresh(s.date) and s.visible_to(audience)],
-        "offres": [o for o in content.offers if fresh(o.date) and o.is_open(letter.date)],
-        "actualites": [n for n in content.news_for(audience) if fresh(n.date)],
-        "inspir-cafe": [s for s in content.stories if fresh(s.date)],
+        "agenda": found["agenda"].between(letter.date, letter.date + AGENDA_HORIZON, include_start=True, include_end=False),
+        "toolbox": fresh("toolbox"),
+        "offres": [o for o in fresh("offres") if isinstance(o, JobOffer) and o.is_open(letter.date)],
+        "actualites": fresh("actualites"),
+        "inspir-cafe": fresh("inspir-cafe"),
     }
     for ref in letter.pin:
         item = content.by_ref[ref]
