@@ -25,6 +25,7 @@ from plugins.federation.plugin import FederationPlugin, settings_of
 from plugins.letters.publish import write_letters
 from plugins.locking import FileLock
 from plugins.model import Audience, Content, load_content
+from plugins.model.cache import SourceCache
 from plugins.outputs.search import index_sources, share_bundle, write_sources
 from plugins.outputs.site import write_site_outputs
 from plugins.processes import Background, ReceivedPages, SentPages, Worker
@@ -190,8 +191,16 @@ def build_all(
         return _build_all(project, output, today, strict, complete)
 
 
+def sources_cache(output: Path) -> Path:
+    """Where the build into output keeps the editors' files parsed (plugins/model/cache.py): beside it, never served."""
+    return output.parent / f".{output.name}-sources.cache"
+
+
 def _build_all(project: Path, output: Path, today: date, strict: bool, complete: bool) -> BuildResult:
-    content = load_content(project)
+    cache = SourceCache() if complete else SourceCache.open(sources_cache(output))
+    content = load_content(project, cache)
+    if cache.changed:
+        cache.save(sources_cache(output))
     settings = federation_settings(project)
     staging = output.parent / f".{output.name}-staging"
     if staging.exists():

@@ -28,6 +28,7 @@ from mkdocs.livereload import LiveReloadServer
 from plugins.builder import NO_DIRTY_WARNING, SITE_DIRS, federation_plugin, federation_settings, site_config
 from plugins.federation.incremental import Incremental
 from plugins.model import Audience, ContentError, load_content
+from plugins.model.cache import SourceCache
 from plugins.outputs.search import index_site, share_bundle
 from plugins.outputs.site import write_site_outputs
 from plugins.settings import SettingsError
@@ -95,6 +96,7 @@ class Preview:
         self.indexer = BackgroundIndexer()
         self.states = {a: Incremental(index=functools.partial(self._index_later, a)) for a in ORDER}
         self.rendered: dict = {}
+        self.sources_cache = SourceCache()  # the editors' files parsed, by their bytes: a refresh parses the changed ones
         self.lock = threading.Lock()
         self.sources: tuple | None = None
         self.builds = 0
@@ -136,7 +138,7 @@ class Preview:
                 return
             start = time.perf_counter()
             try:
-                content = load_content(self.project)
+                content = load_content(self.project, self.sources_cache)
                 settings = federation_settings(self.project)
             except (ContentError, SettingsError) as exc:
                 print(exc.report() if isinstance(exc, ContentError) else exc)

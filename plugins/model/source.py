@@ -240,8 +240,12 @@ def parse_source(text: str, rel: str, path: Path) -> SourceDocument | Problem:
 
 def read_source(path: Path, root: Path) -> SourceDocument | Problem:
     """Read a file from disk; never raise on editors' mistakes."""
-    rel = path.relative_to(root).as_posix()
-    decoded = _decode(path.read_bytes(), rel)
+    return parse_read(path.read_bytes(), path.relative_to(root).as_posix(), path)
+
+
+def parse_read(raw: bytes, rel: str, path: Path) -> SourceDocument | Problem:
+    """Decode and parse a file's bytes (read_source, once the file is read)."""
+    decoded = _decode(raw, rel)
     if isinstance(decoded, Problem):
         return decoded
     return parse_source(decoded, rel, path)
