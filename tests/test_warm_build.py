@@ -86,12 +86,14 @@ def test_a_warm_build_writes_what_a_cold_one_writes(
     assert "Un mot ajouté à l'éditorial." in (output / "lettres/2026-09-adherents.txt").read_text("utf-8")
 
 
-def test_nothing_changed_renders_only_the_sections(project: Path, tmp_path: Path) -> None:
+def test_nothing_changed_renders_no_page(project: Path, tmp_path: Path) -> None:
+    """Not even the sections' pages: the navigation takes their titles from the plan (mkdocs.yml's nav), not from them."""
     output = tmp_path / "site"
     build_all(project, output, TODAY)
     again = build_all(project, output, TODAY)
-    # The sections' pages are always rendered (every page's navigation reads their titles); nothing else.
-    assert all(n <= 20 for n in again.rewritten.values()), again.rewritten
+    assert again.rewritten == {"public": 0, "adherents": 0}, again.rewritten
+    build_all(project, tmp_path / "froid", TODAY)
+    assert_same(output, tmp_path / "froid")
 
 
 def test_a_changed_setting_makes_every_page_anew(project: Path, tmp_path: Path) -> None:

@@ -199,10 +199,8 @@ class FederationPlugin(BasePlugin[FederationConfig]):
                 )
                 self.fingerprints[spec.src_uri] = fingerprint
                 self.dests.append(file.abs_dest_path)
-                # Section pages stay: the navigation of every page needs their titles, read while rendering them.
-                if spec.src_uri not in in_nav and incremental.unchanged(
-                    self.site_fingerprint, spec.src_uri, fingerprint, file.abs_dest_path
-                ):
+                # Section pages too: the navigation takes their titles from config.nav (on_config), not from rendering them.
+                if incremental.unchanged(self.site_fingerprint, spec.src_uri, fingerprint, file.abs_dest_path):
                     file.is_modified = _unchanged  # type: ignore[method-assign]  # MkDocs' dirty build skips it
             self._put(files, file)
         if incremental is not None:
