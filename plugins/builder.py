@@ -226,9 +226,9 @@ def build_both(
     show is converted from Markdown once, by the public site's process, which sends the conversions
     here as it goes (SentPages, ReceivedPages); the members' site renders its own pages first
     meanwhile. Pagefind (the largest memory of a build) runs only once the public site's process
-    has ended, and never twice at once: the public site's bundles while this process renders or
-    writes the letters, then the members' site's. Each site's output is the same bytes as a
-    one-process build's.
+    has ended, and never twice at once: the public site's bundles while this process renders, then
+    the members' site's while this process writes the letters. Each site's output is the same bytes
+    as a one-process build's.
     With one core (or BUILD_PROCESSES=1), the sites are built one after the other in this process.
     """
     public, members = Audience.PUBLIC, Audience.ADHERENTS
@@ -249,6 +249,7 @@ def build_both(
         received = ReceivedPages(receive)
         indexer = Background(functools.partial(index_when_built, other))
         indexer.start()  # waits for the public site's process to end, then indexes the site while this process renders
+        own_indexer: Background[SiteBuild] | None = None
         try:
             try:
                 own = build_site(
@@ -256,15 +257,19 @@ def build_both(
                 )
             finally:
                 received.close()
-            # While Pagefind indexes the public site's bundles, which waits for its process to end.
             own.prepare_index()
+            # Pagefind indexes the members' site's bundles once it has indexed the public site's, while this process
+            # writes the letters.
+            own_indexer = Background(functools.partial(index_after, indexer, own))
+            own_indexer.start()
             write_all_letters(content, staging, settings, previous)
         except BaseException:
             other.stop()
             indexer.join()
+            if own_indexer is not None:
+                own_indexer.join()
             raise
-        built = [indexer.result(), own]
-        own.index()
+        built = [indexer.result(), own_indexer.result()]
     share_bundle(staging / SITE_DIRS[public], staging / SITE_DIRS[members], link=True)
     return {site.site_dir.name: (site.pages, site.written) for site in built}
 
@@ -291,6 +296,13 @@ def build_public(
         rendered.close()
     built.prepare_index()
     return built
+
+
+def index_after(before: Background[SiteBuild], site: SiteBuild) -> SiteBuild:
+    """Index a site's search bundles once the indexing before has ended (one Pagefind at a time: 280 MB each)."""
+    before.join()
+    site.index()
+    return site
 
 
 def index_when_built(other: Worker[SiteBuild]) -> SiteBuild:
