@@ -198,9 +198,10 @@ def sources_cache(output: Path) -> Path:
 
 def _build_all(project: Path, output: Path, today: date, strict: bool, complete: bool) -> BuildResult:
     cache = SourceCache() if complete else SourceCache.open(sources_cache(output))
-    content = load_content(project, cache)
-    if cache.changed:
-        cache.save(sources_cache(output))
+    try:
+        content = load_content(project, cache)
+    finally:
+        cache.close()
     settings = federation_settings(project)
     staging = output.parent / f".{output.name}-staging"
     if staging.exists():
@@ -213,6 +214,7 @@ def _build_all(project: Path, output: Path, today: date, strict: bool, complete:
         shutil.rmtree(staging, ignore_errors=True)
         raise
     swap_in(staging, output)
+    cache.fill_later()  # an empty cache is filled after the build (plugins/model/cache.py)
     return BuildResult(output, {k: v[0] for k, v in built.items()}, {k: v[1] for k, v in built.items()})
 
 

@@ -96,7 +96,9 @@ class Preview:
         self.indexer = BackgroundIndexer()
         self.states = {a: Incremental(index=functools.partial(self._index_later, a)) for a in ORDER}
         self.rendered: dict = {}
-        self.sources_cache = SourceCache()  # the editors' files parsed, by their bytes: a refresh parses the changed ones
+        self.sources_cache = (
+            SourceCache()
+        )  # the editors' files parsed, by their bytes (in memory): a refresh parses the changed ones
         self.lock = threading.Lock()
         self.sources: tuple | None = None
         self.builds = 0
@@ -198,6 +200,7 @@ class Preview:
 
     def close(self) -> None:
         self.indexer.stop()
+        self.sources_cache.close()
         for folder in self.dirs.values():
             shutil.rmtree(folder, ignore_errors=True)
 

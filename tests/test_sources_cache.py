@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import shutil
+import time
 from pathlib import Path
 
 import pytest
@@ -24,11 +25,12 @@ def project(tmp_path: Path) -> Path:
 
 
 def test_a_load_from_the_cache_is_a_load_from_the_files(project: Path, tmp_path: Path) -> None:
-    cache = SourceCache()
-    first = load_content(project, cache)
-    assert cache.parsed > 50
     kept = tmp_path / "sources.cache"
-    cache.save(kept)
+    cache = SourceCache.open(kept)
+    first = load_content(project, cache)
+    assert cache.parsed > 50 and len(cache.missed) == cache.parsed  # an empty cache is filled afterwards
+    cache.fill(cache.missed)
+    cache.close()
     again = SourceCache.open(kept)
     assert repr(load_content(project, again)) == repr(first)
     assert again.parsed == 0 and not again.changed
@@ -40,6 +42,9 @@ def test_a_load_from_the_cache_is_a_load_from_the_files(project: Path, tmp_path:
     assert again.parsed == 1 and again.changed
     assert repr(edited) == repr(load_content(project))
     assert any(s.title.startswith("Relu —") for s in edited.sheets)
+    load_content(project, again)  # the entries of the removed file and of the sheet's first version are gone
+    assert again.parsed == 0 and not again.changed
+    again.close()
 
 
 def test_each_load_gets_its_own_objects(project: Path) -> None:
@@ -68,20 +73,35 @@ def test_a_broken_file_is_reported_the_same_from_the_cache(project: Path) -> Non
     assert cache.parsed == 0
 
 
-@pytest.mark.parametrize("kept", [b"", b"pas un cache", b"\x80\x04\x95garbage"])
+@pytest.mark.parametrize("kept", [b"", b"pas un cache", b"SQLite format 3\x00" + bytes(200)])
 def test_a_damaged_cache_is_an_empty_one(project: Path, tmp_path: Path, kept: bytes) -> None:
     path = tmp_path / "sources.cache"
     path.write_bytes(kept)
     cache = SourceCache.open(path)
     assert repr(load_content(project, cache)) == repr(load_content(project))
     assert cache.parsed > 50
+    cache.close()
 
 
 def test_the_build_keeps_it_beside_its_output(project: Path, tmp_path: Path) -> None:
+    """Filled after the first build, by a process of its own; the next build reads it."""
     output = tmp_path / "site"
     build_all(project, output, TODAY)
     kept = sources_cache(output)
     assert kept.is_file() and kept.parent == output.parent and kept.name.startswith(".")
+    deadline = time.monotonic() + 60
+    while True:
+        cache = SourceCache.open(kept)
+        load_content(project, cache)
+        cache.close()
+        if cache.parsed == 0 or time.monotonic() > deadline:
+            break
+        time.sleep(0.2)
+    assert cache.parsed == 0
+    sheet = project / "toolbox/protocoles/protocole-avk.md"
+    sheet.write_text(sheet.read_text("utf-8") + "\nUne ligne de plus.\n", "utf-8")
+    build_all(project, output, TODAY)  # parses the edited sheet into the cache itself
     cache = SourceCache.open(kept)
     load_content(project, cache)
+    cache.close()
     assert cache.parsed == 0

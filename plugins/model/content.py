@@ -575,9 +575,17 @@ def load_content(root: Path | str, cache: SourceCache | None = None) -> Content:
 
     cache: the files parsed by earlier loads, by their bytes (plugins/model/cache.py); this load's are kept in it.
     """
-    if cache is not None:
-        cache.start()
-    loader = _Loader(Path(root), cache)
+    if cache is None:
+        return _load(Path(root), None)
+    cache.start()
+    try:
+        return _load(Path(root), cache)
+    finally:
+        cache.finish()
+
+
+def _load(root: Path, cache: SourceCache | None) -> Content:
+    loader = _Loader(root, cache)
     themes = loader.load_themes()
     typed = lambda folder, fields, pattern=_SLUG: [  # noqa: E731
         (doc, values)
