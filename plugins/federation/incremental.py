@@ -67,7 +67,7 @@ class Incremental:
     # A build into a new folder (site_dir) takes the unchanged pages from the previous build's folder.
     previous: Path | None = None
     site_dir: Path | None = None
-    folders: set[Path] = field(default_factory=set)  # the folders made for links so far (one mkdir each, not one per page)
+    folders: set[Path] = field(default_factory=set)  # the folders made for links so far (one mkdir per folder)
 
     @classmethod
     def beside(cls, previous: Path, site_dir: Path) -> Incremental:
