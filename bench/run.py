@@ -230,6 +230,22 @@ def wait_for_discard(output: Path, timeout: float = 300) -> None:
         time.sleep(0.2)
 
 
+def wait_for_cache_filler(timeout: float = 120) -> None:
+    """Wait until the process that fills the editors' files cache after a first build has ended (plugins/model/cache.py):
+    it would run beside the next measure."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        running = False
+        for cmdline in Path("/proc").glob("[0-9]*/cmdline"):
+            try:
+                running = running or b"plugins.model.cache" in cmdline.read_bytes()
+            except OSError:
+                continue
+        if not running:
+            return
+        time.sleep(0.2)
+
+
 def edit_one_sheet(project: Path, line: str) -> None:
     sheet = sorted((project / "toolbox").rglob("*.md"))[1]
     sheet.write_text(sheet.read_text("utf-8") + f"\n{line}\n", encoding="utf-8")
@@ -430,6 +446,7 @@ def main() -> int:
             # Taking turns on the same machine: ours, then bare Material, then Hugo.
             build = [PY, str(ROOT / "build.py"), "--project", str(project), "--today", "2026-11-23"]
             ours = measured(build)
+            wait_for_cache_filler()
             bare_run = measured([PY, "-m", "mkdocs", "build", "-q", "-f", str(bare / "mkdocs.yml")])
             edit_one_sheet(project, "Modification avant la construction tiède.")
             # After an editor's one-file push: the unchanged pages, outputs and search bundles of the previous build are
