@@ -140,7 +140,7 @@ def test_no_form_collects_a_field_the_page_does_not_name(sample_site: Path, tmp_
 
 
 def test_every_letter_links_to_the_page(sample_site: Path) -> None:
-    letters = sorted((sample_site / "lettres").glob("*.*"))
+    letters = sorted(p for p in (sample_site / "lettres").glob("*.*") if not p.name.startswith("."))  # not the build's cache
     assert len(letters) >= 6
     for letter in letters:
         assert f"https://msp-pdl.example.org/{PAGE}/" in letter.read_text("utf-8"), letter.name

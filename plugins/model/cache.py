@@ -82,14 +82,18 @@ class SourceCache:
         return self.parsed > 0 or self._stale
 
     def start(self) -> None:
-        """Begin a load: the entries it does not read are removed when it finishes."""
+        """Begin a load: the entries it does not read are removed when it finishes.
+
+        IMMEDIATE: the load will write, and waits (timeout) for a filler still writing; a deferred
+        transaction would fail at its first write instead, without waiting.
+        """
         self._used = set()
         self.parsed = 0
         self._stale = False
         self.missed = []
-        # Empty: every file is to parse; the files' file is filled after the build (the preview's, in memory, now).
+        self._db.execute("BEGIN IMMEDIATE")
+        # Empty: every file is to parse, and a file's cache is filled after the build (the preview's, in memory, now).
         self._defer = self.path is not None and self._db.execute("SELECT count(*) FROM parsed").fetchone()[0] == 0
-        self._db.execute("BEGIN")
 
     def finish(self) -> None:
         """End a load: keep what it parsed, drop the entries of files it did not read."""
@@ -149,7 +153,7 @@ class SourceCache:
 
     def fill(self, missed: list[tuple[str, str, str]]) -> None:
         """Parse each file into the cache, if it is still what the load read (same key)."""
-        self._db.execute("BEGIN")
+        self._db.execute("BEGIN IMMEDIATE")
         for key, name, rel in missed:
             try:
                 with open(name, "rb") as file:
