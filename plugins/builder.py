@@ -20,7 +20,7 @@ from mkdocs.commands.build import build as mkdocs_build
 from mkdocs.config import load_config
 from mkdocs.config.defaults import MkDocsConfig
 
-from plugins.federation.incremental import Incremental
+from plugins.federation.incremental import Fingerprinter, Incremental
 from plugins.federation.plugin import FederationPlugin, settings_of
 from plugins.letters.publish import write_letters
 from plugins.locking import FileLock
@@ -76,6 +76,7 @@ def build_site(
     rendered: dict | None = None,
     site_url: str | None = None,
     previous: Path | None = None,
+    fingerprinter: Fingerprinter | None = None,
 ) -> SiteBuild:
     """Build one site into a new folder: its pages with MkDocs from an already loaded model, then every other output.
 
@@ -87,7 +88,7 @@ def build_site(
     config = site_config(content.root, audience, site_dir, site_url, strict)
     plugin = federation_plugin(config)
     state = Incremental.beside(previous, site_dir) if previous else Incremental(site_dir=site_dir)
-    plugin.prepare(content, audience, today, rendered, state, settings)
+    plugin.prepare(content, audience, today, rendered, state, settings, fingerprinter=fingerprinter)
     logger = logging.getLogger("mkdocs.commands.build")
     if NO_DIRTY_WARNING not in logger.filters:
         logger.addFilter(NO_DIRTY_WARNING)
@@ -237,8 +238,19 @@ def build_both(
     before = {a: previous / SITE_DIRS[a] if previous and (previous / SITE_DIRS[a]).is_dir() else None for a in (public, members)}
     if build_processes() < 2:
         rendered: dict = {}  # pages shared by both sites are converted from Markdown once
+        fingerprinter = Fingerprinter()  # and each item fingerprinted once
         built = [
-            build_site(content, a, staging / SITE_DIRS[a], today, settings, strict, rendered, previous=before[a])
+            build_site(
+                content,
+                a,
+                staging / SITE_DIRS[a],
+                today,
+                settings,
+                strict,
+                rendered,
+                previous=before[a],
+                fingerprinter=fingerprinter,
+            )
             for a in (public, members)
         ]
         write_all_letters(content, staging, settings, previous)

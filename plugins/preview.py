@@ -26,7 +26,7 @@ from mkdocs.commands.build import build as mkdocs_build
 from mkdocs.livereload import LiveReloadServer
 
 from plugins.builder import NO_DIRTY_WARNING, SITE_DIRS, federation_plugin, federation_settings, site_config
-from plugins.federation.incremental import Incremental
+from plugins.federation.incremental import Fingerprinter, Incremental
 from plugins.model import Audience, ContentError, load_content
 from plugins.model.cache import SourceCache
 from plugins.outputs.search import index_site, share_bundle
@@ -149,12 +149,20 @@ class Preview:
                 return
             if len(self.rendered) > 4 * len(content.sheets) + 4000:
                 self.rendered.clear()  # old versions of edited pages: start afresh now and then
+            fingerprinter = Fingerprinter()  # each item's fingerprint made once for both sites
             try:
                 for audience in ORDER:
                     config = site_config(self.project, audience, self.dirs[audience], self.url(audience))
                     state = self.states[audience]
                     federation_plugin(config).prepare(
-                        content, audience, self.today, self.rendered, state, settings, keep_rendered=True
+                        content,
+                        audience,
+                        self.today,
+                        self.rendered,
+                        state,
+                        settings,
+                        keep_rendered=True,
+                        fingerprinter=fingerprinter,
                     )
                     mkdocs_build(config, serve_url=self.url(audience), dirty=True)
                     write_site_outputs(

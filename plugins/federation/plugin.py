@@ -94,6 +94,7 @@ class FederationPlugin(BasePlugin[FederationConfig]):
         self.written = 0
         self.settings: FederationSettings | None = None
         self.keep_rendered = False
+        self.fingerprinter: Fingerprinter | None = None
         self._markdown: markdown.Markdown | None = None
         self._files: Files | None = None  # the build's files, for the conversions made while rendering
         self._deferred: set[str] = set()  # the pages whose conversion waits for their rendering
@@ -107,6 +108,7 @@ class FederationPlugin(BasePlugin[FederationConfig]):
         incremental: Incremental | None = None,
         settings: FederationSettings | None = None,
         keep_rendered: bool = False,
+        fingerprinter: Fingerprinter | None = None,
     ) -> None:
         """Hand over an already loaded model (and the pages another build rendered), so that builds share work.
 
@@ -119,12 +121,15 @@ class FederationPlugin(BasePlugin[FederationConfig]):
         With incremental, the build skips the pages its previous build wrote from the same plan (the
         preview's are in place; a build's are linked from the previous build's folder); MkDocs must
         then be run with dirty=True, which does not clear the folder.
+        fingerprinter: the fingerprints of the model's items, shared with the other site's build in the
+        same process (the same model: each item's fingerprint made once for both sites).
         """
         self.content, self.audience, self.today = content, audience, today
         self.rendered = rendered
         self.incremental = incremental
         self.settings = settings
         self.keep_rendered = keep_rendered
+        self.fingerprinter = fingerprinter
 
     def on_config(self, config: MkDocsConfig) -> MkDocsConfig:
         self._markdown = None  # one parser per build, made with this configuration's extensions
@@ -178,7 +183,7 @@ class FederationPlugin(BasePlugin[FederationConfig]):
             # have links depend on every page and file (an offer added or removed renders them anew, not the others).
             targets = digest(sorted(self.specs), attachments, sorted(f.src_uri for f in files))
             self.fingerprints, self.dests, self.written = {}, [], 0
-            fingerprint_of = Fingerprinter()
+            fingerprint_of = self.fingerprinter or Fingerprinter()
         order = list(self.specs.values())
         if self.audience is Audience.ADHERENTS:
             # The members' site renders its own pages first: meanwhile, the public site's build sends the conversions of
