@@ -25,13 +25,14 @@ import watchdog.observers
 from mkdocs.commands.build import build as mkdocs_build
 from mkdocs.livereload import LiveReloadServer
 
-from plugins.builder import NO_DIRTY_WARNING, SITE_DIRS, federation_plugin, federation_settings, site_config
+from plugins.builder import NO_DIRTY_WARNING, SITE_DIRS, build_processes, federation_plugin, federation_settings, site_config
 from plugins.federation.incremental import Fingerprinter, Incremental
-from plugins.model import Audience, ContentError, load_content
+from plugins.model import Audience, Content, ContentError, load_content
 from plugins.model.cache import SourceCache
 from plugins.outputs.search import index_site, share_bundle
 from plugins.outputs.site import write_site_outputs
-from plugins.settings import SettingsError
+from plugins.processes import Worker
+from plugins.settings import FederationSettings, SettingsError
 
 log = logging.getLogger("plugins.preview")
 WATCHED = ("content", "toolbox", "newsletters", "mkdocs.yml")
@@ -149,33 +150,8 @@ class Preview:
                 return
             if len(self.rendered) > 4 * len(content.sheets) + 4000:
                 self.rendered.clear()  # old versions of edited pages: start afresh now and then
-            fingerprinter = Fingerprinter()  # each item's fingerprint made once for both sites
             try:
-                for audience in ORDER:
-                    config = site_config(self.project, audience, self.dirs[audience], self.url(audience))
-                    state = self.states[audience]
-                    federation_plugin(config).prepare(
-                        content,
-                        audience,
-                        self.today,
-                        self.rendered,
-                        state,
-                        settings,
-                        keep_rendered=True,
-                        fingerprinter=fingerprinter,
-                    )
-                    mkdocs_build(config, serve_url=self.url(audience), dirty=True)
-                    write_site_outputs(
-                        content,
-                        audience,
-                        self.dirs[audience],
-                        self.url(audience),
-                        config.site_name,
-                        self.today,
-                        federation_plugin(config).search_bundles,
-                        state.output,
-                        state.index if state.written else None,
-                    )
+                self._build_both(content, settings)
             except Exception:  # noqa: BLE001 - the servers keep the previous version
                 traceback.print_exc()
                 print("Aperçu non mis à jour : la construction a échoué (voir ci-dessus).")
@@ -185,6 +161,70 @@ class Preview:
             self.last_seconds = time.perf_counter() - start
             written = sum(s.written for s in self.states.values())
             print(f"Aperçu à jour en {self.last_seconds:.1f} s ({written} pages réécrites).", flush=True)
+
+    def _build_both(self, content: Content, settings: FederationSettings) -> None:
+        """Build both sites in place: on two cores, the public site in a forked process meanwhile (as builder.py does).
+
+        The search bundles are indexed afterwards, the public site's first: the members' site takes its shared bundle.
+        """
+        if build_processes() < 2:
+            fingerprinter = Fingerprinter()  # each item's fingerprint made once for both sites
+            for audience in ORDER:
+                self._build(audience, content, settings, fingerprinter, self.states[audience].index)
+            return
+        other = Worker(self._build_apart, Audience.PUBLIC, content, settings)
+        pending: dict[str, list[str]] = {}
+        members = Audience.ADHERENTS
+        try:
+            self._build(members, content, settings, Fingerprinter(), lambda site, bundles: pending.update(bundles))
+        finally:
+            public = self.states[Audience.PUBLIC]
+            try:
+                kept, public_pending = other.result()
+            except BaseException:
+                public.site = ""  # the other process may have written part of the site: all anew next time
+                public.outputs.clear()
+                raise
+            public.site, public.pages, public.dests, public.outputs, public.written, public.bundles = kept
+        if public_pending:
+            self._index_later(Audience.PUBLIC, self.dirs[Audience.PUBLIC], public_pending)
+        if pending:
+            self._index_later(members, self.dirs[members], pending)
+
+    def _build_apart(self, audience: Audience, content: Content, settings: FederationSettings) -> tuple[tuple, dict]:
+        """Build one site in the forked process: hand back its new state and the search bundles to index."""
+        pending: dict[str, list[str]] = {}
+        self._build(audience, content, settings, Fingerprinter(), lambda site, bundles: pending.update(bundles))
+        state = self.states[audience]
+        return (state.site, state.pages, state.dests, state.outputs, state.written, state.bundles), pending
+
+    def _build(
+        self,
+        audience: Audience,
+        content: Content,
+        settings: FederationSettings,
+        fingerprinter: Fingerprinter,
+        index: Callable[[Path, dict[str, list[str]]], None] | None,
+    ) -> None:
+        """Build one site in its folder, over its previous version (MkDocs' dirty build: unchanged pages stay)."""
+        config = site_config(self.project, audience, self.dirs[audience], self.url(audience))
+        state = self.states[audience]
+        plugin = federation_plugin(config)
+        plugin.prepare(
+            content, audience, self.today, self.rendered, state, settings, keep_rendered=True, fingerprinter=fingerprinter
+        )
+        mkdocs_build(config, serve_url=self.url(audience), dirty=True)
+        write_site_outputs(
+            content,
+            audience,
+            self.dirs[audience],
+            self.url(audience),
+            config.site_name,
+            self.today,
+            plugin.search_bundles,
+            state.output,
+            index if state.written else None,
+        )
 
     def servers(self) -> dict[Audience, LiveReloadServer]:
         """Return one live-reload server per site, both watching the sources."""

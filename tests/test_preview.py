@@ -66,7 +66,12 @@ def edit(path: Path, old: str, new: str) -> None:
     path.write_text(text.replace(old, new, 1), encoding="utf-8")
 
 
-def test_each_incremental_rebuild_writes_what_a_full_build_writes(preview: Preview, tmp_path: Path) -> None:
+@pytest.mark.parametrize("processes", ["1", "2"])
+def test_each_incremental_rebuild_writes_what_a_full_build_writes(
+    preview: Preview, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, processes: str
+) -> None:
+    """With two processes, the public site is built in a forked one, which hands its state back."""
+    monkeypatch.setenv("BUILD_PROCESSES", processes)
     project = preview.project
     preview.refresh()
     total = sum(s.written for s in preview.states.values())
@@ -102,6 +107,11 @@ def test_each_incremental_rebuild_writes_what_a_full_build_writes(preview: Previ
     edit(project / "mkdocs.yml", "site_name: ", "site_name: Aperçu — ")
     preview.refresh()
     assert_same_as_full_build(preview, project, tmp_path)
+
+    # Nothing changed since: no page written again (the public site's state came back from its process).
+    preview.sources = None
+    preview.refresh()
+    assert {a.value: s.written for a, s in preview.states.items()} == {"public": 0, "adherents": 0}
 
 
 def test_a_broken_file_keeps_the_previous_preview_and_says_why(preview: Preview, tmp_path: Path, capsys) -> None:
@@ -176,3 +186,30 @@ def test_serve_follows_an_edit_on_both_sites_and_stops_cleanly(tmp_path: Path) -
         output, _ = process.communicate(timeout=60)
     assert "Aperçu à jour" in output and "Traceback" not in output
     assert "Arrêt de l'aperçu." in output
+
+
+def test_a_failure_in_the_public_sites_process_is_made_good_next_time(
+    preview: Preview, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys
+) -> None:
+    """The forked process may have written part of the public site before failing: the next refresh redoes it all."""
+    from plugins import preview as preview_module
+
+    monkeypatch.setenv("BUILD_PROCESSES", "2")
+    project = preview.project
+    preview.refresh()
+    real = preview_module.write_site_outputs
+
+    def failing(content, audience, *args, **kwargs):  # type: ignore[no-untyped-def]
+        if audience is Audience.PUBLIC:
+            raise RuntimeError("sorties du site public en panne")
+        return real(content, audience, *args, **kwargs)
+
+    monkeypatch.setattr(preview_module, "write_site_outputs", failing)
+    public_sheet = next(p for p in sorted((project / "toolbox").rglob("*.md")) if "access: public" in p.read_text("utf-8"))
+    edit(public_sheet, "title: ", "title: Titre en panne — ")
+    preview.refresh()
+    assert "la construction a échoué" in capsys.readouterr().out
+    monkeypatch.setattr(preview_module, "write_site_outputs", real)
+    edit(public_sheet, "title: Titre en panne — ", "title: ")  # back to what the states say was built
+    preview.refresh()
+    assert_same_as_full_build(preview, project, tmp_path)
