@@ -213,3 +213,38 @@ def test_a_failure_in_the_public_sites_process_is_made_good_next_time(
     edit(public_sheet, "title: Titre en panne — ", "title: ")  # back to what the states say was built
     preview.refresh()
     assert_same_as_full_build(preview, project, tmp_path)
+
+
+def test_the_preview_hears_edits_not_reads(tmp_path: Path) -> None:
+    """Each refresh reads every source: the servers' observers must not take those reads for edits."""
+    import threading
+
+    from watchdog.events import FileSystemEventHandler
+
+    from plugins.preview import ChangesObserver
+
+    source = tmp_path / "fiche.md"
+    source.write_text("---\ntitle: Fiche\n---\n", "utf-8")
+    heard: list[str] = []
+    event = threading.Event()
+
+    class Handler(FileSystemEventHandler):
+        def on_any_event(self, ev) -> None:  # type: ignore[no-untyped-def]
+            if not ev.is_directory:
+                heard.append(type(ev).__name__)
+                event.set()
+
+    observer = ChangesObserver()
+    observer.schedule(Handler(), str(tmp_path), recursive=True)
+    observer.start()
+    try:
+        time.sleep(0.3)
+        for _ in range(20):
+            source.read_bytes()
+        assert not event.wait(1.0), heard
+        source.write_text("---\ntitle: Fiche relue\n---\n", "utf-8")
+        assert event.wait(5.0)
+        assert heard and all(name in {"FileModifiedEvent", "FileClosedEvent"} for name in heard), heard
+    finally:
+        observer.stop()
+        observer.join(timeout=10)
