@@ -8,8 +8,12 @@ from __future__ import annotations
 
 import contextlib
 import fcntl
+import io
+import logging
 import multiprocessing
+import os
 import queue
+import sys
 import threading
 import traceback
 from collections.abc import Callable
@@ -65,6 +69,39 @@ class Worker(Generic[T]):
         self._process.join()
 
 
+def fresh_std_streams() -> None:
+    """In a forked process, write to stdout and stderr through new objects, and have logging's handlers do so.
+
+    A fork copies the other threads' locks, not the threads: the preview forks while its servers
+    may be writing their request lines, and a lock held then would never be released in the new
+    process, which would hang at its first warning. The old objects are left unflushed (their
+    content is the parent's to write).
+    """
+    for name, number in (("stdout", 1), ("stderr", 2)):
+        old = getattr(sys, name)
+        if old is None:
+            continue
+        try:
+            descriptor = old.fileno()
+        except (AttributeError, OSError, ValueError):
+            descriptor = number
+        new = io.TextIOWrapper(
+            io.FileIO(os.dup(descriptor), "w"),
+            encoding=getattr(old, "encoding", None) or "utf-8",
+            errors=getattr(old, "errors", None) or "strict",
+            line_buffering=True,
+        )
+        setattr(sys, name, new)
+        loggers = [
+            logging.getLogger(),
+            *(lg for lg in logging.Logger.manager.loggerDict.values() if isinstance(lg, logging.Logger)),
+        ]
+        for logger in loggers:
+            for handler in logger.handlers:
+                if isinstance(handler, logging.StreamHandler) and handler.stream is old:
+                    handler.stream = new  # not setStream(): it would flush the old stream, under its lock
+
+
 class RemoteTraceback(Exception):
     """Where an exception of a worker process was raised, shown under it."""
 
@@ -73,6 +110,7 @@ class RemoteTraceback(Exception):
 
 
 def _work(send: Any, function: Callable[..., Any], args: tuple) -> None:
+    fresh_std_streams()
     try:
         outcome: tuple[bool, Any, str] = (True, function(*args), "")
     except BaseException as exc:  # noqa: BLE001 - handed over to the parent process

@@ -95,3 +95,66 @@ def test_an_error_in_the_other_process_comes_back_with_its_message_and_where_it_
 def test_a_page_name_that_is_not_a_slug_stops_the_search_index(tmp_path: Path) -> None:
     with pytest.raises(SearchIndexError, match="nom de page inattendu"):
         index_bundle(tmp_path, "pagefind", ["actualites/a,b.md"])
+
+
+def _warn_and_return() -> str:
+    import logging as logging_module
+
+    logging_module.getLogger("mkdocs.test").warning("un avertissement écrit par le second processus")
+    print("une ligne écrite par le second processus")
+    return "fini"
+
+
+def test_a_worker_writes_even_if_another_thread_held_the_stream_at_the_fork(tmp_path: Path, monkeypatch) -> None:
+    """The preview forks while its servers write: a stream lock held by another thread at the fork stays held in the
+    forked process. Its writes go through new objects (processes.fresh_std_streams), so it does not hang."""
+    import io
+    import logging as logging_module
+    import sys
+    import threading
+
+    release = threading.Event()
+    entered = threading.Event()
+    target = (tmp_path / "sortie.txt").open("wb")
+
+    class Slow(io.RawIOBase):
+        """A stream whose writes wait: the thread writing holds the buffered stream's lock meanwhile."""
+
+        def writable(self) -> bool:
+            return True
+
+        def fileno(self) -> int:
+            return target.fileno()
+
+        def write(self, data) -> int:  # type: ignore[no-untyped-def]
+            entered.set()
+            release.wait(30)
+            return target.write(bytes(data))
+
+    # Before forking, multiprocessing flushes the streams, waiting for the lock; another thread may take it again
+    # between that flush and the fork. The test makes that moment certain: no flush.
+    import multiprocessing.util
+
+    monkeypatch.setattr(multiprocessing.util, "_flush_std_streams", lambda: None)
+    stream = io.TextIOWrapper(io.BufferedWriter(Slow(), buffer_size=16), encoding="utf-8")
+    monkeypatch.setattr(sys, "stderr", stream)
+    handler = logging_module.StreamHandler(stream)
+    logger = logging_module.getLogger("mkdocs.test")
+    logger.addHandler(handler)
+    writer = threading.Thread(target=lambda: (stream.write("x" * 64), stream.flush()), daemon=True)
+    writer.start()
+    try:
+        assert entered.wait(10)
+        worker = Worker(_warn_and_return)  # forked while the writer thread holds the stream
+        worker._process.join(20)
+        hung = worker._process.is_alive()
+        if hung:
+            worker.stop()
+        assert not hung, "the forked process hung on the stream another thread held"
+        assert worker.result() == "fini"
+    finally:
+        release.set()
+        writer.join(10)
+        logger.removeHandler(handler)
+        target.close()
+    assert "un avertissement écrit par le second processus" in (tmp_path / "sortie.txt").read_text("utf-8")
