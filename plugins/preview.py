@@ -1,10 +1,12 @@
 """Preview both sites locally with live reload (`build.py serve`).
 
 One preview holds both sites. The first change noticed by either server rebuilds both, once:
-the content is loaded once, each page's Markdown converted once for both sites, and only the
-pages whose plan changed since the previous build are written again (see
-plugins/federation/incremental.py). The search index is rebuilt in the background after the
-pages, so that the browser reloads as soon as the pages are written.
+the content is loaded once (only the changed files parsed again, plugins/model/cache.py), and
+only the pages whose plan changed since the previous build are written again (see
+plugins/federation/incremental.py). On two cores the public site is rebuilt in a forked process
+meanwhile (each process converts the pages it writes; with one, a page both sites show is
+converted once). The search index is rebuilt in the background after the pages, so that the
+browser reloads as soon as the pages are written.
 """
 
 from __future__ import annotations
@@ -116,9 +118,8 @@ class Preview:
         self.indexer = BackgroundIndexer()
         self.states = {a: Incremental(index=functools.partial(self._index_later, a)) for a in ORDER}
         self.rendered: dict = {}
-        self.sources_cache = (
-            SourceCache()
-        )  # the editors' files parsed, by their bytes (in memory): a refresh parses the changed ones
+        # The editors' files parsed, by their bytes (in memory): a refresh parses the changed ones.
+        self.sources_cache = SourceCache()
         self.lock = threading.Lock()
         self.sources: tuple | None = None
         self.builds = 0
