@@ -29,6 +29,7 @@ import sys
 import tempfile
 import threading
 import time
+import urllib.parse
 import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
@@ -37,7 +38,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from bench.generate import generate  # noqa: E402
-from plugins.website.plan import OWN_BUNDLE, SHARED_BUNDLE  # noqa: E402
+from plugins.website.plan import is_search_bundle  # noqa: E402
 from tests.conftest import free_port  # noqa: E402
 
 PY = sys.executable
@@ -171,7 +172,7 @@ def search_bytes(site: Path, query: str) -> tuple[int, int]:
             "response",
             lambda r: (
                 bodies.__setitem__(r.url, r.body())
-                if (f"/{SHARED_BUNDLE}/" in r.url or f"/{OWN_BUNDLE}/" in r.url) and r.status == 200
+                if any(map(is_search_bundle, urllib.parse.urlsplit(r.url).path.split("/"))) and r.status == 200
                 else None
             ),
         )
@@ -478,6 +479,8 @@ def main() -> int:
             print(
                 f"octets téléchargés pour une recherche (« protocole ») : {served / 1000:.0f} ko compressés ({raw / 1000:.0f} ko bruts)"
             )
+            raw, served = search_bytes(project / "site/adherents", "protocole")
+            print(f"  la même, espace adhérents : {served / 1000:.0f} ko compressés ({raw / 1000:.0f} ko bruts)")
             print(f"rendu d'une lettre : {letter_render_seconds(project) * 1000:.0f} ms")
             preview = None
             if not args.skip_serve and scale in (1, 10):

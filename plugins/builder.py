@@ -258,7 +258,7 @@ def build_both(
             site.index()
     else:
         receive, send = multiprocessing.get_context("fork").Pipe(duplex=False)
-        other = Worker(build_public, content, staging, today, settings, strict, before[public], send)
+        other = Worker(build_public, content, staging, today, settings, strict, before[public], send, close=(receive,))
         send.close()
         received = ReceivedPages(receive)
         indexer = Background(functools.partial(index_when_built, other))

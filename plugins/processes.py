@@ -34,12 +34,15 @@ class Worker(Generic[T]):
     """A function run at once in a forked process, which starts with this one's memory (the loaded model).
 
     Its result, or its exception, comes back pickled; the process has ended when result() returns.
+    close: this process's ends of pipes to the worker, closed in the worker first. A fork copies every
+    open pipe: a worker holding the reading end of the pipe it writes to would never learn that this
+    process has stopped reading, and would wait forever once the pipe is full.
     """
 
-    def __init__(self, function: Callable[..., T], *args: Any) -> None:
+    def __init__(self, function: Callable[..., T], *args: Any, close: tuple[Connection, ...] = ()) -> None:
         context = multiprocessing.get_context("fork")
         self._receive, send = context.Pipe(duplex=False)
-        self._process = context.Process(target=_work, args=(send, function, args), daemon=True)
+        self._process = context.Process(target=_work, args=(send, function, args, close), daemon=True)
         self._process.start()
         send.close()
         self._outcome: tuple[bool, Any, str] | None = None
@@ -109,7 +112,9 @@ class RemoteTraceback(Exception):
         return f"\n{self.args[0]}"
 
 
-def _work(send: Any, function: Callable[..., Any], args: tuple) -> None:
+def _work(send: Any, function: Callable[..., Any], args: tuple, close: tuple[Connection, ...] = ()) -> None:
+    for inherited in close:
+        inherited.close()
     fresh_std_streams()
     try:
         outcome: tuple[bool, Any, str] = (True, function(*args), "")

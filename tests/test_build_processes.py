@@ -6,9 +6,11 @@ checked against a one-process build in test_warm_build.py.
 
 from __future__ import annotations
 
+import contextlib
 import multiprocessing
 import os
 import signal
+import threading
 import time
 from pathlib import Path
 
@@ -80,6 +82,40 @@ def test_the_members_site_neither_waits_nor_fails_when_the_other_process_dies() 
     found = [n for n in range(300) if received.pop(KEYS[n]) is not None]
     assert 0 < len(found) < 300  # what arrived is used, the rest is converted here
     received.close()
+
+
+def send_many(send, rounds: int) -> int:
+    sent = SentPages(send)
+    for n in range(rounds * len(KEYS)):
+        sent[KEYS[n % len(KEYS)]] = page(n % len(KEYS))
+    sent.close()
+    return rounds * len(KEYS)
+
+
+@pytest.mark.parametrize("close", [True, False])
+def test_the_other_process_ends_when_the_members_site_stops_reading_before_it_is_done(close: bool) -> None:
+    """The members' site done first (its pages were its own, or unchanged) stops reading: the public site's process must
+    not wait for room in a full pipe (7 MB sent, 1 MB of pipe). The fork copies this process's reading end: the worker
+    closes it (close=), else its writes would wait forever for a reader that is itself."""
+    receive, send = pipe()
+    worker = Worker(send_many, send, 8, close=(receive,) if close else ())
+    send.close()
+    received = ReceivedPages(receive)
+    received.close()  # before reading anything
+
+    def wait() -> None:
+        with contextlib.suppress(RuntimeError):
+            worker.result()
+
+    done = threading.Thread(target=wait, daemon=True)
+    done.start()
+    done.join(timeout=10)
+    stuck = done.is_alive()
+    if stuck:
+        worker.stop()  # its result() then says that it stopped
+    assert stuck is not close
+    if close:
+        assert worker.result() == 8 * len(KEYS)
 
 
 def test_an_error_in_the_other_process_comes_back_with_its_message_and_where_it_was_raised() -> None:

@@ -16,7 +16,7 @@ from plugins.builder import build_site, federation_settings
 from plugins.federation.incremental import CACHE_FILE
 from plugins.model import Audience, load_content
 from plugins.preview import ORDER, Preview
-from plugins.website.plan import OWN_BUNDLE, SHARED_BUNDLE
+from plugins.website.plan import OWN_BUNDLE, SHARED_BUNDLE, is_search_bundle
 from tests.conftest import REPO, TODAY, free_port
 
 SOURCES = ("content", "toolbox", "newsletters")
@@ -34,7 +34,7 @@ def tree(root: Path) -> dict[str, bytes]:
     return {
         p.relative_to(root).as_posix(): p.read_bytes()
         for p in sorted(root.rglob("*"))
-        if p.is_file() and p.relative_to(root).parts[0] not in (SHARED_BUNDLE, OWN_BUNDLE, CACHE_FILE)
+        if p.is_file() and not is_search_bundle(p.relative_to(root).parts[0]) and p.name != CACHE_FILE
     }
 
 

@@ -18,7 +18,7 @@ from plugins import builder, fingerprint
 from plugins.builder import build_all
 from plugins.federation.incremental import CACHE_FILE
 from plugins.fingerprint import code_version
-from plugins.website.plan import OWN_BUNDLE, SHARED_BUNDLE
+from plugins.website.plan import is_search_bundle
 from tests.conftest import REPO, TODAY
 
 SOURCES = ("content", "toolbox", "newsletters")
@@ -35,7 +35,7 @@ def project(tmp_path: Path) -> Path:
 
 def pagefind_variable(parts: tuple[str, ...]) -> bool:
     """Pagefind's files that differ from one run to the next on the same pages (filters, metadata, and the entry naming them)."""
-    if not {SHARED_BUNDLE, OWN_BUNDLE} & set(parts):
+    if not any(map(is_search_bundle, parts)):
         return False
     return "filter" in parts or parts[-1].endswith(".pf_meta") or parts[-1] == "pagefind-entry.json"
 
@@ -94,6 +94,26 @@ def test_nothing_changed_renders_no_page(project: Path, tmp_path: Path) -> None:
     assert again.rewritten == {"public": 0, "adherents": 0}, again.rewritten
     build_all(project, tmp_path / "froid", TODAY)
     assert_same(output, tmp_path / "froid")
+
+
+def test_a_sheets_body_is_written_on_its_page_only(project: Path, tmp_path: Path) -> None:
+    """Listings show cards (plan.SheetCard): an edited body writes the sheet's page, not the listings; a new title writes both."""
+    output = tmp_path / "site"
+    build_all(project, output, TODAY)
+    sheet = project / "toolbox/protocoles/protocole-avk.md"
+    text = sheet.read_text("utf-8")
+    sheet.write_text(text + "\nParagraphe ajouté après la relecture du protocole.\n", "utf-8")
+    body = build_all(project, output, TODAY)
+    assert body.rewritten == {"public": 0, "adherents": 1}, body.rewritten
+    sheet.write_text(text.replace("suivi des patients sous AVK", "suivi des patients sous antivitamines K", 1), "utf-8")
+    title = build_all(project, output, TODAY)
+    # Its page, the toolbox's home, the listings of its type, theme, stage and four keywords; on the public site, its
+    # teaser and the same listings but the keywords' (a locked sheet's keywords are not shown there).
+    assert title.rewritten == {"public": 5, "adherents": 9}, title.rewritten
+    build_all(project, tmp_path / "froid", TODAY)
+    assert_same(output, tmp_path / "froid")
+    listing = (output / "adherents/boite-a-outils/type/modele/index.html").read_text("utf-8")
+    assert "suivi des patients sous antivitamines K" in listing
 
 
 def test_a_changed_setting_makes_every_page_anew(project: Path, tmp_path: Path) -> None:

@@ -6,7 +6,7 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
-from typing import Any
+from typing import Any, Self
 
 from plugins.membership import MembershipSettings
 from plugins.model import Audience, Content, Item, JobOffer, Msp, NewsItem, Story, ToolboxSheet
@@ -69,12 +69,8 @@ class Attachment:
 
 
 @dataclass(frozen=True)
-class SheetTeaser:
-    """What the public may see of a members' sheet: never its body, headings, keywords or attachments.
-
-    Public templates get this view of every locked sheet instead of the sheet itself, so that no
-    template can print what it does not hold.
-    """
+class SheetView:
+    """What a card or a teaser shows of a toolbox sheet: never its body, headings, keywords or attachments."""
 
     slug: str
     folder: str
@@ -87,11 +83,32 @@ class SheetTeaser:
     collection = "toolbox"
 
     @classmethod
-    def of(cls, sheet: ToolboxSheet) -> SheetTeaser:
+    def of(cls, sheet: ToolboxSheet) -> Self:
         return cls(sheet.slug, sheet.folder, sheet.title, sheet.type, tuple(sheet.themes), sheet.stage, sheet.date, sheet.summary)
+
+
+@dataclass(frozen=True)
+class SheetTeaser(SheetView):
+    """What the public may see of a members' sheet.
+
+    Public templates get this view of every locked sheet instead of the sheet itself, so that no
+    template can print what it does not hold.
+    """
 
     def visible_to(self, audience: Audience) -> bool:
         return False
+
+
+@dataclass(frozen=True)
+class SheetCard(SheetView):
+    """A sheet in a listing, for readers who may read it (SitePlan.shown).
+
+    A listing's fingerprint is that of its cards (incremental.py): an edit to a sheet's body,
+    keywords or attachments writes the sheet's page again, not the listings that show it.
+    """
+
+    def visible_to(self, audience: Audience) -> bool:
+        return True
 
 
 def human_size(size: int) -> str:
@@ -101,9 +118,9 @@ def human_size(size: int) -> str:
     return f"{size / 1_000_000:.1f} Mo".replace(".", ",")
 
 
-def item_uri(item: Item | SheetTeaser) -> str:
+def item_uri(item: Item | SheetView) -> str:
     """Return the source URI of an item's page (mirrors the toolbox tree for relative links)."""
-    if isinstance(item, (ToolboxSheet, SheetTeaser)):
+    if isinstance(item, (ToolboxSheet, SheetView)):
         folder = f"{item.folder}/" if item.folder else ""
         return f"{SHEETS}/{folder}{item.slug}.md"
     if item.collection == "pages":
@@ -174,7 +191,12 @@ def search_bundles(specs: Iterable[PageSpec]) -> dict[str, list[str]]:
     return {name: pages for name, pages in bundles.items() if pages}
 
 
-def uri_of(thing: Item | SheetTeaser | Term) -> str:
+def is_search_bundle(name: str) -> bool:
+    """Tell whether a site's top folder is one of its search bundles (search_bundles)."""
+    return name in (SHARED_BUNDLE, OWN_BUNDLE)
+
+
+def uri_of(thing: Item | SheetView | Term) -> str:
     return term_uri(thing) if isinstance(thing, Term) else item_uri(thing)
 
 
@@ -330,9 +352,9 @@ class SitePlan:
                     search_filters(sheet, self.audience),
                 )
 
-    def shown(self, sheets: list[ToolboxSheet]) -> list[ToolboxSheet | SheetTeaser]:
-        """Return what this site's templates get of each sheet: the sheet if its readers may read it, else its teaser."""
-        return [s if s.visible_to(self.audience) else SheetTeaser.of(s) for s in sheets]
+    def shown(self, sheets: list[ToolboxSheet]) -> list[SheetView]:
+        """Return what this site's listings get of each sheet: its card if its readers may read it, else its teaser."""
+        return [SheetCard.of(s) if s.visible_to(self.audience) else SheetTeaser.of(s) for s in sheets]
 
     def downloads(self, sheet: ToolboxSheet) -> list[Download]:
         toolbox = (self.content.root / "toolbox").resolve()
