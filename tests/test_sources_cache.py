@@ -11,6 +11,7 @@ import pytest
 from plugins.builder import build_all, sources_cache
 from plugins.model import ContentError, Problem, load_content
 from plugins.model.cache import SourceCache
+from plugins.model.content import _MARKDOWN_LIKE, markdown_like
 from plugins.model.source import read_source
 from tests.conftest import REPO, TODAY
 
@@ -105,3 +106,18 @@ def test_the_build_keeps_it_beside_its_output(project: Path, tmp_path: Path) -> 
     load_content(project, cache)
     cache.close()
     assert cache.parsed == 0
+
+
+def test_the_files_are_found_in_pathlibs_order(tmp_path: Path) -> None:
+    """markdown_like walks with text, not pathlib, and must keep its order (by path components: "a/" before "a-b/",
+    which text order puts after), its extensions and its relative paths."""
+    folder = tmp_path / "racine" / "boite"
+    for name in ("a/x.md", "a-b/y.md", "a.b/z.md", "A/w.md", "a/b/c/d.md", "b.MD", "c.txt", "d.png", "é/e.markdown"):
+        (folder / name).parent.mkdir(parents=True, exist_ok=True)
+        (folder / name).write_text("---\ntitle: t\n---\n", "utf-8")
+    (folder / "dossier.md").mkdir()  # a folder is not a file
+    root = tmp_path / "racine"
+    expected = sorted(p for p in folder.rglob("*") if p.suffix.lower() in _MARKDOWN_LIKE and p.is_file())
+    assert markdown_like(root, "boite") == [(p.relative_to(root).as_posix(), p) for p in expected]
+    assert [rel for rel, _ in markdown_like(root, "boite")][:3] == ["boite/A/w.md", "boite/a/b/c/d.md", "boite/a/x.md"]
+    assert markdown_like(root, "absent") == []

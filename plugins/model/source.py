@@ -238,9 +238,9 @@ def parse_source(text: str, rel: str, path: Path) -> SourceDocument | Problem:
     return SourceDocument(path=path, rel=rel, meta=meta, body=body, body_line=body_line)
 
 
-def read_source(path: Path, root: Path) -> SourceDocument | Problem:
-    """Read a file from disk; never raise on editors' mistakes."""
-    return parse_read(path.read_bytes(), path.relative_to(root).as_posix(), path)
+def read_source(path: Path, root: Path, rel: str | None = None) -> SourceDocument | Problem:
+    """Read a file from disk; never raise on editors' mistakes (rel: path relative to root, as text, if known)."""
+    return parse_read(path.read_bytes(), path.relative_to(root).as_posix() if rel is None else rel, path)
 
 
 def parse_read(raw: bytes, rel: str, path: Path) -> SourceDocument | Problem:
