@@ -218,6 +218,7 @@ class SitePlan:
         self.privacy = privacy
         self.join_page = join_page  # the slug of the « Adhérer » page: members have joined, it is the public's only
         self.membership = membership  # with it, the « Adhérer » page shows the fee grid and the request form
+        self._views: dict[int, SheetView] = {}  # id of a sheet of the content -> its view (shown)
 
     def content_pages(self) -> list:
         """Return this site's editors' pages, the home text aside (the « Adhérer » page is the public's only)."""
@@ -353,8 +354,15 @@ class SitePlan:
                 )
 
     def shown(self, sheets: list[ToolboxSheet]) -> list[SheetView]:
-        """Return what this site's listings get of each sheet: its card if its readers may read it, else its teaser."""
-        return [SheetCard.of(s) if s.visible_to(self.audience) else SheetTeaser.of(s) for s in sheets]
+        """Return what this site's listings get of each sheet: its card if its readers may read it, else its teaser.
+
+        One view per sheet for all the listings: each is fingerprinted once (incremental.py).
+        """
+        views = self._views
+        for sheet in sheets:
+            if id(sheet) not in views:  # the content holds the sheets: their ids are theirs for the plan's life
+                views[id(sheet)] = SheetCard.of(sheet) if sheet.visible_to(self.audience) else SheetTeaser.of(sheet)
+        return [views[id(sheet)] for sheet in sheets]
 
     def downloads(self, sheet: ToolboxSheet) -> list[Download]:
         toolbox = (self.content.root / "toolbox").resolve()
