@@ -13,8 +13,10 @@ from __future__ import annotations
 
 import functools
 import logging
+import os
 import shutil
 import signal
+import stat
 import tempfile
 import threading
 import time
@@ -141,16 +143,21 @@ class Preview:
 
     def _sources(self) -> tuple:
         """Return the state (path, size, mtime) of every watched file: what a rebuild depends on."""
-        state = []
+        names = []
         for name in WATCHED:
-            path = self.project / name
-            paths = [path] if path.is_file() else sorted(p for p in path.rglob("*") if p.is_file())
-            for p in paths:
-                try:
-                    st = p.stat()
-                except FileNotFoundError:
-                    continue
-                state.append((str(p), st.st_size, st.st_mtime_ns))
+            path = os.fspath(self.project / name)
+            if os.path.isfile(path):
+                names.append(path)
+            for folder, _, files in os.walk(path):  # text paths: pathlib took 0.2 s at ten times the volume
+                names.extend(os.path.join(folder, f) for f in files)
+        state = []
+        for name in sorted(names):
+            try:
+                st = os.stat(name)
+            except FileNotFoundError:
+                continue
+            if stat.S_ISREG(st.st_mode):
+                state.append((name, st.st_size, st.st_mtime_ns))
         return tuple(state)
 
     def refresh(self) -> None:
@@ -245,6 +252,7 @@ class Preview:
             state.output,
             index if state.written else None,
         )
+        state.fingerprinter = None  # it holds this build's model: not kept beside the next one's
 
     def servers(self) -> dict[Audience, LiveReloadServer]:
         """Return one live-reload server per site, both watching the sources."""

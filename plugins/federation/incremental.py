@@ -126,6 +126,7 @@ class Incremental:
     previous: Path | None = None
     site_dir: Path | None = None
     folders: set[str] = field(default_factory=set)  # the folders made for links so far (one mkdir per folder)
+    fingerprinter: Fingerprinter | None = None  # the pages' (FederationPlugin.on_files), for the outputs' items
 
     @classmethod
     def beside(cls, previous: Path, site_dir: Path) -> Incremental:
@@ -186,7 +187,7 @@ class Incremental:
         Call it after the pages' build (finish), whose site fingerprint covers the code and settings.
         The preview's previous files are in place; a build links them from the previous build's folder.
         """
-        fingerprint = digest(self.site, name, inputs)
+        fingerprint = (self.fingerprinter or Fingerprinter())(self.site, name, inputs)
         kept = self.outputs.get(name)
         if kept is not None and kept[0] == fingerprint:
             if self.previous is None or self.site_dir is None:

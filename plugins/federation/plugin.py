@@ -184,6 +184,7 @@ class FederationPlugin(BasePlugin[FederationConfig]):
             targets = digest(sorted(self.specs), attachments, sorted(f.src_uri for f in files))
             self.fingerprints, self.dests, self.written = {}, [], 0
             fingerprint_of = self.fingerprinter or Fingerprinter()
+            incremental.fingerprinter = fingerprint_of  # the outputs' items are the pages': fingerprinted once
         order = list(self.specs.values())
         if self.audience is Audience.ADHERENTS:
             # The members' site renders its own pages first: meanwhile, the public site's build sends the conversions of
