@@ -143,6 +143,10 @@ class FederationPlugin(BasePlugin[FederationConfig]):
             except ContentError as exc:
                 raise PluginError(exc.report()) from None
         config.theme.dirs.insert(0, str(TEMPLATES))
+        if self.audience is Audience.ADHERENTS:
+            # Its sitemap lists no page (plugins/outputs/site.py writes it): rendering Material's, 8,075 pages at ten
+            # times the federation's volume, then throwing it away cost every build and preview refresh.
+            config.theme.static_templates.discard("sitemap.xml")
         share_theme_work(config.theme, escaped=TEMPLATES)
         if self.settings is None:  # run by MkDocs itself rather than by build.py
             try:
