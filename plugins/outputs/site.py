@@ -49,8 +49,8 @@ def write_site_outputs(
         own = {name: pages for name, pages in search.items() if audience is Audience.PUBLIC or name != SHARED_BUNDLE}
         index(site, own)
     if audience is Audience.ADHERENTS:
-        # No page listed; the empty file is kept because Material's script asks for it (feed links).
-        (site / "sitemap.xml.gz").unlink(missing_ok=True)
+        # No page listed (the federation plugin has Material's sitemap, and its .gz, not rendered for this site); the
+        # empty file is kept because Material's script asks for it (feed links).
         (site / "sitemap.xml").write_text(EMPTY_SITEMAP, encoding="utf-8")
         (site / "robots.txt").write_text("User-agent: *\nDisallow: /\n", encoding="utf-8")
     else:
