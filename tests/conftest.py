@@ -11,9 +11,11 @@ import shutil
 import socket
 import textwrap
 import threading
+import time
 from collections.abc import Iterator
 from datetime import date
 from pathlib import Path
+from typing import Any
 from urllib.parse import urlsplit
 
 import pytest
@@ -270,9 +272,16 @@ def free_port() -> int:
 
 
 @contextlib.contextmanager
-def static_server(root: Path) -> Iterator[str]:
-    """Serve a folder on 127.0.0.1 (a free port) for the duration of the block; yield its base URL."""
-    handler = functools.partial(_QuietHandler, directory=str(root))
+def static_server(root: Path, slow: tuple[str, float] | None = None) -> Iterator[str]:
+    """Serve a folder on 127.0.0.1 (a free port) for the duration of the block; yield its base URL.
+
+    slow=(prefix, seconds) answers the paths starting with prefix that much later, as a slow network would.
+    """
+    handler = (
+        functools.partial(_SlowHandler, slow, directory=str(root))
+        if slow
+        else functools.partial(_QuietHandler, directory=str(root))
+    )
     server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
@@ -287,6 +296,18 @@ def static_server(root: Path) -> Iterator[str]:
 class _QuietHandler(http.server.SimpleHTTPRequestHandler):
     def log_message(self, format: str, *args: object) -> None:  # noqa: A002 - stdlib signature
         pass
+
+
+class _SlowHandler(_QuietHandler):
+    def __init__(self, slow: tuple[str, float], *args: Any, **kwargs: Any) -> None:
+        self.slow = slow
+        super().__init__(*args, **kwargs)
+
+    def do_GET(self) -> None:
+        prefix, seconds = self.slow
+        if self.path.startswith(prefix):
+            time.sleep(seconds)
+        super().do_GET()
 
 
 @pytest.fixture(scope="session")

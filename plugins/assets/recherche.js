@@ -1,26 +1,41 @@
 // Start Pagefind's interface on the search page; "?q=" comes from the search forms of other pages.
 // The site's search bundles come from the page (plan.search_bundles): the first one, and the others merged in.
+//
+// The bundles are merged, and every bundle's filters loaded, before the interface starts: Pagefind UI 1.5
+// asks for the filters without waiting and then shows the filters its first search counted, and a search
+// counts only the filters already loaded. On a slow machine a whole filter (« Département ») went missing.
+// The interface imports the same module (same URL), so it finds the bundles merged and does not merge again.
 window.addEventListener("DOMContentLoaded", function () {
   var bundles = document.getElementById("recherche").getAttribute("data-bundles").split(" ").filter(Boolean)
     .map(function (path) { return new URL(path, document.baseURI).pathname; });
   if (!bundles.length || typeof PagefindUI === "undefined") { return; }
-  var ui = new PagefindUI({
-    element: "#recherche",
-    bundlePath: bundles[0],
-    mergeIndex: bundles.slice(1).map(function (path) { return { bundlePath: path }; }),
-    showSubResults: true,
-    showImages: false,
-    resetStyles: false,
-    // Beside the results on wide screens; on phones the filters are pills above them, all closed.
-    openFilters: window.matchMedia("(min-width: 40em)").matches ? ["Rubrique"] : [],
-    translations: { placeholder: "Rechercher (ex. : protocole, infirmier, Nantes)" }
-  });
-  // Pagefind's field only has a title: give it a real accessible name.
-  (function label() {
-    var input = document.querySelector("#recherche .pagefind-ui__search-input");
-    if (!input) { return window.requestAnimationFrame(label); }
-    input.setAttribute("aria-label", "Rechercher sur le site");
-  }());
-  var query = new URLSearchParams(window.location.search).get("q");
-  if (query) { ui.triggerSearch(query); }
+
+  function start() {
+    var ui = new PagefindUI({
+      element: "#recherche",
+      bundlePath: bundles[0],
+      showSubResults: true,
+      showImages: false,
+      resetStyles: false,
+      // Beside the results on wide screens; on phones the filters are pills above them, all closed.
+      openFilters: window.matchMedia("(min-width: 40em)").matches ? ["Rubrique"] : [],
+      translations: { placeholder: "Rechercher (ex. : protocole, infirmier, Nantes)" }
+    });
+    // Pagefind's field only has a title: give it a real accessible name.
+    (function label() {
+      var input = document.querySelector("#recherche .pagefind-ui__search-input");
+      if (!input) { return window.requestAnimationFrame(label); }
+      input.setAttribute("aria-label", "Rechercher sur le site");
+    }());
+    var query = new URLSearchParams(window.location.search).get("q");
+    if (query) { ui.triggerSearch(query); }
+  }
+
+  import(bundles[0] + "pagefind.js").then(function (pagefind) {
+    return bundles.slice(1).reduce(function (merged, path) {
+      return merged.then(function () { return pagefind.mergeIndex(path); });
+    }, Promise.resolve()).then(function () { return pagefind.filters(); });
+  }).catch(function (error) {
+    console.error(error);
+  }).then(start);
 });
