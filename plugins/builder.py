@@ -95,7 +95,18 @@ def build_site(
     mkdocs_build(config, dirty=True)  # the folder is new: nothing to clear, and unchanged pages are linked in
     pending: dict[str, list[str]] = {}
     index = functools.partial(changed_bundles, state, pending)
-    write_site_outputs(content, audience, site_dir, site_url, config.site_name, today, plugin.search_bundles, state.output, index)
+    write_site_outputs(
+        content,
+        audience,
+        site_dir,
+        site_url,
+        config.site_name,
+        today,
+        plugin.search_bundles,
+        list(plugin.specs),
+        state.output,
+        index,
+    )
     state.fingerprinter = None  # it holds the model's items
     state.save(site_dir)
     return SiteBuild(site_dir, len(plugin.specs), state.written, pending)

@@ -249,6 +249,7 @@ class Preview:
             config.site_name,
             self.today,
             plugin.search_bundles,
+            list(plugin.specs),
             state.output,
             index if state.written else None,
         )

@@ -48,6 +48,15 @@ def has_link(markdown: str) -> bool:
     return any(mark in markdown for mark in LINK_MARKS) and LINK.search(markdown) is not None
 
 
+class UnchangedLinkNote(logging.Filter):
+    """MkDocs notes each link to a page it was not given as « excluded from the built site »: those are unchanged pages
+    (on_files), in the site as they were, at the same URL."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return "which is excluded from the built site" not in record.getMessage()
+
+
+UNCHANGED_LINK_NOTE = UnchangedLinkNote()
 TEMPLATES = Path(__file__).parent.parent / "templates"
 ASSETS = Path(__file__).parent.parent / "assets"
 
@@ -143,10 +152,12 @@ class FederationPlugin(BasePlugin[FederationConfig]):
             except ContentError as exc:
                 raise PluginError(exc.report()) from None
         config.theme.dirs.insert(0, str(TEMPLATES))
-        if self.audience is Audience.ADHERENTS:
-            # Its sitemap lists no page (plugins/outputs/site.py writes it): rendering Material's, 8,075 pages at ten
-            # times the federation's volume, then throwing it away cost every build and preview refresh.
-            config.theme.static_templates.discard("sitemap.xml")
+        # The sitemaps are written with the other outputs (plugins/outputs/site.py): MkDocs would list only the pages
+        # it is given, and it is given only those rendered anew (on_files), which also drops the template's file.
+        config.theme.static_templates.discard("sitemap.xml")
+        pages_log = logging.getLogger("mkdocs.structure.pages")
+        if UNCHANGED_LINK_NOTE not in pages_log.filters:
+            pages_log.addFilter(UNCHANGED_LINK_NOTE)
         share_theme_work(config.theme, escaped=TEMPLATES)
         if self.settings is None:  # run by MkDocs itself rather than by build.py
             try:
@@ -168,6 +179,9 @@ class FederationPlugin(BasePlugin[FederationConfig]):
             for file in [f for f in files if not f.is_documentation_page() and f.src_uri not in keep]:
                 if not file.src_dir or Path(file.src_dir).resolve() == Path(config.docs_dir).resolve():
                     files.remove(file)
+        template = files.get_file_from_path("sitemap.xml")
+        if template is not None:  # no longer a template (on_config): MkDocs would copy the theme's file as it is
+            files.remove(template)
         in_nav = {s.src_uri for s in self.plan.sections()}
         self.specs = {spec.src_uri: spec for spec in self.plan.pages()}
         self.search_bundles = search_bundles(self.specs.values())
@@ -209,9 +223,14 @@ class FederationPlugin(BasePlugin[FederationConfig]):
                 )
                 self.fingerprints[spec.src_uri] = fingerprint
                 self.dests.append(file.abs_dest_path)
-                # Section pages too: the navigation takes their titles from config.nav (on_config), not from rendering them.
                 if incremental.unchanged(self.site_fingerprint, spec.src_uri, fingerprint, file.abs_dest_path):
-                    file.is_modified = _unchanged  # type: ignore[method-assign]  # MkDocs' dirty build skips it
+                    if level is InclusionLevel.INCLUDED:
+                        # A section: the navigation needs its page, whose title it takes from config.nav (on_config).
+                        file.is_modified = _unchanged  # type: ignore[method-assign]  # MkDocs' dirty build skips it
+                    else:
+                        # MkDocs makes no page of it (8,000 at ten times the federation's volume, each with its URLs):
+                        # the file stays, for the links to it from the pages rendered anew (the same URL).
+                        file.inclusion = InclusionLevel.EXCLUDED
             self._put(files, file)
         if incremental is not None:
             incremental.site = ""  # until this build completes

@@ -186,6 +186,7 @@ class _Loader:
         self.problems: list[Problem] = []
         self.terms: dict[tuple[str, str], Term] = {}
         self.incomplete: list[tuple[SourceDocument, dict[str, Any]]] = []
+        self._toolbox: Path | None = None  # toolbox/ resolved, once
 
     def problem(self, rel: str, line: int, fieldname: str, message: str) -> None:
         self.problems.append(Problem(rel, line, fieldname, message))
@@ -373,9 +374,11 @@ class _Loader:
 
     def attachments(self, doc: SourceDocument, names: list[str], toolbox: Path) -> list[Path]:
         found = []
+        if names and self._toolbox is None:
+            self._toolbox = toolbox.resolve()
         for name in names:
             path = (doc.path.parent / name).resolve()
-            if not path.is_relative_to(toolbox.resolve()):
+            if not path.is_relative_to(self._toolbox or toolbox):
                 self.problem(
                     doc.rel,
                     doc.line_of("attachments"),

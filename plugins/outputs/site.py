@@ -6,15 +6,20 @@ content model, never the pages' HTML (Pagefind aside).
 
 from __future__ import annotations
 
+import gzip
 from collections.abc import Callable, Iterable
-from datetime import date
+from datetime import UTC, date, datetime
 from pathlib import Path
+from urllib.parse import urljoin
+
+from markupsafe import escape
+from mkdocs.utils import get_build_date
 
 from plugins.model import Audience, Content
 from plugins.outputs.calendar import write_calendars
 from plugins.outputs.feeds import section_feeds, write_feeds
 from plugins.outputs.geo import write_geojson
-from plugins.website.plan import SHARED_BUNDLE
+from plugins.website.plan import SHARED_BUNDLE, page_url
 
 EMPTY_SITEMAP = '<?xml version="1.0" encoding="UTF-8"?>\n<urlset xmlns="http://www.sitemaps.org/schemas/sitemap/0.9"></urlset>\n'
 
@@ -27,6 +32,7 @@ def write_site_outputs(
     site_name: str,
     today: date,
     search: dict[str, list[str]],
+    pages: list[str],
     output: Callable[[str, object, Callable[[], Iterable[Path]]], None],
     index: Callable[[Path, dict[str, list[str]]], None] | None,
 ) -> None:
@@ -38,6 +44,7 @@ def write_site_outputs(
     index(site, bundles) makes the search bundles (None: not now, as the preview's first build);
     search: the site's search bundles (plan.search_bundles); the members' site does not index the
     shared one, which the build copies from the public site (search.share_bundle).
+    pages: the site's pages (source URIs, in the plan's order), which the public sitemap lists.
     """
     feeds = section_feeds(content, audience, today, site_url)
     output("feeds", feeds, lambda: write_feeds(feeds, site, site_name, site_url))
@@ -49,11 +56,40 @@ def write_site_outputs(
         own = {name: pages for name, pages in search.items() if audience is Audience.PUBLIC or name != SHARED_BUNDLE}
         index(site, own)
     if audience is Audience.ADHERENTS:
-        # No page listed (the federation plugin has Material's sitemap, and its .gz, not rendered for this site); the
-        # empty file is kept because Material's script asks for it (feed links).
+        # No page listed; the empty file is kept because Material's script asks for it (feed links).
         (site / "sitemap.xml").write_text(EMPTY_SITEMAP, encoding="utf-8")
         (site / "robots.txt").write_text("User-agent: *\nDisallow: /\n", encoding="utf-8")
     else:
+        built = get_build_date()  # MkDocs' date of every page (SOURCE_DATE_EPOCH, else today)
+        output("sitemap", (site_url, pages, built), lambda: write_sitemap(site, site_url, pages, built))
         (site / "robots.txt").write_text(
             f"User-agent: *\nAllow: /\nSitemap: {site_url.rstrip('/')}/sitemap.xml\n", encoding="utf-8"
         )
+
+
+def sitemap(site_url: str, pages: Iterable[str], built: str) -> str:
+    """Return the sitemap MkDocs' template (mkdocs/templates/sitemap.xml, which Material uses) makes of these pages.
+
+    Written here rather than by MkDocs: MkDocs lists the pages it was given, and a build gives it only
+    those it renders anew (plugins/federation/plugin.py). The same bytes (tests/test_sitemap.py).
+    """
+    base = site_url if site_url.endswith("/") else site_url + "/"
+    urls = "".join(
+        f"\n    <url>\n         <loc>{escape(urljoin(base, page_url(uri)))}</loc>\n         <lastmod>{built}</lastmod>\n    </url>"
+        for uri in pages
+    )
+    return (
+        f'<?xml version="1.0" encoding="UTF-8"?>\n<urlset xmlns="http://www.sitemaps.org/schemas/sitemap/0.9">{urls}\n</urlset>'
+    )
+
+
+def write_sitemap(site: Path, site_url: str, pages: Iterable[str], built: str) -> list[Path]:
+    """Write sitemap.xml and its gzip copy as MkDocs does (the copy's time: midnight UTC of the build's date)."""
+    text = sitemap(site_url, pages, built).encode("utf-8")
+    path = site / "sitemap.xml"
+    path.write_bytes(text)
+    packed = site / "sitemap.xml.gz"
+    stamp = int(datetime.fromisoformat(built).replace(tzinfo=UTC).timestamp())
+    with packed.open("wb") as f, gzip.GzipFile(fileobj=f, filename=str(packed), mode="wb", mtime=stamp) as gz:
+        gz.write(text)
+    return [path, packed]

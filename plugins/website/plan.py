@@ -219,6 +219,7 @@ class SitePlan:
         self.join_page = join_page  # the slug of the « Adhérer » page: members have joined, it is the public's only
         self.membership = membership  # with it, the « Adhérer » page shows the fee grid and the request form
         self._views: dict[int, SheetView] = {}  # id of a sheet of the content -> its view (shown)
+        self._toolbox: Path | None = None  # the toolbox folder, resolved once (2,000 sheets at ten times the volume)
 
     def content_pages(self) -> list:
         """Return this site's editors' pages, the home text aside (the « Adhérer » page is the public's only)."""
@@ -365,7 +366,9 @@ class SitePlan:
         return [views[id(sheet)] for sheet in sheets]
 
     def downloads(self, sheet: ToolboxSheet) -> list[Download]:
-        toolbox = (self.content.root / "toolbox").resolve()
+        if self._toolbox is None:
+            self._toolbox = (self.content.root / "toolbox").resolve()
+        toolbox = self._toolbox
         return [
             Download(p.name, f"{SHEETS}/{p.relative_to(toolbox).as_posix()}", p.suffix[1:].upper(), human_size(p.stat().st_size))
             for p in sheet.attachments
