@@ -22,6 +22,7 @@ from mkdocs.config.defaults import MkDocsConfig
 
 from plugins.federation.incremental import Fingerprinter, Incremental
 from plugins.federation.plugin import FederationPlugin, settings_of
+from plugins.federation.themeenv import BYTECODE
 from plugins.letters.publish import write_letters
 from plugins.locking import FileLock
 from plugins.model import Audience, Content, load_content
@@ -209,6 +210,11 @@ def sources_cache(output: Path) -> Path:
     return output.parent / f".{output.name}-sources.cache"
 
 
+def templates_cache(output: Path) -> Path:
+    """Where the build into output keeps the theme's compiled templates (themeenv.BYTECODE): beside it, never served."""
+    return output.parent / f".{output.name}-templates.cache"
+
+
 def _build_all(project: Path, output: Path, today: date, strict: bool, complete: bool) -> BuildResult:
     cache = SourceCache() if complete else SourceCache.open(sources_cache(output))
     try:
@@ -221,11 +227,14 @@ def _build_all(project: Path, output: Path, today: date, strict: bool, complete:
         shutil.rmtree(staging)
     staging.mkdir(parents=True)
     previous = None if complete else output
+    BYTECODE.keep_in(None if complete else templates_cache(output))
     try:
         built = build_both(content, staging, today, settings, strict, previous)
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)
         raise
+    finally:
+        BYTECODE.keep_in(None)
     swap_in(staging, output)
     cache.fill_later()  # an empty cache is filled after the build (plugins/model/cache.py)
     return BuildResult(output, {k: v[0] for k, v in built.items()}, {k: v[1] for k, v in built.items()})

@@ -12,11 +12,13 @@ import time
 from importlib import metadata
 from pathlib import Path
 
+import jinja2
 import pytest
 
 from plugins import builder, fingerprint
 from plugins.builder import build_all
 from plugins.federation.incremental import CACHE_FILE
+from plugins.federation.themeenv import BYTECODE
 from plugins.fingerprint import code_version
 from plugins.website.plan import is_search_bundle
 from tests.conftest import REPO, TODAY
@@ -257,3 +259,37 @@ def test_only_the_letters_whose_content_changed_are_rendered_again(
     build_all(project, tmp_path / "froid", TODAY)
     assert_same(output, tmp_path / "froid")
     assert "Un mot ajouté à l'éditorial." in (output / "adherents/lettres/2026-09-adherents/lettre.txt").read_text("utf-8")
+
+
+def test_compiled_templates_are_kept_beside_the_output(project: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The next build's process takes the theme's compiled templates from the folder; damaged ones are compiled again."""
+    monkeypatch.setenv("BUILD_PROCESSES", "1")  # the compilations counted here, in this process
+    compiled: list[str] = []
+    original = jinja2.Environment.compile
+
+    def compile(self, source, name=None, filename=None, raw=False, defer_init=False):  # type: ignore[no-untyped-def]
+        if self.bytecode_cache is BYTECODE:
+            compiled.append(name)
+        return original(self, source, name, filename, raw, defer_init)
+
+    monkeypatch.setattr(jinja2.Environment, "compile", compile)
+    output = tmp_path / "site"
+    BYTECODE.clear()
+    build_all(project, output, TODAY)
+    kept = builder.templates_cache(output)
+    assert "main.html" in compiled and "base.html" in compiled
+    assert len(list(kept.iterdir())) >= len(set(compiled))
+    sheet = project / "toolbox/protocoles/protocole-avk.md"
+    sheet.write_text(sheet.read_text("utf-8") + "\nParagraphe ajouté.\n", "utf-8")
+    compiled.clear()
+    BYTECODE.clear()  # as in a new process
+    build_all(project, output, TODAY)
+    assert compiled == []
+    for file in kept.iterdir():
+        file.write_bytes(b"abime")
+    BYTECODE.clear()
+    sheet.write_text(sheet.read_text("utf-8") + "\nEncore un paragraphe.\n", "utf-8")
+    build_all(project, output, TODAY)
+    assert "main.html" in compiled
+    build_all(project, tmp_path / "froid", TODAY, complete=True)
+    assert_same(output, tmp_path / "froid")

@@ -14,6 +14,7 @@ a page starts from: only our own templates extend our main.html (hence our 404.h
 
 from __future__ import annotations
 
+import os
 import types
 from collections.abc import Callable
 from pathlib import Path
@@ -23,18 +24,39 @@ import jinja2
 
 
 class MemoryBytecodeCache(jinja2.BytecodeCache):
-    """Jinja bytecode kept in memory; Jinja compares each template's source checksum before reuse."""
+    """Jinja bytecode kept in memory, and in a folder when given one (keep_in): for the next build's process.
+
+    Jinja compares each template's source checksum (and its own bytecode version) before reuse; its
+    key is made of the template's name and file, so Material's main.html and ours never share one.
+    Compiling Material's templates took 0.3–0.4 s of each site's build after a one-file edit.
+    """
 
     def __init__(self) -> None:
         self.store: dict[str, bytes] = {}
+        self.folder: Path | None = None
+
+    def keep_in(self, folder: Path | None) -> None:
+        """Read and write the compiled templates in folder too (None: memory only)."""
+        self.folder = folder
 
     def load_bytecode(self, bucket: jinja2.bccache.Bucket) -> None:
         data = self.store.get(bucket.key)
+        if data is None and self.folder is not None:
+            try:
+                data = (self.folder / bucket.key).read_bytes()
+            except OSError:
+                data = None
         if data is not None:
-            bucket.bytecode_from_string(data)
+            bucket.bytecode_from_string(data)  # Jinja resets the bucket if the data is not its own
 
     def dump_bytecode(self, bucket: jinja2.bccache.Bucket) -> None:
-        self.store[bucket.key] = bucket.bytecode_to_string()
+        data = self.store[bucket.key] = bucket.bytecode_to_string()
+        if self.folder is not None:
+            # Two processes may write the same template: each to a file of its own, then renamed over.
+            self.folder.mkdir(parents=True, exist_ok=True)
+            temporary = self.folder / f".{bucket.key}.{os.getpid()}"
+            temporary.write_bytes(data)
+            os.replace(temporary, self.folder / bucket.key)
 
     def clear(self) -> None:
         self.store.clear()
