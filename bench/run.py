@@ -157,25 +157,23 @@ def bare_material_project(project: Path, dest: Path) -> int:
 
 
 def search_bytes(site: Path, query: str) -> tuple[int, int]:
-    """Return the bytes the browser fetches from the search bundles to show one query's results: raw, and gzip'd as nginx serves them."""
+    """Return the bytes the browser fetches from the search bundles to show one query's results: raw, and gzip'd as nginx serves them.
+
+    From an empty cache, the search page opened with the query: Pagefind's interface, its index and filters, and
+    the results' fragments.
+    """
     from playwright.sync_api import sync_playwright
 
     from tests.conftest import CHROMIUM, CHROMIUM_ARGS, static_server
 
+    def counted(url: str) -> bool:
+        return any(map(is_search_bundle, urllib.parse.urlsplit(url).path.split("/")))
+
     with static_server(site) as base, sync_playwright() as pw:
         browser = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
         page = browser.new_page()
-        page.goto(base + "recherche/")
-        page.wait_for_load_state("networkidle")
         bodies: dict[str, bytes] = {}
-        page.on(
-            "response",
-            lambda r: (
-                bodies.__setitem__(r.url, r.body())
-                if any(map(is_search_bundle, urllib.parse.urlsplit(r.url).path.split("/"))) and r.status == 200
-                else None
-            ),
-        )
+        page.on("response", lambda r: bodies.__setitem__(r.url, r.body()) if counted(r.url) and r.status == 200 else None)
         page.goto(base + f"recherche/?q={query}")
         page.wait_for_selector(".pagefind-ui__result-link")
         page.wait_for_load_state("networkidle")
