@@ -160,10 +160,11 @@ def test_two_builds_at_once_take_turns(project: Path) -> None:
     assert first.returncode == 0, out + err
     assert second.returncode == 0, second.stdout + second.stderr
     assert "Une autre construction est en cours" in second.stderr
-    # The lock, the editors' files parsed (plugins/model/cache.py) and the theme's compiled templates, beside the site;
+    # The lock, the editors' files parsed (plugins/model/cache.py), the pages cut for Pagefind and the theme's compiled
+    # templates, beside the site;
     # SQLite's journal while the cache is being filled after a build.
     beside = {p.name for p in project.iterdir() if p.name.startswith(".")} - {".site-sources.cache-journal"}
-    assert beside == {".site-sources.cache", ".site-templates.cache", ".site.lock"}
+    assert beside == {".site-search", ".site-sources.cache", ".site-templates.cache", ".site.lock"}
     # The previous build's folders (.old-*) are deleted in the background, beside the served ones.
     assert sorted(p.name for p in (project / "site").iterdir() if not p.name.startswith(".old-")) == [
         "adherents",

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from plugins.outputs import search
-from plugins.outputs.search import SearchIndexError, index_bundle, indexed_part
+from plugins.outputs.search import KEPT, SearchIndexError, index_bundle, indexed_part, update_sources, write_sources
 
 # Pagefind 1.x does not write its filter and metadata files identically twice, even from the same pages.
 UNSTABLE = ("filter/", ".pf_meta", "pagefind-entry.json")
@@ -59,3 +59,36 @@ def test_the_indexed_part_is_the_first_article_up_to_the_last_closing_one() -> N
     part = indexed_part(page, "x/index.html")
     assert b"menu" not in part and b"pied" not in part
     assert b'<h1>Titre</h1><article class="fed-card">carte</article></article></body>' in part
+
+
+def test_kept_sources_are_cut_again_only_where_the_page_changed(sample_site: Path, tmp_path: Path, monkeypatch) -> None:
+    site = sample_site / "adherents"
+    dests = sorted(p.relative_to(site).as_posix() for p in site.rglob("index.html") if b" data-pagefind-body" in p.read_bytes())
+    uris = [dest.removesuffix("/index.html") + ".md" for dest in dests][:20]
+    versions = {uri: "v1" for uri in uris}
+    kept = tmp_path / "coupes"
+    cut: list[str] = []
+    original = search.indexed_part
+    monkeypatch.setattr(search, "indexed_part", lambda page, file: cut.append(file) or original(page, file))
+
+    update_sources(site, uris, versions, kept)
+    assert len(cut) == 20
+    write_sources(site, "temoin", uris)  # what a build from nothing cuts
+    fresh = {
+        p.relative_to(search.sources_dir(site, "temoin")).as_posix(): p.read_bytes()
+        for p in search.sources_dir(site, "temoin").rglob("*.html")
+    }
+    shutil.rmtree(search.sources_dir(site, "temoin"))
+
+    cut.clear()
+    versions[uris[3]] = "v2"
+    update_sources(site, uris[:-1], versions, kept)  # one page changed, the last one left the bundle
+    assert cut == [dests[3]]
+    assert {p.relative_to(kept).as_posix(): p.read_bytes() for p in kept.rglob("*.html")} == {
+        name: data for name, data in fresh.items() if name != dests[19]
+    }
+
+    cut.clear()
+    (kept / KEPT).write_text("abîmé", "utf-8")  # as a build stopped midway would not leave it: all cut anew
+    update_sources(site, uris, versions, kept)
+    assert len(cut) == 20

@@ -7,6 +7,7 @@ and the site's own pages. A bundle holds nothing the site it is served from does
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import shutil
@@ -64,10 +65,7 @@ def write_sources(site_dir: Path, name: str, pages: list[str]) -> None:
     is its path), it writes the same index and fragments in 60 % of the time (measured at ten times
     the federation's volume: 4.3 s instead of 7.0 s, 7.6 CPU-s instead of 12.9).
     """
-    files = [page_dest(page) for page in pages]
-    unsafe = [f for f in files if not SAFE_PATH.fullmatch(f) or ".." in f.split("/")]
-    if unsafe:  # page names are checked when the content loads (slugs)
-        raise SearchIndexError(f"nom de page inattendu pour l'index de recherche : {unsafe[0]}")
+    files = source_files(pages)
     sources = sources_dir(site_dir, name)
     shutil.rmtree(sources, ignore_errors=True)
     made: set[Path] = set()
@@ -77,6 +75,53 @@ def write_sources(site_dir: Path, name: str, pages: list[str]) -> None:
             target.parent.mkdir(parents=True, exist_ok=True)
             made.add(target.parent)
         target.write_bytes(indexed_part((site_dir / file).read_bytes(), file))
+
+
+def source_files(pages: list[str]) -> list[str]:
+    """Return the files of the given pages (source URIs), checked to stay inside the folder they are copied to."""
+    files = [page_dest(page) for page in pages]
+    unsafe = [f for f in files if not SAFE_PATH.fullmatch(f) or ".." in f.split("/")]
+    if unsafe:  # page names are checked when the content loads (slugs)
+        raise SearchIndexError(f"nom de page inattendu pour l'index de recherche : {unsafe[0]}")
+    return files
+
+
+KEPT = ".coupes.json"  # in a kept sources folder: each cut page's file -> the version of the page it was cut from
+
+
+def update_sources(site_dir: Path, pages: list[str], versions: dict[str, str], sources: Path) -> None:
+    """Bring a bundle's sources kept between builds (write_sources' cut pages) up to the given pages of site_dir.
+
+    versions: each page's version in this build (incremental.py's fingerprints); a page whose version is the
+    one its cut was made from is not read again, a page no longer in the bundle loses its cut. The list of
+    cuts is written last: a build stopped midway leaves none, and the next one cuts every page anew.
+    Pagefind reads only the HTML files of the folder.
+    """
+    files = source_files(pages)
+    record = sources / KEPT
+    try:
+        made = json.loads(record.read_text("utf-8"))
+        record.unlink()
+    except (OSError, ValueError):
+        made = None
+    if not isinstance(made, dict):
+        shutil.rmtree(sources, ignore_errors=True)
+        made = {}
+    wanted: dict[str, str | None] = {}
+    folders: set[Path] = set()
+    for page, file in zip(pages, files, strict=True):
+        version = wanted[file] = versions.get(page)
+        if version is not None and made.get(file) == version:
+            continue
+        target = sources / file
+        if target.parent not in folders:
+            target.parent.mkdir(parents=True, exist_ok=True)
+            folders.add(target.parent)
+        target.write_bytes(indexed_part((site_dir / file).read_bytes(), file))
+    for file in made.keys() - wanted.keys():
+        (sources / file).unlink(missing_ok=True)
+    sources.mkdir(parents=True, exist_ok=True)
+    record.write_text(json.dumps({f: v for f, v in wanted.items() if v is not None}, sort_keys=True), "utf-8")
 
 
 def indexed_part(page: bytes, file: str) -> bytes:
@@ -95,13 +140,15 @@ def indexed_part(page: bytes, file: str) -> bytes:
     )
 
 
-def index_sources(site_dir: Path, name: str) -> None:
-    """Index a bundle's sources (write_sources) into site_dir/name/, then delete them."""
-    sources = sources_dir(site_dir, name)
+def index_sources(site_dir: Path, name: str, kept: Path | None = None) -> None:
+    """Index a bundle's sources into site_dir/name/: those kept between builds (update_sources), or else those
+    write_sources made, deleted afterwards."""
+    sources = kept or sources_dir(site_dir, name)
     try:
         _pagefind(sources, site_dir / name, sources)
     finally:
-        shutil.rmtree(sources, ignore_errors=True)
+        if kept is None:
+            shutil.rmtree(sources, ignore_errors=True)
 
 
 def pagefind_binary() -> str:
