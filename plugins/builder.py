@@ -112,11 +112,8 @@ def build_site(
     )
     state.fingerprinter = None  # it holds the model's items
     state.save(site_dir)
-    built = SiteBuild(site_dir, len(plugin.specs), state.written, pending)
-    if search_sources is not None:
-        built.kept = search_sources
-        built.versions = {page: f"{state.site}/{fingerprint}" for page, fingerprint in state.pages.items()}
-    return built
+    versions = {page: f"{state.site}/{fingerprint}" for page, fingerprint in state.pages.items()} if search_sources else {}
+    return SiteBuild(site_dir, len(plugin.specs), state.written, pending, kept=search_sources, versions=versions)
 
 
 @dataclass

@@ -12,7 +12,7 @@ from mkdocs.utils import get_build_date
 
 from plugins.builder import federation_settings, site_config
 from plugins.model import Audience, load_content
-from plugins.outputs.site import sitemap, write_sitemap
+from plugins.outputs.site import build_date, sitemap, write_sitemap
 from plugins.website.plan import SitePlan
 from tests.conftest import REPO, TODAY
 
@@ -40,3 +40,9 @@ def test_the_sitemap_is_the_one_mkdocs_template_makes(tmp_path: Path) -> None:
     assert gzip.decompress(packed) == text
     midnight = datetime.fromisoformat(built).replace(tzinfo=UTC).timestamp()
     assert int.from_bytes(packed[4:8], "little") == midnight  # the gzip header's time, as MkDocs writes it
+
+
+def test_the_sitemap_dates_pages_as_mkdocs_does(monkeypatch) -> None:
+    assert build_date() == get_build_date()
+    monkeypatch.setenv("SOURCE_DATE_EPOCH", "1767225600")  # reproducible builds
+    assert build_date() == get_build_date() == "2026-01-01"

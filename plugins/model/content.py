@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import os
 import re
 from collections import defaultdict
@@ -186,7 +187,6 @@ class _Loader:
         self.problems: list[Problem] = []
         self.terms: dict[tuple[str, str], Term] = {}
         self.incomplete: list[tuple[SourceDocument, dict[str, Any]]] = []
-        self._toolbox: Path | None = None  # toolbox/ resolved, once
 
     def problem(self, rel: str, line: int, fieldname: str, message: str) -> None:
         self.problems.append(Problem(rel, line, fieldname, message))
@@ -368,17 +368,19 @@ class _Loader:
             updated=values.get("updated"),
             access=access,
             summary=values.get("summary", ""),
-            attachments=self.attachments(doc, values.get("attachments", []), toolbox),
+            attachments=self.attachments(doc, values.get("attachments", [])),
             folder=doc.path.parent.relative_to(toolbox).as_posix().strip("."),
         )
 
-    def attachments(self, doc: SourceDocument, names: list[str], toolbox: Path) -> list[Path]:
+    @functools.cached_property
+    def resolved_toolbox(self) -> Path:
+        return (self.root / schema.TOOLBOX_DIR).resolve()
+
+    def attachments(self, doc: SourceDocument, names: list[str]) -> list[Path]:
         found = []
-        if names and self._toolbox is None:
-            self._toolbox = toolbox.resolve()
         for name in names:
             path = (doc.path.parent / name).resolve()
-            if not path.is_relative_to(self._toolbox or toolbox):
+            if not path.is_relative_to(self.resolved_toolbox):
                 self.problem(
                     doc.rel,
                     doc.line_of("attachments"),

@@ -7,13 +7,13 @@ content model, never the pages' HTML (Pagefind aside).
 from __future__ import annotations
 
 import gzip
+import os
 from collections.abc import Callable, Iterable
 from datetime import UTC, date, datetime
 from pathlib import Path
 from urllib.parse import urljoin
 
 from markupsafe import escape
-from mkdocs.utils import get_build_date
 
 from plugins.model import Audience, Content
 from plugins.outputs.calendar import write_calendars
@@ -60,11 +60,18 @@ def write_site_outputs(
         (site / "sitemap.xml").write_text(EMPTY_SITEMAP, encoding="utf-8")
         (site / "robots.txt").write_text("User-agent: *\nDisallow: /\n", encoding="utf-8")
     else:
-        built = get_build_date()  # MkDocs' date of every page (SOURCE_DATE_EPOCH, else today)
+        built = build_date()
         output("sitemap", (site_url, pages, built), lambda: write_sitemap(site, site_url, pages, built))
         (site / "robots.txt").write_text(
             f"User-agent: *\nAllow: /\nSitemap: {site_url.rstrip('/')}/sitemap.xml\n", encoding="utf-8"
         )
+
+
+def build_date() -> str:
+    """Return the date the sitemap gives every page, as MkDocs dates them: SOURCE_DATE_EPOCH (reproducible builds), else today (UTC)."""
+    epoch = os.environ.get("SOURCE_DATE_EPOCH")
+    moment = datetime.fromtimestamp(int(epoch), UTC) if epoch is not None else datetime.now(UTC)
+    return moment.strftime("%Y-%m-%d")
 
 
 def sitemap(site_url: str, pages: Iterable[str], built: str) -> str:

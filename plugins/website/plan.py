@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import date
@@ -219,7 +220,6 @@ class SitePlan:
         self.join_page = join_page  # the slug of the « Adhérer » page: members have joined, it is the public's only
         self.membership = membership  # with it, the « Adhérer » page shows the fee grid and the request form
         self._views: dict[int, SheetView] = {}  # id of a sheet of the content -> its view (shown)
-        self._toolbox: Path | None = None  # the toolbox folder, resolved once (2,000 sheets at ten times the volume)
 
     def content_pages(self) -> list:
         """Return this site's editors' pages, the home text aside (the « Adhérer » page is the public's only)."""
@@ -365,10 +365,13 @@ class SitePlan:
                 views[id(sheet)] = SheetCard.of(sheet) if sheet.visible_to(self.audience) else SheetTeaser.of(sheet)
         return [views[id(sheet)] for sheet in sheets]
 
+    @functools.cached_property
+    def toolbox(self) -> Path:
+        """The toolbox folder, resolved once (2,000 sheets at ten times the volume)."""
+        return (self.content.root / "toolbox").resolve()
+
     def downloads(self, sheet: ToolboxSheet) -> list[Download]:
-        if self._toolbox is None:
-            self._toolbox = (self.content.root / "toolbox").resolve()
-        toolbox = self._toolbox
+        toolbox = self.toolbox
         return [
             Download(p.name, f"{SHEETS}/{p.relative_to(toolbox).as_posix()}", p.suffix[1:].upper(), human_size(p.stat().st_size))
             for p in sheet.attachments
