@@ -15,6 +15,7 @@ import pytest
 from plugins.builder import build_site, federation_settings
 from plugins.federation.incremental import CACHE_FILE
 from plugins.model import Audience, load_content
+from plugins.model.content import carry_over
 from plugins.preview import ORDER, Preview
 from plugins.website.plan import OWN_BUNDLE, SHARED_BUNDLE, is_search_bundle
 from tests.conftest import REPO, TODAY, free_port
@@ -88,6 +89,17 @@ def test_each_incremental_rebuild_writes_what_a_full_build_writes(
     # The title of a public sheet: shown on listings and facet pages of both sites.
     public_sheet = next(p for p in sorted((project / "toolbox").rglob("*.md")) if "access: public" in p.read_text("utf-8"))
     edit(public_sheet, "title: ", "title: Nouveau titre — ")
+    preview.refresh()
+    assert_same_as_full_build(preview, project, tmp_path)
+
+    # An MSP renamed: its page, the list, its offer's and its story's pages (items carried over from the
+    # previous refresh meet new ones: each must show the MSP as it is now).
+    edit(project / "content/msp/msp-chateaubriant.md", 'name: "Pôle santé de la Mée"', 'name: "Pôle santé de la Mée et du Don"')
+    preview.refresh()
+    assert_same_as_full_build(preview, project, tmp_path)
+
+    # An offer edited, its MSP not: the MSP's page lists the new offer (the plan groups offers by MSP object).
+    edit(project / "content/offres/coordinatrice-chateaubriant.md", "title: ", "title: Poste modifié — ")
     preview.refresh()
     assert_same_as_full_build(preview, project, tmp_path)
 
@@ -248,3 +260,35 @@ def test_the_preview_hears_edits_not_reads(tmp_path: Path) -> None:
     finally:
         observer.stop()
         observer.join(timeout=10)
+
+
+def test_a_refresh_carries_over_the_items_it_finds_unchanged(tmp_path: Path) -> None:
+    """carry_over: the items equal to the previous load's are its objects; an MSP is one object for every item."""
+    project = copy_sample(tmp_path / "projet")
+    first = carry_over(None, load_content(project))
+    again = carry_over(first, load_content(project))
+    assert all(any(item is old for old in first.all_items()) for item in again.all_items())
+
+    edit(project / "content/msp/msp-chateaubriant.md", 'name: "Pôle santé de la Mée"', 'name: "Pôle santé du Don"')
+    sheet = next(p for p in sorted((project / "toolbox").rglob("*.md")))
+    sheet.write_text(sheet.read_text("utf-8") + "\nUne phrase de plus.\n", encoding="utf-8")
+    edited = carry_over(again, load_content(project))
+    before = {(type(item), item.rel): item for item in again.all_items()}
+    new = sorted(item.rel for item in edited.all_items() if before[(type(item), item.rel)] is not item)
+    rel = lambda path: path.relative_to(project).as_posix()  # noqa: E731
+    assert new == sorted(
+        [
+            "content/inspir-cafe/inspir-cafe-usagers-chateaubriant.md",  # the story and the offer show the MSP
+            "content/msp/msp-chateaubriant.md",
+            "content/offres/coordinatrice-chateaubriant.md",
+            rel(sheet),
+        ]
+    )
+    msps = {id(m) for m in edited.msps}
+    assert all(id(item.msp) in msps for item in [*edited.offers, *edited.stories] if item.msp is not None)
+
+    edit(project / "content/offres/coordinatrice-chateaubriant.md", "title: ", "title: Poste modifié — ")
+    last = carry_over(edited, load_content(project))
+    offer = next(o for o in last.offers if o.slug == "coordinatrice-chateaubriant")
+    assert all(o is not offer for o in edited.offers)  # a new object
+    assert offer.msp is next(m for m in edited.msps if m.slug == "msp-chateaubriant")  # the MSP carried over

@@ -87,6 +87,11 @@ class Fingerprinter:
     def __call__(self, *parts: object) -> str:
         return digest(*(self._reduce(part) for part in parts))
 
+    @property
+    def kept(self) -> int:
+        """Return how many objects this fingerprinter keeps (alive) with their reduction."""
+        return len(self._known)
+
 
 class LongText(str):
     """A long text's digest in a fingerprint: no text an editor writes prints (repr) like it."""

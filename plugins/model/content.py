@@ -170,6 +170,45 @@ class Content:
         return offer_or_story.msp
 
 
+def carry_over(previous: Content | None, content: Content) -> Content:
+    """Return content with each item equal to previous's item of the same file replaced by previous's object.
+
+    For the preview (plugins/preview.py), which fingerprints items by object (incremental.Fingerprinter)
+    and keeps the fingerprints between refreshes: an item carried over is fingerprinted once for all of
+    them. Equal is every field equal (the dataclasses' ==), the MSP of an offer or a story included, so
+    an item carried over is the very item a new load makes. The offers and stories not carried over are
+    given the MSP object the site lists (the plan groups offers by MSP object). Items are never changed
+    once loaded: only this load's new ones are.
+    """
+    if previous is None:
+        return content
+    kept = {(type(item), item.rel): item for item in previous.all_items()}
+
+    def same(item: Any) -> Any:
+        old = kept.get((type(item), item.rel))
+        return old if old is not None and old == item else item
+
+    msps = [same(m) for m in content.msps]
+    msp_of = {id(new): carried for new, carried in zip(content.msps, msps, strict=True)}
+    for offer in content.offers:
+        offer.msp = msp_of[id(offer.msp)]
+    for story in content.stories:
+        if story.msp is not None:
+            story.msp = msp_of[id(story.msp)]
+    return Content(
+        content.root,
+        content.themes,
+        [same(s) for s in content.sheets],
+        msps,
+        [same(o) for o in content.offers],
+        [same(s) for s in content.stories],
+        [same(n) for n in content.news],
+        [same(e) for e in content.events],
+        [same(lt) for lt in content.letters],
+        [same(p) for p in content.pages],
+    )
+
+
 def sheet_terms(sheet: ToolboxSheet) -> list[Term]:
     """Return every term a sheet can be browsed by."""
     terms = [sheet.type, *sheet.themes, *sheet.keywords]
