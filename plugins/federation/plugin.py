@@ -248,7 +248,7 @@ class FederationPlugin(BasePlugin[FederationConfig]):
     @staticmethod
     def _put(files: Files, file: File) -> None:
         """Add a generated file, replacing one of the same URI (MkDocs wants remove then append)."""
-        existing = files.get_file_from_path(file.src_uri)
+        existing = files.src_uris.get(file.src_uri)  # a URI already: get_file_from_path makes a PurePath of each
         if existing is not None:
             files.remove(existing)
         files.append(file)
