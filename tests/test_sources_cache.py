@@ -11,7 +11,7 @@ import pytest
 from plugins.builder import build_all, sources_cache
 from plugins.model import ContentError, Problem, load_content
 from plugins.model.cache import SourceCache
-from plugins.model.content import _MARKDOWN_LIKE, markdown_like
+from plugins.model.content import _MARKDOWN_LIKE, _Loader, markdown_like
 from plugins.model.source import read_source
 from tests.conftest import REPO, TODAY
 
@@ -59,6 +59,49 @@ def test_each_load_gets_its_own_objects(project: Path) -> None:
     assert not isinstance(second, Problem)
     assert second.meta["title"] != "changé après la lecture"
     assert second.meta == read_source(sheet, project).meta  # type: ignore[union-attr]
+
+
+def test_a_load_checks_again_only_the_files_that_changed(project: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The preview's loads: a file is checked again if its bytes or the themes changed, or if it had a problem."""
+    checked: list[str] = []
+    check_body = _Loader.check_body
+
+    def counted(self: _Loader, doc) -> None:  # type: ignore[no-untyped-def]
+        checked.append(doc.rel)
+        check_body(self, doc)
+
+    monkeypatch.setattr(_Loader, "check_body", counted)  # called once by each check of a file
+    cache = SourceCache()
+    first = load_content(project, cache)
+    assert len(checked) > 50
+    checked.clear()
+    assert repr(load_content(project, cache)) == repr(first)
+    assert checked == []
+
+    sheet = project / "toolbox/protocoles/protocole-avk.md"
+    sheet.write_text(sheet.read_text("utf-8").replace("title:", "title: Relu —", 1), "utf-8")
+    edited = load_content(project, cache)
+    assert checked == ["toolbox/protocoles/protocole-avk.md"]
+    assert repr(edited) == repr(load_content(project))
+
+    themes = project / "toolbox/themes.yml"
+    themes.write_text(themes.read_text("utf-8").replace(": Coordination", ": Coordination d'équipe", 1), "utf-8")
+    checked.clear()
+    relabelled = load_content(project, cache)
+    sheets = {p.relative_to(project).as_posix() for p in (project / "toolbox").rglob("*.md")}
+    assert sheets and sheets <= set(checked)
+    assert repr(relabelled) == repr(load_content(project))
+
+    offer = project / "content/offres/ipa-fontenay.md"
+    offer.write_text(offer.read_text("utf-8").replace("date: 2026-11-20", "date: 2026-11-31", 1), "utf-8")
+    with pytest.raises(ContentError) as plain:
+        load_content(project)
+    for _ in range(2):  # a file with a problem is checked, and its problem reported, at every load
+        checked.clear()
+        with pytest.raises(ContentError) as cached:
+            load_content(project, cache)
+        assert cached.value.report() == plain.value.report()
+        assert "content/offres/ipa-fontenay.md" in checked
 
 
 def test_a_broken_file_is_reported_the_same_from_the_cache(project: Path) -> None:

@@ -44,6 +44,9 @@ class SourceCache:
         self._used: set[str] = set()
         self._stale = False
         self.missed: list[tuple[str, str, str]] = []  # (key, path, rel) of the files left for fill_later
+        # Each file's checked front matter, by its key: (what the checks depended on besides it, the values). The
+        # preview's loads check again only the files that changed (content._Loader.values); never written to disk.
+        self.checked: dict[str, tuple[object, dict]] = {}
         self._defer = False
         try:
             self._db = self._connect()
@@ -97,6 +100,7 @@ class SourceCache:
 
     def finish(self) -> None:
         """End a load: keep what it parsed, drop the entries of files it did not read."""
+        self.checked = {key: kept for key, kept in self.checked.items() if key in self._used}
         count = self._db.execute("SELECT count(*) FROM parsed").fetchone()[0]
         if count != len(self._used):
             self._stale = True
@@ -125,8 +129,10 @@ class SourceCache:
         self._used.add(key)
         row = self._db.execute("SELECT value FROM parsed WHERE key = ?", (key,)).fetchone()
         if row is not None:
-            return _loads(row[0], path)
+            return _loads(row[0], path, key)
         parsed = parse_read(raw, rel, path)
+        if isinstance(parsed, SourceDocument):
+            parsed.key = key
         self.parsed += 1
         if self._defer:
             self.missed.append((key, name, rel))
@@ -176,12 +182,12 @@ def _dumps(parsed: SourceDocument | Problem) -> bytes:
     return pickle.dumps(kept, protocol=pickle.HIGHEST_PROTOCOL)
 
 
-def _loads(value: bytes, path: Path) -> SourceDocument | Problem:
+def _loads(value: bytes, path: Path, key: str) -> SourceDocument | Problem:
     kept = pickle.loads(value)
     if isinstance(kept, Problem):
         return kept
     rel, meta, body, body_line, problems = kept
-    return SourceDocument(path, rel, meta, body, body_line, problems)
+    return SourceDocument(path, rel, meta, body, body_line, problems, key)
 
 
 _VERSION: str | None = None

@@ -223,6 +223,8 @@ class _Loader:
     def __init__(self, root: Path, cache: SourceCache | None = None):
         self.root = root
         self.read = cache.read if cache is not None else read_source
+        self.checked = cache.checked if cache is not None else None
+        self.signature: object = None  # what the checks of a file depend on besides its bytes: the themes (load_themes)
         self.problems: list[Problem] = []
         self.terms: dict[tuple[str, str], Term] = {}
         self.incomplete: list[tuple[SourceDocument, dict[str, Any]]] = []
@@ -281,7 +283,17 @@ class _Loader:
             )
 
     def values(self, doc: SourceDocument, fields: list[Field]) -> dict[str, Any] | None:
-        """Check a document's keys; return typed values, or None when a required one failed."""
+        """Check a document's keys; return typed values, or None when a required one failed.
+
+        A file checked without a problem by an earlier load from the same cache, with the same bytes and
+        themes, is not checked again: its values are those of that load (the preview's refreshes).
+        """
+        memo = self.checked if doc.key else None
+        if memo is not None:
+            kept = memo.get(doc.key)
+            if kept is not None and kept[0] == self.signature:
+                return kept[1]
+        before = len(self.problems)
         known = {f.name for f in fields}
         for key in doc.meta:
             if key not in known:
@@ -312,6 +324,8 @@ class _Loader:
         self.check_body(doc)
         if not complete:
             self.incomplete.append((doc, values))
+        elif memo is not None and len(self.problems) == before:
+            memo[doc.key] = (self.signature, values)
         return values if complete else None
 
     def check_body(self, doc: SourceDocument) -> None:
@@ -647,6 +661,7 @@ def load_content(root: Path | str, cache: SourceCache | None = None) -> Content:
 def _load(root: Path, cache: SourceCache | None) -> Content:
     loader = _Loader(root, cache)
     themes = loader.load_themes()
+    loader.signature = tuple(themes.items())
     typed = lambda folder, fields, pattern=_SLUG: [  # noqa: E731
         (doc, values)
         for doc in loader.unique(loader.documents(folder, pattern), folder)

@@ -89,6 +89,7 @@ class SourceDocument:
     body: str
     body_line: int
     problems: list[Problem] = field(default_factory=list)
+    key: str = ""  # the digest of its path and bytes, when read through a SourceCache
 
     def line_of(self, key: str) -> int:
         """Return the line of a key, or the front matter's first line."""
