@@ -111,6 +111,7 @@ class SourceCache:
         self._db.execute("COMMIT")
 
     def close(self) -> None:
+        self.checked = {}  # a build closes its cache once loaded: its memory is the build's (and its second process's)
         with contextlib.suppress(sqlite3.Error):
             if self._db.in_transaction:
                 self._db.execute("COMMIT")
