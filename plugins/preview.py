@@ -184,8 +184,6 @@ class Preview:
                 return
             if len(self.rendered) > 4 * len(content.sheets) + 4000:
                 self.rendered.clear()  # old versions of edited pages: start afresh now and then
-            if self.fingerprinter.kept > 20 * len(content.sheets) + 50_000:
-                self.fingerprinter = Fingerprinter()  # it keeps alive every object it met, old versions too: anew now and then
             try:
                 self._build_both(content, settings)
             except Exception:  # noqa: BLE001 - the servers keep the previous version
@@ -196,6 +194,10 @@ class Preview:
                 self._settle()
             self.sources = sources
             self.content = content
+            # The next refresh's fingerprinter knows this one's items and their texts, not the objects of its builds.
+            self.fingerprinter = self.fingerprinter.keeping(
+                part for item in content.all_items() for part in (item, item.body, getattr(item, "summary", None))
+            )
             self.builds += 1
             self.last_seconds = time.perf_counter() - start
             written = sum(s.written for s in self.states.values())

@@ -92,6 +92,20 @@ class Fingerprinter:
         """Return how many objects this fingerprinter keeps (alive) with their reduction."""
         return len(self._known)
 
+    def keeping(self, objects: Iterable[object]) -> Fingerprinter:
+        """Return a fingerprinter that knows this one's reductions of these objects only (those it made).
+
+        The preview keeps its items' between refreshes, not those of the objects each build makes anew
+        (a listing's cards, a feed's entries): 8,700 more at each refresh at ten times the federation's volume.
+        """
+        kept = Fingerprinter()
+        kept._fields = self._fields
+        for value in objects:
+            known = self._known.get(id(value))
+            if known is not None and known[0] is value:
+                kept._known[id(value)] = known
+        return kept
+
 
 class LongText(str):
     """A long text's digest in a fingerprint: no text an editor writes prints (repr) like it."""

@@ -397,6 +397,9 @@ class FederationPlugin(BasePlugin[FederationConfig]):
             self.incremental.outputs.clear()
 
     def on_post_build(self, config: MkDocsConfig) -> None:
+        # The parser holds the last page's link processors, and through them this build's configuration and files:
+        # not kept past the build (the preview froze each refresh's whole build, alive at its end, 22 MB at 10×).
+        self._markdown = self._files = None
         # The preview's bookkeeping of the pages written; every other output is the build's (plugins/outputs/site.py).
         incremental = self.incremental
         if incremental is not None:
