@@ -190,14 +190,16 @@ class Preview:
                 traceback.print_exc()
                 print("Aperçu non mis à jour : la construction a échoué (voir ci-dessus).")
                 return
+            else:
+                # The next refresh's fingerprinter knows this one's items and their texts, not the objects of its builds
+                # (made before _settle, which freezes it with the rest).
+                self.fingerprinter = self.fingerprinter.keeping(
+                    part for item in content.all_items() for part in (item, item.body, getattr(item, "summary", None))
+                )
             finally:
                 self._settle()
             self.sources = sources
             self.content = content
-            # The next refresh's fingerprinter knows this one's items and their texts, not the objects of its builds.
-            self.fingerprinter = self.fingerprinter.keeping(
-                part for item in content.all_items() for part in (item, item.body, getattr(item, "summary", None))
-            )
             self.builds += 1
             self.last_seconds = time.perf_counter() - start
             written = sum(s.written for s in self.states.values())

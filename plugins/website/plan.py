@@ -285,7 +285,7 @@ class SitePlan:
 
     def attachments(self) -> Iterator[Attachment]:
         """Yield the toolbox files this audience may download: attachments and linked files."""
-        toolbox = (self.content.root / "toolbox").resolve()
+        toolbox = self.toolbox
         files = {p for s in self.content.sheets if s.visible_to(self.audience) for p in s.attachments}
         files |= {p for p in linked_files(self.content, self.audience) if p.is_relative_to(toolbox)}
         for path in sorted(files):
