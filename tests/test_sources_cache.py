@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import shutil
 import time
 from pathlib import Path
@@ -10,7 +11,8 @@ import pytest
 
 from plugins.builder import build_all, sources_cache
 from plugins.model import ContentError, Problem, load_content
-from plugins.model.cache import SourceCache
+from plugins.model import cache as cache_module
+from plugins.model.cache import TIMESTAMP_GRAIN_NS, SourceCache, trusted_state
 from plugins.model.content import _MARKDOWN_LIKE, _Loader, markdown_like
 from plugins.model.source import read_source
 from tests.conftest import REPO, TODAY
@@ -48,17 +50,36 @@ def test_a_load_from_the_cache_is_a_load_from_the_files(project: Path, tmp_path:
     again.close()
 
 
-def test_each_load_gets_its_own_objects(project: Path) -> None:
-    """The preview loads again and again from one cache: what a build changes in its model stays in that build."""
+def test_the_preview_reads_again_only_the_files_whose_state_changed(project: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """In memory, an unchanged file's parse is the previous load's; a rewrite is seen even with its size and mtime kept."""
+    monkeypatch.setattr(cache_module, "TIMESTAMP_GRAIN_NS", 0)  # no coarse timestamps here: no wait for a state to be trusted
     cache = SourceCache()
     sheet = project / "toolbox/protocoles/protocole-avk.md"
     first = cache.read(sheet, project)
     assert not isinstance(first, Problem)
-    first.meta["title"] = "changé après la lecture"
+    assert cache.read(sheet, project) is first
+    before = sheet.stat()
+    text = sheet.read_text("utf-8")
+    sheet.write_text(text.replace("title: Protocole", "title: Xrotocole", 1), "utf-8")  # the same size
+    os.utime(sheet, ns=(before.st_atime_ns, before.st_mtime_ns))  # and the same modification time
+    assert sheet.stat().st_size == before.st_size and sheet.stat().st_mtime_ns == before.st_mtime_ns
     second = cache.read(sheet, project)
-    assert not isinstance(second, Problem)
-    assert second.meta["title"] != "changé après la lecture"
+    assert not isinstance(second, Problem) and second is not first
+    assert second.meta["title"].startswith("Xrotocole")
     assert second.meta == read_source(sheet, project).meta  # type: ignore[union-attr]
+    sheet.write_text(text, "utf-8")
+    assert repr(load_content(project, cache)) == repr(load_content(project))
+    assert repr(load_content(project, cache)) == repr(load_content(project))  # every file's state trusted now
+    (project / "content/offres/ipa-fontenay.md").unlink()
+    assert repr(load_content(project, cache)) == repr(load_content(project))
+
+
+def test_a_state_is_trusted_only_once_older_than_the_timestamps_grain() -> None:
+    """A file rewritten in the same timestamp tick as it was read keeps its state: that state proves nothing."""
+    read_at = 1_000 * 10**9
+    assert not trusted_state(read_at, read_at)
+    assert not trusted_state(read_at - TIMESTAMP_GRAIN_NS + 1, read_at)
+    assert trusted_state(read_at - TIMESTAMP_GRAIN_NS, read_at)
 
 
 def test_a_load_checks_again_only_the_files_that_changed(project: Path, monkeypatch: pytest.MonkeyPatch) -> None:

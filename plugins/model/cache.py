@@ -20,10 +20,12 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import json
+import os
 import pickle
 import sqlite3
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 from plugins.fingerprint import code_version
@@ -48,6 +50,10 @@ class SourceCache:
         # preview's loads check again only the files that changed (content._Loader.values); never written to disk.
         self.checked: dict[str, tuple[object, dict]] = {}
         self._defer = False
+        # In memory, each file read (path, relative path): its state then (size, times, inode), when it was read, its
+        # key and its parse. A file whose state has not changed since is not read again (the preview; trusted_state).
+        self._states: dict[tuple[str, str], tuple[tuple[int, int, int, int], int, str, SourceDocument | Problem]] | None
+        self._states = {} if path is None else None
         try:
             self._db = self._connect()
         except sqlite3.DatabaseError:  # not a cache (damaged, or another file): start a new one
@@ -101,6 +107,8 @@ class SourceCache:
     def finish(self) -> None:
         """End a load: keep what it parsed, drop the entries of files it did not read."""
         self.checked = {key: kept for key, kept in self.checked.items() if key in self._used}
+        if self._states:
+            self._states = {name: seen for name, seen in self._states.items() if seen[2] in self._used}
         count = self._db.execute("SELECT count(*) FROM parsed").fetchone()[0]
         if count != len(self._used):
             self._stale = True
@@ -111,6 +119,7 @@ class SourceCache:
         self._db.execute("COMMIT")
 
     def close(self) -> None:
+        self._states = None if self._states is None else {}
         self.checked = {}  # a build closes its cache once loaded: its memory is the build's (and its second process's)
         with contextlib.suppress(sqlite3.Error):
             if self._db.in_transaction:
@@ -121,24 +130,38 @@ class SourceCache:
         """Return the file parsed (read_source), from the cache if its path and bytes are those of an entry.
 
         rel: path relative to root, as text, if the caller knows it.
+        In memory (the preview), a file whose state has not changed since the previous load is not read again: that
+        load's parse is returned, the very object (the model reads its files' parses, never changes them).
         """
         name = str(path)
+        rel = path.relative_to(root).as_posix() if rel is None else rel
+        states = self._states
+        if states is not None:
+            st = os.stat(name)
+            state = (st.st_size, st.st_mtime_ns, st.st_ctime_ns, st.st_ino)
+            seen = states.get((name, rel))
+            if seen is not None and seen[0] == state and trusted_state(max(st.st_mtime_ns, st.st_ctime_ns), seen[1]):
+                self._used.add(seen[2])
+                return seen[3]
+            read_at = time.time_ns()
         with open(name, "rb") as file:
             raw = file.read()
-        rel = path.relative_to(root).as_posix() if rel is None else rel
         key = hashlib.blake2b(f"{name}\0{rel}\0".encode("utf-8", "surrogateescape") + raw, digest_size=20).hexdigest()
         self._used.add(key)
         row = self._db.execute("SELECT value FROM parsed WHERE key = ?", (key,)).fetchone()
         if row is not None:
-            return _loads(row[0], path, key)
-        parsed = parse_read(raw, rel, path)
-        if isinstance(parsed, SourceDocument):
-            parsed.key = key
-        self.parsed += 1
-        if self._defer:
-            self.missed.append((key, name, rel))
-            return parsed
-        self._db.execute("INSERT OR REPLACE INTO parsed VALUES (?, ?)", (key, _dumps(parsed)))
+            parsed = _loads(row[0], path, key)
+        else:
+            parsed = parse_read(raw, rel, path)
+            if isinstance(parsed, SourceDocument):
+                parsed.key = key
+            self.parsed += 1
+            if self._defer:
+                self.missed.append((key, name, rel))
+            else:
+                self._db.execute("INSERT OR REPLACE INTO parsed VALUES (?, ?)", (key, _dumps(parsed)))
+        if states is not None:
+            states[(name, rel)] = (state, read_at, key, parsed)
         return parsed
 
     def fill_later(self) -> None:
@@ -172,6 +195,20 @@ class SourceCache:
             parsed = parse_read(raw, rel, Path(name))
             self._db.execute("INSERT OR REPLACE INTO parsed VALUES (?, ?)", (key, _dumps(parsed)))
         self._db.execute("COMMIT")
+
+
+# A file's timestamps may be coarser than a nanosecond (two seconds on FAT, one on some network shares): a file
+# written in the same tick as it was read, after the read, keeps its state. Its state is trusted only once it
+# was read more than that after its last change (as Git does with its index's "racily clean" entries).
+TIMESTAMP_GRAIN_NS = 2_000_000_000
+
+
+def trusted_state(changed_ns: int, read_at_ns: int) -> bool:
+    """Tell whether a file whose state (size, times, inode) is the same as when it was read has the same bytes.
+
+    changed_ns: the later of its modification and status change times; read_at_ns: when it was read.
+    """
+    return changed_ns + TIMESTAMP_GRAIN_NS <= read_at_ns
 
 
 def _dumps(parsed: SourceDocument | Problem) -> bytes:
