@@ -5,6 +5,7 @@ from __future__ import annotations
 import functools
 import hashlib
 import logging
+import os
 import re
 from dataclasses import dataclass
 from datetime import date
@@ -209,19 +210,12 @@ class FederationPlugin(BasePlugin[FederationConfig]):
             # The members' site renders its own pages first: meanwhile, the public site's build sends the conversions of
             # the pages both show (builder.py). Its sitemap is empty: the order shows nowhere.
             order.sort(key=lambda spec: spec.shared)
+        generated_by = File.generated(config, "index.md", content="").generated_by  # this plugin, as MkDocs names it
         for spec in order:
             level = InclusionLevel.INCLUDED if spec.src_uri in in_nav else InclusionLevel.NOT_IN_NAV
-            file = File.generated(config, spec.src_uri, content=spec.markdown, inclusion=level)
+            file = PlannedPage(config, spec.src_uri, spec.markdown, level, generated_by)
             if incremental is not None:
-                fingerprint = fingerprint_of(
-                    spec.title,
-                    spec.template,
-                    spec.markdown,
-                    spec.context,
-                    spec.description,
-                    spec.search,
-                    targets if has_link(spec.markdown) else None,
-                )
+                fingerprint = fingerprint_of(*spec.fingerprint_parts(), targets if has_link(spec.markdown) else None)
                 self.fingerprints[spec.src_uri] = fingerprint
                 self.dests.append(file.abs_dest_path)
                 if incremental.unchanged(self.site_fingerprint, spec.src_uri, fingerprint, file.abs_dest_path):
@@ -405,6 +399,37 @@ class FederationPlugin(BasePlugin[FederationConfig]):
         if incremental is not None:
             incremental.finish(self.site_fingerprint, self.fingerprints, self.dests)
             incremental.written = self.written
+
+
+class PlannedPage(File):
+    """A page of the plan, as File.generated makes it, its paths made without pathlib (15,000 pages a build).
+
+    File.generated goes through PurePath for each source path, then computes the page's destination on
+    demand: 0.3-0.45 s for a site's 8,000 pages at ten times the federation's volume. The plan's source
+    paths are already '/'-separated, relative, and end in '.md' (tests/test_planned_pages.py compares
+    every field MkDocs reads with File.generated's, for every page of the sample).
+    """
+
+    def __init__(
+        self, config: MkDocsConfig, src_uri: str, content: str, inclusion: InclusionLevel, generated_by: str | None
+    ) -> None:
+        self.src_uri = src_uri
+        self.src_dir = None
+        self.dest_dir = config.site_dir
+        self.use_directory_urls = config.use_directory_urls
+        self.inclusion = inclusion
+        self.generated_by = generated_by
+        self.abs_src_path = None
+        self._content = content
+        parent, _, name = src_uri.rpartition("/")
+        stem = name[:-3] if name.endswith(".md") else ""
+        if stem and stem != "README":
+            if self.use_directory_urls and stem != "index":
+                dest = f"{parent}/{stem}/index.html" if parent else f"{stem}/index.html"
+            else:
+                dest = f"{parent}/{stem}.html" if parent else f"{stem}.html"
+            self.dest_uri = dest
+            self.abs_dest_path = os.path.normpath(os.path.join(self.dest_dir, dest))
 
 
 def _unchanged() -> bool:
