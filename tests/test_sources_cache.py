@@ -182,6 +182,6 @@ def test_the_files_are_found_in_pathlibs_order(tmp_path: Path) -> None:
     (folder / "dossier.md").mkdir()  # a folder is not a file
     root = tmp_path / "racine"
     expected = sorted(p for p in folder.rglob("*") if p.suffix.lower() in _MARKDOWN_LIKE and p.is_file())
-    assert markdown_like(root, "boite") == [(p.relative_to(root).as_posix(), p) for p in expected]
+    assert markdown_like(root, "boite") == [(p.relative_to(root).as_posix(), str(p)) for p in expected]
     assert [rel for rel, _ in markdown_like(root, "boite")][:3] == ["boite/A/w.md", "boite/a/b/c/d.md", "boite/a/x.md"]
     assert markdown_like(root, "absent") == []

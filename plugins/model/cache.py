@@ -126,15 +126,16 @@ class SourceCache:
                 self._db.execute("COMMIT")
         self._db.close()
 
-    def read(self, path: Path, root: Path, rel: str | None = None) -> SourceDocument | Problem:
+    def read(self, path: Path | str, root: Path, rel: str | None = None) -> SourceDocument | Problem:
         """Return the file parsed (read_source), from the cache if its path and bytes are those of an entry.
 
-        rel: path relative to root, as text, if the caller knows it.
+        path: the file's path, a Path or text (a Path is made of it when it is read); rel: its path relative to
+        root, as text, if the caller knows it.
         In memory (the preview), a file whose state has not changed since the previous load is not read again: that
         load's parse is returned, the very object (the model reads its files' parses, never changes them).
         """
-        name = str(path)
-        rel = path.relative_to(root).as_posix() if rel is None else rel
+        name = os.fspath(path)
+        rel = Path(name).relative_to(root).as_posix() if rel is None else rel
         states = self._states
         if states is not None:
             st = os.stat(name)
@@ -144,6 +145,7 @@ class SourceCache:
                 self._used.add(seen[2])
                 return seen[3]
             read_at = time.time_ns()
+        path = path if isinstance(path, Path) else Path(name)
         with open(name, "rb") as file:
             raw = file.read()
         key = hashlib.blake2b(f"{name}\0{rel}\0".encode("utf-8", "surrogateescape") + raw, digest_size=20).hexdigest()

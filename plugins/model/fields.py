@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import difflib
+import functools
 import re
 import unicodedata
 from collections.abc import Callable, Mapping
@@ -49,6 +50,7 @@ class Field:
     hint: str = ""
 
 
+@functools.lru_cache(maxsize=8192)  # the same keywords, tags and labels in thousands of files, at every load
 def slugify(text: str) -> str:
     """Return an ASCII slug: 'Réunion d'équipe' -> 'reunion-d-equipe'."""
     ascii_text = unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode()
