@@ -40,6 +40,7 @@ from plugins.outputs.search import index_site, share_bundle
 from plugins.outputs.site import write_site_outputs
 from plugins.processes import Worker
 from plugins.settings import FederationSettings, SettingsError
+from plugins.website.plan import public_view
 
 log = logging.getLogger("plugins.preview")
 WATCHED = ("content", "toolbox", "newsletters", "mkdocs.yml")
@@ -126,6 +127,7 @@ class Preview:
         self.sources_cache = SourceCache()
         self.lock = threading.Lock()
         self.sources: tuple | None = None
+        self.built: tuple | None = None  # the sources of the last build that completed
         # The last content built, and the fingerprints of its items: the items a refresh finds unchanged are carried
         # over (carry_over), so that their fingerprints are made once for all the refreshes.
         self.content: Content | None = None
@@ -184,8 +186,9 @@ class Preview:
                 return
             if len(self.rendered) > 4 * len(content.sheets) + 4000:
                 self.rendered.clear()  # old versions of edited pages: start afresh now and then
+            with_public = not self._public_unchanged(sources, content)
             try:
-                self._build_both(content, settings)
+                self._build_both(content, settings, with_public)
             except Exception:  # noqa: BLE001 - the servers keep the previous version
                 traceback.print_exc()
                 print("Aperçu non mis à jour : la construction a échoué (voir ci-dessus).")
@@ -198,12 +201,28 @@ class Preview:
                 )
             finally:
                 self._settle()
-            self.sources = sources
+            self.sources = self.built = sources
             self.content = content
             self.builds += 1
             self.last_seconds = time.perf_counter() - start
             written = sum(s.written for s in self.states.values())
-            print(f"Aperçu à jour en {self.last_seconds:.1f} s ({written} pages réécrites).", flush=True)
+            alone = "" if with_public else " ; le site public n'a pas changé"
+            print(f"Aperçu à jour en {self.last_seconds:.1f} s ({written} pages réécrites{alone}).", flush=True)
+
+    def _public_unchanged(self, sources: tuple, content: Content) -> bool:
+        """Tell whether the public site built last is also that of content: edits of members' items it does not show.
+
+        Only Markdown files changed since that build (no setting, attachment or image), and every item's public view
+        (plan.public_view: the item, a locked sheet's teaser, or nothing) is the same as then, in the same order.
+        """
+        if self.built is None or self.content is None or not self.states[Audience.PUBLIC].site:
+            return False
+        before = {name: state for name, *state in self.built}
+        after = {name: state for name, *state in sources}
+        changed = [name for name in before.keys() | after.keys() if before.get(name) != after.get(name)]
+        if any(not name.endswith(".md") for name in changed):
+            return False
+        return [public_view(i) for i in self.content.all_items()] == [public_view(i) for i in content.all_items()]
 
     def _settle(self) -> None:
         """Collect what the refresh left behind, then keep what stays out of Python's collector's way (gc.freeze).
@@ -221,11 +240,17 @@ class Preview:
         gc.collect()
         gc.freeze()
 
-    def _build_both(self, content: Content, settings: FederationSettings) -> None:
+    def _build_both(self, content: Content, settings: FederationSettings, with_public: bool = True) -> None:
         """Build both sites in place: on two cores, the public site in a forked process meanwhile (as builder.py does).
 
         The search bundles are indexed afterwards, the public site's first: the members' site takes its shared bundle.
+        with_public: False when the public site is that of content already (_public_unchanged): the members' site alone.
         """
+        if not with_public:
+            members = Audience.ADHERENTS
+            self.states[Audience.PUBLIC].written = 0
+            self._build(members, content, settings, self.fingerprinter, self.states[members].index)
+            return
         if build_processes() < 2:
             for audience in ORDER:  # each item's fingerprint made once for both sites
                 self._build(audience, content, settings, self.fingerprinter, self.states[audience].index)

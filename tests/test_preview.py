@@ -70,7 +70,7 @@ def edit(path: Path, old: str, new: str) -> None:
 
 @pytest.mark.parametrize("processes", ["1", "2"])
 def test_each_incremental_rebuild_writes_what_a_full_build_writes(
-    preview: Preview, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, processes: str
+    preview: Preview, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, processes: str, capsys: pytest.CaptureFixture[str]
 ) -> None:
     """With two processes, the public site is built in a forked one, which hands its state back."""
     monkeypatch.setenv("BUILD_PROCESSES", processes)
@@ -80,11 +80,24 @@ def test_each_incremental_rebuild_writes_what_a_full_build_writes(
     assert total > 200
     assert_same_as_full_build(preview, project, tmp_path)
 
-    # The body of a members-only sheet: its page and the pages listing it, nothing else.
+    # The body of a members-only sheet: its page and the pages listing it, nothing else; the public site, which shows
+    # its teaser only, is not built again.
     sheet = next(p for p in sorted((project / "toolbox").rglob("*.md")) if "access: public" not in p.read_text("utf-8"))
     sheet.write_text(sheet.read_text("utf-8") + "\nParagraphe ajouté pendant l'aperçu.\n", encoding="utf-8")
     preview.refresh()
+    assert "le site public n'a pas changé" in capsys.readouterr().out
     assert 0 < sum(s.written for s in preview.states.values()) < total / 4
+    assert preview.states[Audience.PUBLIC].written == 0
+    assert_same_as_full_build(preview, project, tmp_path)
+
+    # What its teaser shows (its summary), then what the public toolbox feed shows only (its update date): both sites.
+    edit(sheet, "summary: ", "summary: Résumé revu — ")
+    preview.refresh()
+    assert "le site public n'a pas changé" not in capsys.readouterr().out
+    assert_same_as_full_build(preview, project, tmp_path)
+    edit(sheet, "\ndate: ", "\nupdated: 2026-11-20\ndate: ")
+    preview.refresh()
+    assert "le site public n'a pas changé" not in capsys.readouterr().out
     assert_same_as_full_build(preview, project, tmp_path)
 
     # The title of a public sheet: shown on listings and facet pages of both sites.

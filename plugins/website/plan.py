@@ -121,6 +121,21 @@ class SheetCard(SheetView):
         return True
 
 
+def public_view(item: Item) -> object:
+    """Return what the public site shows of an item: the item itself, a locked sheet's teaser, or nothing.
+
+    A locked sheet shows on the public site as its teaser (pages, listings, search filters: its type,
+    themes and stage) and in the toolbox's feed (feeds._sheet: its teaser's fields and its update
+    date); a members' news item, event, letter or page does not show there at all. The preview
+    skips the public site when no item's public view changed (Preview._public_unchanged).
+    """
+    if item.visible_to(Audience.PUBLIC):
+        return item
+    if isinstance(item, ToolboxSheet):
+        return SheetTeaser.of(item), item.updated
+    return None
+
+
 def human_size(size: int) -> str:
     """Return '12 ko' or '1,4 Mo'."""
     if size < 1_000_000:
