@@ -33,7 +33,9 @@ def test_every_page_of_the_plan_is_the_file_mkdocs_would_make(
     assert "index.md" in uris and any(uri.count("/") >= 2 for uri in uris)  # the home and nested pages are among them
     for spec in specs:
         made = File.generated(config, spec.src_uri, content=spec.markdown, inclusion=InclusionLevel.NOT_IN_NAV)
-        planned = PlannedPage(config, spec.src_uri, spec.markdown, InclusionLevel.NOT_IN_NAV, made.generated_by)
+        planned = PlannedPage(
+            config.site_dir, config.use_directory_urls, spec.src_uri, spec.markdown, InclusionLevel.NOT_IN_NAV, made.generated_by
+        )
         for name in FIELDS:
             assert getattr(planned, name) == getattr(made, name), (spec.src_uri, name)
         assert planned.is_documentation_page() and made.is_documentation_page()

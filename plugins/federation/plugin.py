@@ -211,9 +211,10 @@ class FederationPlugin(BasePlugin[FederationConfig]):
             # the pages both show (builder.py). Its sitemap is empty: the order shows nowhere.
             order.sort(key=lambda spec: spec.shared)
         generated_by = File.generated(config, "index.md", content="").generated_by  # this plugin, as MkDocs names it
+        site_dir, directory_urls = config.site_dir, config.use_directory_urls  # read once: MkDocs' settings are slow
         for spec in order:
             level = InclusionLevel.INCLUDED if spec.src_uri in in_nav else InclusionLevel.NOT_IN_NAV
-            file = PlannedPage(config, spec.src_uri, spec.markdown, level, generated_by)
+            file = PlannedPage(site_dir, directory_urls, spec.src_uri, spec.markdown, level, generated_by)
             if incremental is not None:
                 fingerprint = fingerprint_of(*spec.fingerprint_parts(), targets if has_link(spec.markdown) else None)
                 self.fingerprints[spec.src_uri] = fingerprint
@@ -411,12 +412,18 @@ class PlannedPage(File):
     """
 
     def __init__(
-        self, config: MkDocsConfig, src_uri: str, content: str, inclusion: InclusionLevel, generated_by: str | None
+        self,
+        site_dir: str,
+        use_directory_urls: bool,
+        src_uri: str,
+        content: str,
+        inclusion: InclusionLevel,
+        generated_by: str | None,
     ) -> None:
         self.src_uri = src_uri
         self.src_dir = None
-        self.dest_dir = config.site_dir
-        self.use_directory_urls = config.use_directory_urls
+        self.dest_dir = site_dir
+        self.use_directory_urls = use_directory_urls
         self.inclusion = inclusion
         self.generated_by = generated_by
         self.abs_src_path = None

@@ -318,7 +318,7 @@ class SitePlan:
     def item_page(self, item: Item, template: str, indexed: bool = True, **context: Any) -> PageSpec:
         # Its inputs: the fields below are the item's, or made from it and this site's audience (search_filters). The
         # incremental builds fingerprint the item once for all its pages and refreshes (incremental.Fingerprinter):
-        # an item's 15,000 pages' search filters, made anew at each refresh, were a third of their fingerprints' time.
+        # the search filters of the 15,000 item pages, made anew at each refresh, were a third of their fingerprints' time.
         return PageSpec(
             item_uri(item),
             item.title,
