@@ -6,6 +6,7 @@ import functools
 import logging
 import multiprocessing
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -19,6 +20,7 @@ from pathlib import Path
 from mkdocs.commands.build import build as mkdocs_build
 from mkdocs.config import load_config
 from mkdocs.config.defaults import MkDocsConfig
+from mkdocs.exceptions import Abort, ConfigurationError
 
 from plugins.federation.incremental import Fingerprinter, Incremental
 from plugins.federation.plugin import FederationPlugin, settings_of
@@ -30,7 +32,7 @@ from plugins.model.cache import SourceCache
 from plugins.outputs.search import index_sources, share_bundle, update_sources, write_sources
 from plugins.outputs.site import write_site_outputs
 from plugins.processes import Background, ReceivedPages, SentPages, Worker
-from plugins.settings import FederationSettings
+from plugins.settings import FederationSettings, SettingsError
 
 SITE_DIRS = {Audience.PUBLIC: "public", Audience.ADHERENTS: "adherents"}
 
@@ -47,14 +49,62 @@ class BuildResult:
 def site_config(
     project: Path, audience: Audience, site_dir: Path, site_url: str | None = None, strict: bool = False
 ) -> MkDocsConfig:
-    """Load mkdocs.yml for one audience's site (strict: any MkDocs warning fails the build)."""
-    config = load_config(str(project / "mkdocs.yml"), site_dir=str(site_dir), strict=strict)
+    """Load mkdocs.yml for one audience's site; raise SettingsError (French) on any error or warning of MkDocs about it.
+
+    MkDocs logs what it finds wrong in English and goes on with a default after a warning (an unknown name: a typo
+    in a setting); here each one stops the command with the file and the setting named.
+    """
+    heard = MkDocsConfigProblems()
+    logger = logging.getLogger("mkdocs.config")
+    logger.addFilter(heard)
+    try:
+        config = load_config(str(project / "mkdocs.yml"), site_dir=str(site_dir), strict=strict)
+    except (Abort, ConfigurationError) as exc:
+        said = str(exc).removeprefix("MkDocs encountered an error parsing the configuration file: ")
+        raise SettingsError(heard.problems or [f"{project / 'mkdocs.yml'} : illisible — {said}"]) from None
+    finally:
+        logger.removeFilter(heard)
+    if heard.problems:
+        raise SettingsError(heard.problems)
     plugin_config = config.plugins["federation"].config
     if site_url:
         config.site_url = site_url
     elif audience is Audience.ADHERENTS and plugin_config.members_site_url:
         config.site_url = plugin_config.members_site_url
     return config
+
+
+class MkDocsConfigProblems(logging.Filter):
+    """What MkDocs says is wrong in mkdocs.yml (its warnings and errors), kept in French and not printed."""
+
+    SAID = re.compile(r"Config value '(?P<name>[^']*)': (?P<what>.*)", re.DOTALL)
+    OPTION = re.compile(r"Plugin '(?P<plugin>[^']*)' option '(?P<option>[^']*)': (?P<what>.*)", re.DOTALL)
+    UNKNOWN = re.compile(r"Unrecognised configuration name: (?P<name>.*)")
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.problems: list[str] = []
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if record.levelno < logging.WARNING:
+            return True
+        message = record.getMessage()
+        said = self.SAID.fullmatch(message)
+        if said is None:
+            self.problems.append(f"mkdocs.yml : {message}")
+            return False
+        name, what = said["name"], said["what"]
+        option = self.OPTION.fullmatch(what)
+        if option is not None:
+            name, what = f"{name} : {option['plugin']} : {option['option']}", option["what"]
+        unknown = self.UNKNOWN.fullmatch(what)
+        if unknown is not None:
+            if not name.endswith(unknown["name"]):
+                name = f"{name} : {unknown['name']}" if name else unknown["name"]
+            self.problems.append(f"mkdocs.yml : réglage inconnu « {name} » (faute de frappe ?)")
+        else:
+            self.problems.append(f"mkdocs.yml, réglage « {name} » refusé par MkDocs : {what}")
+        return False
 
 
 class NoDirtyWarning(logging.Filter):

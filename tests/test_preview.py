@@ -6,6 +6,7 @@ import gc
 import shutil
 import subprocess
 import sys
+import threading
 import time
 import urllib.error
 import urllib.request
@@ -133,6 +134,10 @@ def test_each_incremental_rebuild_writes_what_a_full_build_writes(
     edit(project / "mkdocs.yml", "site_name: ", "site_name: Aperçu — ")
     preview.refresh()
     assert_same_as_full_build(preview, project, tmp_path)
+    # A federation setting (in every page's footer), the file's size the same: its settings are read again.
+    edit(project / "mkdocs.yml", "phone: 02 40 00 00 00", "phone: 02 40 00 00 99")
+    preview.refresh()
+    assert_same_as_full_build(preview, project, tmp_path)
 
     # Nothing changed since: no page written again (the public site's state came back from its process).
     preview.sources = None
@@ -155,6 +160,61 @@ def test_a_broken_file_keeps_the_previous_preview_and_says_why(preview: Preview,
     preview.refresh()
     assert "Aperçu à jour" in capsys.readouterr().out
     assert_same_as_full_build(preview, project, tmp_path)
+
+
+class CountingPreview(Preview):
+    """A preview that counts how many times a refresh lists the watched files."""
+
+    listed = 0
+
+    def _sources(self) -> tuple:
+        self.listed += 1
+        return super()._sources()
+
+
+def test_the_other_servers_call_returns_once_a_refresh_has_seen_its_change(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys
+) -> None:
+    """Both servers call refresh for each change: the call that waited while the other refreshed does not list the files
+    again (its server shows the new pages only once it returns), unless that refresh failed."""
+    from plugins import preview as preview_module
+
+    preview = CountingPreview(copy_sample(tmp_path / "projet"), TODAY, port=free_port())
+    try:
+        preview.refresh()
+        sheet = sorted((preview.project / "toolbox").rglob("*.md"))[0]
+
+        def both_servers_call() -> None:
+            with preview.lock:  # a refresh under way: both calls are made meanwhile and wait
+                calls = [threading.Thread(target=preview.refresh) for _ in range(2)]
+                for call in calls:
+                    call.start()
+                time.sleep(0.5)
+                preview.listed = 0
+            for call in calls:
+                call.join(120)
+
+        edit(sheet, "title: ", "title: Vu une fois — ")
+        both_servers_call()
+        assert preview.listed == 1 and preview.builds == 2
+        assert "Vu une fois" in tree(preview.dirs[Audience.ADHERENTS])[page_dest(preview, sheet)].decode("utf-8")
+
+        # The build fails: the second call tries again, and fails again.
+        def failing(*args, **kwargs):  # type: ignore[no-untyped-def]
+            raise RuntimeError("sorties en panne")
+
+        monkeypatch.setattr(preview_module, "write_site_outputs", failing)
+        edit(sheet, "title: Vu une fois — ", "title: Vu deux fois — ")
+        capsys.readouterr()
+        both_servers_call()
+        assert preview.listed == 2 and preview.builds == 2
+        assert capsys.readouterr().out.count("la construction a échoué") == 2
+    finally:
+        preview.close()
+
+
+def page_dest(preview: Preview, sheet: Path) -> str:
+    return f"boite-a-outils/fiches/{sheet.relative_to(preview.project / 'toolbox').with_suffix('').as_posix()}/index.html"
 
 
 def test_the_search_index_follows_in_the_background(preview: Preview) -> None:

@@ -73,3 +73,37 @@ def test_a_wrong_setting_stops_check_and_build_and_keeps_the_site(project: Path,
     assert built.returncode == 1 and message in built.stderr and "Traceback" not in built.stderr, built.stderr
     assert "conservé" in built.stderr
     assert [p.name for p in site.iterdir()] == ["ancien.txt"]
+
+
+MKDOCS_CASES = [
+    ("nom inconnu", ("use_directory_urls: true", "use_directory_url: true"), "réglage inconnu « use_directory_url »"),
+    (
+        "option du greffon",
+        ("      audience: public", "      audiance: public"),
+        "réglage inconnu « plugins : federation : audiance »",
+    ),
+    ("type", ("use_directory_urls: true", "use_directory_urls: peut-être"), "réglage « use_directory_urls » refusé"),
+    ("yaml", ("docs_dir: content", "docs_dir: content: toolbox"), 'mkdocs.yml", line 7'),
+]
+
+
+@pytest.mark.parametrize(("name", "change", "message"), MKDOCS_CASES, ids=[c[0] for c in MKDOCS_CASES])
+def test_what_mkdocs_finds_wrong_in_mkdocs_yml_stops_check_and_build_in_french(
+    project: Path, name: str, change: tuple[str, str], message: str
+) -> None:
+    """MkDocs says it in English in its log and goes on after a warning (a misspelt name: its default instead)."""
+    build = [sys.executable, str(REPO / "build.py"), "--project", str(project), "--today", TODAY.isoformat()]
+    config = project / "mkdocs.yml"
+    text = config.read_text(encoding="utf-8")
+    assert text.count(change[0]) == 1
+    config.write_text(text.replace(*change), encoding="utf-8")
+    site = project / "site"
+    site.mkdir()
+    (site / "ancien.txt").write_text("le site précédent", encoding="utf-8")
+    checked = subprocess.run([*build, "check"], capture_output=True, text=True, timeout=120, check=False)
+    assert checked.returncode == 1 and message in checked.stderr, checked.stderr
+    built = subprocess.run([*build, "build"], capture_output=True, text=True, timeout=120, check=False)
+    assert built.returncode == 1 and message in built.stderr, built.stderr
+    assert "Traceback" not in built.stderr and "Config value" not in built.stderr and "Aborted" not in built.stderr
+    assert "conservé" in built.stderr
+    assert [p.name for p in site.iterdir()] == ["ancien.txt"]
