@@ -33,14 +33,15 @@ from watchdog.events import FileClosedEvent, FileCreatedEvent, FileDeletedEvent,
 
 from plugins.builder import NO_DIRTY_WARNING, SITE_DIRS, build_processes, federation_plugin, federation_settings, site_config
 from plugins.federation.incremental import Fingerprinter, Incremental
+from plugins.fingerprint import digest
 from plugins.model import Audience, Content, ContentError, load_content
 from plugins.model.cache import SourceCache
 from plugins.model.content import carry_over
-from plugins.outputs.search import index_site, share_bundle
+from plugins.outputs.search import index_sources, share_bundle, update_sources
 from plugins.outputs.site import write_site_outputs
 from plugins.processes import Worker
 from plugins.settings import FederationSettings, SettingsError
-from plugins.website.plan import public_view
+from plugins.website.plan import SHARED_BUNDLE, public_view
 
 log = logging.getLogger("plugins.preview")
 WATCHED = ("content", "toolbox", "newsletters", "mkdocs.yml")
@@ -121,6 +122,13 @@ class Preview:
         self.ports = {Audience.PUBLIC: port, Audience.ADHERENTS: port + 1}
         self.dirs = {a: Path(tempfile.mkdtemp(prefix=f"apercu-{SITE_DIRS[a]}-")) for a in ORDER}
         self.indexer = BackgroundIndexer()
+        # Search: each bundle's pages' fingerprint when it was last asked for, the bundles left to index (and the
+        # versions of their pages), and the pages cut for Pagefind, kept between refreshes.
+        self.indexed: dict[tuple[Audience, str], str] = {}
+        self.unindexed: dict[Audience, dict[str, list[str]]] = {a: {} for a in ORDER}
+        self.versions: dict[Audience, dict[str, str]] = {a: {} for a in ORDER}
+        self.index_lock = threading.Lock()
+        self.cuts = Path(tempfile.mkdtemp(prefix="apercu-recherche-"))
         self.states = {a: Incremental(index=functools.partial(self._index_later, a)) for a in ORDER}
         self.rendered: dict = {}
         # The editors' files parsed, by their bytes (in memory): a refresh parses the changed ones.
@@ -141,14 +149,46 @@ class Preview:
         logging.getLogger("mkdocs.commands.build").addFilter(NO_DIRTY_WARNING)
 
     def _index_later(self, audience: Audience, site: Path, bundles: dict[str, list[str]]) -> None:
-        """Have the background indexer index this site's bundles; the members' site then gets the shared one."""
+        """Have the background indexer index those of this site's bundles whose pages changed since they were indexed.
 
-        def job() -> None:
-            index_site(site, bundles)
-            if audience is Audience.ADHERENTS:
-                share_bundle(self.dirs[Audience.PUBLIC], site)
+        After a members' sheet is edited, its bundle only: neither the pages both sites show nor their copy on the
+        members' site, which Python made (holding the interpreter) while the next edit's refresh ran.
+        """
+        state = self.states[audience]
+        changed = {}
+        for name, pages in bundles.items():
+            fingerprint = digest(state.site, [(page, state.pages[page]) for page in pages])
+            if self.indexed.get((audience, name)) != fingerprint:
+                self.indexed[(audience, name)] = fingerprint
+                changed[name] = pages
+        if not changed:
+            return
+        with self.index_lock:
+            self.unindexed[audience].update(changed)
+            self.versions[audience] = {page: f"{state.site}/{fingerprint}" for page, fingerprint in state.pages.items()}
+        self.indexer.request(site, functools.partial(self._index, audience, site))
 
-        self.indexer.request(site, job)
+    def _index(self, audience: Audience, site: Path) -> None:
+        """Index the bundles of a site left to index (in the background indexer's thread); the public site's job then
+        copies the bundle of the pages both sites show to the members' site.
+
+        Only the pages whose version changed are cut again (search.update_sources, as builds do: 1 s for the
+        members' 2,742 own pages at ten times the federation's volume).
+        """
+        with self.index_lock:
+            bundles, self.unindexed[audience] = self.unindexed[audience], {}
+            versions = self.versions[audience]
+        try:
+            for name, pages in bundles.items():
+                kept = self.cuts / f"{SITE_DIRS[audience]}-{name}"
+                update_sources(site, pages, versions, kept)
+                index_sources(site, name, kept)
+            if audience is Audience.PUBLIC and SHARED_BUNDLE in bundles:
+                share_bundle(site, self.dirs[Audience.ADHERENTS])
+        except BaseException:
+            for name in bundles:  # made again after the next edit
+                self.indexed.pop((audience, name), None)
+            raise
 
     def url(self, audience: Audience) -> str:
         return f"http://{self.host}:{self.ports[audience]}/"
@@ -360,7 +400,7 @@ class Preview:
         gc.unfreeze()
         self.indexer.stop()
         self.sources_cache.close()
-        for folder in self.dirs.values():
+        for folder in (*self.dirs.values(), self.cuts):
             shutil.rmtree(folder, ignore_errors=True)
 
 

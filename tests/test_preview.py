@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import gc
+import gzip
 import shutil
 import subprocess
 import sys
@@ -226,6 +227,54 @@ def test_the_search_index_follows_in_the_background(preview: Preview) -> None:
     # The members' site gets the bundle of the pages both sites share from the public one, as made there.
     shared = {a: (preview.dirs[a] / SHARED_BUNDLE / "pagefind-entry.json").read_bytes() for a in ORDER}
     assert shared[Audience.PUBLIC] == shared[Audience.ADHERENTS]
+
+    # A members' sheet's body: its bundle made again, with the new text; neither the shared bundle nor its copy.
+    sheets = sorted((preview.project / "toolbox").rglob("*.md"))
+    members_sheet = next(p for p in sheets if "access: public" not in p.read_text("utf-8"))
+    before = bundle_files(preview)
+    members_sheet.write_text(members_sheet.read_text("utf-8") + "\nMot zorglubadherent.\n", encoding="utf-8")
+    preview.refresh()
+    assert preview.indexer.wait_idle(120)
+    after = bundle_files(preview)
+    assert "zorglubadherent" in indexed_text(preview.dirs[Audience.ADHERENTS] / OWN_BUNDLE)
+    for audience in ORDER:
+        assert after[audience, SHARED_BUNDLE] == before[audience, SHARED_BUNDLE], audience
+    assert after[Audience.PUBLIC, OWN_BUNDLE] == before[Audience.PUBLIC, OWN_BUNDLE]
+    assert after[Audience.ADHERENTS, OWN_BUNDLE] != before[Audience.ADHERENTS, OWN_BUNDLE]
+
+    # A public sheet's body: the shared bundle made again, with the new text, and copied to the members' site.
+    public_sheet = next(p for p in sheets if "access: public" in p.read_text("utf-8"))
+    public_sheet.write_text(public_sheet.read_text("utf-8") + "\nMot zorglubpublic.\n", encoding="utf-8")
+    preview.refresh()
+    assert preview.indexer.wait_idle(120)
+    for audience in ORDER:
+        assert "zorglubpublic" in indexed_text(preview.dirs[audience] / SHARED_BUNDLE), audience
+        assert "zorglubadherent" not in indexed_text(preview.dirs[audience] / SHARED_BUNDLE), audience
+    assert "zorglubadherent" in indexed_text(preview.dirs[Audience.ADHERENTS] / OWN_BUNDLE)
+    shared = {a: (preview.dirs[a] / SHARED_BUNDLE / "pagefind-entry.json").read_bytes() for a in ORDER}
+    assert shared[Audience.PUBLIC] == shared[Audience.ADHERENTS]
+
+
+def bundle_files(preview: Preview) -> dict[tuple[Audience, str], dict[str, int]]:
+    """Each search bundle's files, each with the time it was made or last written (ctime: a copy cannot set it)."""
+    return {
+        (audience, bundle): {
+            p.relative_to(preview.dirs[audience]).as_posix(): p.stat().st_ctime_ns
+            for p in (preview.dirs[audience] / bundle).rglob("*")
+            if p.is_file()
+        }
+        for audience in ORDER
+        for bundle in (SHARED_BUNDLE, OWN_BUNDLE)
+    }
+
+
+def indexed_text(bundle: Path) -> str:
+    """The text of every page a Pagefind bundle holds (its fragments: gzip-compressed JSON, after a signature)."""
+    texts = []
+    for fragment in sorted((bundle / "fragment").glob("*.pf_fragment")):
+        data = gzip.decompress(fragment.read_bytes())
+        texts.append(data.decode("utf-8", "replace"))
+    return "\n".join(texts)
 
 
 def wait_for(url: str, needle: str, timeout: float) -> float:

@@ -27,12 +27,6 @@ class SearchIndexError(RuntimeError):
     """Pagefind failed; the message is French."""
 
 
-def index_site(site_dir: Path, bundles: dict[str, list[str]]) -> None:
-    """Write each bundle of site_dir (its name -> its pages' source URIs) into site_dir/<name>/."""
-    for name, pages in bundles.items():
-        index_bundle(site_dir, name, pages)
-
-
 def share_bundle(public_dir: Path, members_dir: Path, link: bool = False) -> None:
     """Copy the bundle of the pages both sites show alike from the public site to the members' site.
 
