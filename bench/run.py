@@ -219,6 +219,8 @@ def rebuild_after_edit(project: Path) -> tuple[float, float]:
 
     Twice: its body (a members' sheet: the public site shows its teaser only), then its title (both sites).
     """
+    from plugins.website.plan import OWN_BUNDLE, SHARED_BUNDLE
+
     port = free_port()
     serve = subprocess.Popen(
         [PY, str(ROOT / "build.py"), "--project", str(project), "--today", "2026-11-23", "serve", "--port", str(port)],
@@ -229,10 +231,14 @@ def rebuild_after_edit(project: Path) -> tuple[float, float]:
         sheet = sorted((project / "toolbox").rglob("*.md"))[1]
         url = f"http://127.0.0.1:{port + 1}/boite-a-outils/fiches/{sheet.relative_to(project / 'toolbox').with_suffix('').as_posix()}/"
         wait_for(url, "<h1", 600)
-        # The first search indexes are made in the background after the pages: wait for both, as an
+        # The first search indexes are made in the background after the pages: wait for all of them, as an
         # editor who edits a minute later would, so that the measure is the refresh and not their overlap.
+        # The shared bundle reaches the members' site before its own bundle is made: wait for each bundle,
+        # then for the last Pagefind run to end.
         for site_port in (port, port + 1):
-            wait_for(f"http://127.0.0.1:{site_port}/pagefind/pagefind-entry.json", "version", 600)
+            for bundle in (SHARED_BUNDLE, OWN_BUNDLE):
+                wait_for(f"http://127.0.0.1:{site_port}/{bundle}/pagefind-entry.json", "version", 600)
+        wait_without_children(serve.pid)
         time.sleep(2)
         start = time.perf_counter()
         marker = f"Marqueur de modification {time.time_ns()}"  # new at each run: the project may be measured again
