@@ -425,6 +425,8 @@ class Scale:
     preview: float | None
     warm: Run | None = None
     preview_both: float | None = None  # the same sheet's title edited: both sites rebuilt
+    rounds: int = 1  # full builds and bare builds taken in turns; ours and bare: the round of the median ratio
+    peak_mb: float = 0.0  # the highest peak memory of the full builds of all rounds
 
     @property
     def per_page(self) -> float:
@@ -442,8 +444,9 @@ def report(results: dict[int, Scale]) -> None:
     ten, one, thirty = results.get(10), results.get(1), results.get(30)
     if ten:
         ratio = ten.ours.seconds / ten.bare.seconds
-        goal("construction complète 10× / Material nu (temps réel)", f"{ratio:.2f}", "≤ 1.0", ratio <= 1.0)
-        goal("mémoire max. de l'arbre de processus, 10×", f"{ten.ours.peak_mb:.0f} Mo", "≤ 500 Mo", ten.ours.peak_mb <= 500)
+        rounds = f", médiane de {ten.rounds} tours" if ten.rounds > 1 else ""
+        goal(f"construction complète 10× / Material nu (temps réel{rounds})", f"{ratio:.2f}", "≤ 1.0", ratio <= 1.0)
+        goal("mémoire max. de l'arbre de processus, 10×", f"{ten.peak_mb:.0f} Mo", "≤ 500 Mo", ten.peak_mb <= 500)
         if ten.preview is not None and ten.preview_both is not None:  # measured together (rebuild_after_edit)
             goal("aperçu : fiche modifiée visible, 10×", f"{ten.preview:.1f} s", "≤ 2 s", ten.preview <= 2)
             goal("  la même, son titre (les deux sites refaits)", f"{ten.preview_both:.1f} s", "≤ 2 s", ten.preview_both <= 2)
@@ -466,9 +469,14 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--scales", default="1,10")
     parser.add_argument("--subscribers", type=int, default=13500)
+    parser.add_argument(
+        "--rounds", type=int, default=3, help="constructions complètes et Material nu mesurés tour à tour (médiane)"
+    )
     parser.add_argument("--skip-serve", action="store_true", help="ne pas mesurer la reconstruction sous serve")
     parser.add_argument("--skip-send", action="store_true", help="ne pas mesurer l'envoi d'une lettre")
     args = parser.parse_args()
+    if args.rounds < 1:
+        parser.error("--rounds : au moins un tour")
     print(f"Machine : {machine()}")
     hugo = hugo_binary()
     if hugo is None:
@@ -482,11 +490,21 @@ def main() -> int:
             counts = generate(project, scale)
             bare = work / f"bare{scale}"
             pages = bare_material_project(project, bare)
-            # Taking turns on the same machine: ours, then bare Material, then Hugo.
+            # Taking turns on the same machine: ours, then bare Material, as many rounds as asked (the machine's
+            # speed drifts within minutes: the median round's ratio is the goal's), then the warm build and Hugo.
             build = [PY, str(ROOT / "build.py"), "--project", str(project), "--today", "2026-11-23"]
-            ours = measured(build)
-            wait_for_cache_filler()
-            bare_run = measured([PY, "-m", "mkdocs", "build", "-q", "-f", str(bare / "mkdocs.yml")])
+            rounds: list[tuple[Run, Run]] = []
+            for turn in range(args.rounds):
+                if turn:
+                    wait_for_discard(project / "site")
+                    for made in [project / "site", *project.glob(".site-*")]:  # the previous round's site and caches
+                        shutil.rmtree(made)
+                    shutil.rmtree(bare / "site")
+                ours = measured(build)
+                wait_for_cache_filler()
+                bare_run = measured([PY, "-m", "mkdocs", "build", "-q", "-f", str(bare / "mkdocs.yml")])
+                rounds.append((ours, bare_run))
+            ours, bare_run = sorted(rounds, key=lambda pair: pair[0].seconds / pair[1].seconds)[len(rounds) // 2]
             edit_one_sheet(project, "Modification avant la construction tiède.")
             # After an editor's one-file push: the unchanged pages, outputs and search bundles of the previous build are
             # taken as they are (plugins/federation/incremental.py).
@@ -497,6 +515,14 @@ def main() -> int:
                 hugo_project(bare, work / f"hugo{scale}")
                 hugo_run = measured([hugo, "--quiet", "-s", str(work / f"hugo{scale}")])
             print(f"\n== {scale}× : {counts} ({pages} pages Markdown)")
+            if len(rounds) > 1:
+                for turn, (a, b) in enumerate(rounds, 1):
+                    print(
+                        f"tour {turn} : construction complète {a.seconds:.1f} s, Material nu {b.seconds:.1f} s,"
+                        f" rapport {a.seconds / b.seconds:.2f} ; {a.peak_mb:.0f} Mo max"
+                    )
+                print(f"tour médian (ci-dessous, et pour les objectifs) : {rounds.index((ours, bare_run)) + 1}")
+            peak = max(a.peak_mb for a, _ in rounds)
             for name, run in (
                 ("construction complète", ours),
                 ("après une fiche modifiée", warm),
@@ -524,7 +550,7 @@ def main() -> int:
             if not args.skip_serve and scale in (1, 10):
                 preview, both = rebuild_after_edit(project)
                 print(f"reconstruction après modification d'une fiche (serve) : {preview:.1f} s (son titre : {both:.1f} s)")
-            results[scale] = Scale(scale, pages, ours, bare_run, hugo_run, preview, warm, both)
+            results[scale] = Scale(scale, pages, ours, bare_run, hugo_run, preview, warm, both, len(rounds), peak)
             shutil.rmtree(bare)
             shutil.rmtree(work / f"hugo{scale}", ignore_errors=True)
         report(results)
