@@ -106,3 +106,23 @@ def test_every_feed_and_calendar_of_the_sample_parses_clean(sample_site: Path) -
     assert len(calendars) > 10
     for path in calendars:
         assert icalendar.Calendar.from_ical(path.read_bytes()).walk("VEVENT"), path
+
+
+def test_a_feed_holds_its_newest_entries_only(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A reader polls a feed to learn what is new: the newest FEED_LENGTH entries, whatever the section's history."""
+    from plugins.model import Audience, load_content
+    from plugins.outputs import feeds
+    from tests.conftest import REPO
+
+    content = load_content(REPO)
+    every = {f.section: f for f in feeds.section_feeds(content, Audience.ADHERENTS, TODAY, "https://exemple.org/")}
+    assert len(every["boite-a-outils"].entries) == len(content.sheets) < feeds.FEED_LENGTH  # the sample: all of them
+    monkeypatch.setattr(feeds, "FEED_LENGTH", 3)
+    few = {f.section: f for f in feeds.section_feeds(content, Audience.ADHERENTS, TODAY, "https://exemple.org/")}
+    for section, feed in few.items():
+        dated = sorted(every[section].entries, key=lambda e: (e.published, e.url))
+        assert feed.entries == dated[-3:], section
+    news = few["actualites"].entries
+    assert [e.title for e in news] == [n.title for n in content.news_for(Audience.ADHERENTS)[:3]][::-1]
+    text = feeds.render_feed(few["boite-a-outils"], "atom", "Site", "https://exemple.org/")
+    assert len(feedparser.parse(text).entries) == 3

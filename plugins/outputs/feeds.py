@@ -40,6 +40,9 @@ class Feed:
 
 
 FEED_KINDS = ("rss", "atom")
+# A feed holds its newest entries only: a reader learns what is new from it, and polls it (every hour, for some). With
+# every item, the toolbox's feed was 2 MB at ten times the federation's volume, and an old sheet's edit wrote it again.
+FEED_LENGTH = 50
 FEED_SECTIONS = {
     "offres": "Postes à pourvoir",
     "inspir-cafe": "Récits",
@@ -57,9 +60,9 @@ def paris(day: date | datetime) -> datetime:
 
 
 def section_feeds(content: Content, audience: Audience, today: date, site_url: str) -> list[Feed]:
-    """Return the feeds of one site: offers, stories, news, agenda and new toolbox sheets."""
+    """Return the feeds of one site: offers, stories, news, agenda and new toolbox sheets, each its newest entries."""
     absolute = lambda item: site_url.rstrip("/") + "/" + page_url(item_uri(item))  # noqa: E731
-    return [
+    feeds = [
         Feed(
             "offres",
             "Postes à pourvoir",
@@ -89,6 +92,12 @@ def section_feeds(content: Content, audience: Audience, today: date, site_url: s
             [_sheet(s, absolute(s)) for s in content.sheets],
         ),
     ]
+    return [Feed(f.section, f.title, f.description, newest(f.entries)) for f in feeds]
+
+
+def newest(entries: list[FeedEntry]) -> list[FeedEntry]:
+    """Return the FEED_LENGTH newest entries (by date, then address), oldest first: the order feeds are written in."""
+    return sorted(entries, key=lambda e: (e.published, e.url))[-FEED_LENGTH:]
 
 
 def _offer(o: JobOffer, url: str) -> FeedEntry:
