@@ -498,7 +498,10 @@ def main() -> int:
                 if turn:
                     wait_for_discard(project / "site")
                     for made in [project / "site", *project.glob(".site-*")]:  # the previous round's site and caches
-                        shutil.rmtree(made)
+                        if made.is_dir():
+                            shutil.rmtree(made)
+                        else:
+                            made.unlink()
                     shutil.rmtree(bare / "site")
                 ours = measured(build)
                 wait_for_cache_filler()
