@@ -435,7 +435,7 @@ class Scale:
 
 def goal(label: str, value: str, target: str, met: bool | None) -> None:
     verdict = "non mesuré" if met is None else ("atteint" if met else "MANQUÉ")
-    print(f"  {label:<58} {value:>16}   objectif {target:<12} {verdict}")
+    print(f"  {label:<66} {value:>10}   objectif {target:<12} {verdict}")
 
 
 def report(results: dict[int, Scale]) -> None:
@@ -445,7 +445,7 @@ def report(results: dict[int, Scale]) -> None:
     if ten:
         ratio = ten.ours.seconds / ten.bare.seconds
         rounds = f", médiane de {ten.rounds} tours" if ten.rounds > 1 else ""
-        goal(f"construction complète 10× / Material nu (temps réel{rounds})", f"{ratio:.2f}", "≤ 1.0", ratio <= 1.0)
+        goal(f"construction complète 10× / Material nu (réel{rounds})", f"{ratio:.2f}", "≤ 1.0", ratio <= 1.0)
         goal("mémoire max. de l'arbre de processus, 10×", f"{ten.peak_mb:.0f} Mo", "≤ 500 Mo", ten.peak_mb <= 500)
         if ten.preview is not None and ten.preview_both is not None:  # measured together (rebuild_after_edit)
             goal("aperçu : fiche modifiée visible, 10×", f"{ten.preview:.1f} s", "≤ 2 s", ten.preview <= 2)
