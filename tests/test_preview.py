@@ -164,9 +164,17 @@ def test_a_broken_file_keeps_the_previous_preview_and_says_why(preview: Preview,
 
 
 class CountingPreview(Preview):
-    """A preview that counts how many times a refresh lists the watched files."""
+    """A preview that counts the calls to refresh and how many times a refresh lists the watched files."""
 
     listed = 0
+
+    def __init__(self, *args, **kwargs) -> None:  # type: ignore[no-untyped-def]
+        super().__init__(*args, **kwargs)
+        self.calls: list[int] = []  # one entry per call (list.append: two threads at once lose none)
+
+    def refresh(self) -> None:
+        self.calls.append(1)
+        super().refresh()
 
     def _sources(self) -> tuple:
         self.listed += 1
@@ -187,10 +195,14 @@ def test_the_other_servers_call_returns_once_a_refresh_has_seen_its_change(
 
         def both_servers_call() -> None:
             with preview.lock:  # a refresh under way: both calls are made meanwhile and wait
+                before = len(preview.calls)
                 calls = [threading.Thread(target=preview.refresh) for _ in range(2)]
                 for call in calls:
                     call.start()
-                time.sleep(0.5)
+                deadline = time.monotonic() + 60
+                while len(preview.calls) < before + 2 and time.monotonic() < deadline:
+                    time.sleep(0.01)
+                time.sleep(0.2)  # each call notes its time first thing
                 preview.listed = 0
             for call in calls:
                 call.join(120)
