@@ -33,7 +33,6 @@ from watchdog.events import FileClosedEvent, FileCreatedEvent, FileDeletedEvent,
 
 from plugins.builder import NO_DIRTY_WARNING, SITE_DIRS, build_processes, federation_plugin, federation_settings, site_config
 from plugins.federation.incremental import Fingerprinter, Incremental
-from plugins.fingerprint import digest
 from plugins.model import Audience, Content, ContentError, load_content
 from plugins.model.cache import SourceCache
 from plugins.model.content import carry_over
@@ -122,9 +121,8 @@ class Preview:
         self.ports = {Audience.PUBLIC: port, Audience.ADHERENTS: port + 1}
         self.dirs = {a: Path(tempfile.mkdtemp(prefix=f"apercu-{SITE_DIRS[a]}-")) for a in ORDER}
         self.indexer = BackgroundIndexer()
-        # Search: each bundle's pages' fingerprint when it was last asked for, the bundles left to index (and the
-        # versions of their pages), and the pages cut for Pagefind, kept between refreshes.
-        self.indexed: dict[tuple[Audience, str], str] = {}
+        # Search (each bundle's fingerprint when it was last asked for is in its site's state): the bundles left to index
+        # (and the versions of their pages), and the pages cut for Pagefind, kept between refreshes.
         self.unindexed: dict[Audience, dict[str, list[str]]] = {a: {} for a in ORDER}
         self.versions: dict[Audience, dict[str, str]] = {a: {} for a in ORDER}
         self.index_lock = threading.Lock()
@@ -157,9 +155,9 @@ class Preview:
         state = self.states[audience]
         changed = {}
         for name, pages in bundles.items():
-            fingerprint = digest(state.site, [(page, state.pages[page]) for page in pages])
-            if self.indexed.get((audience, name)) != fingerprint:
-                self.indexed[(audience, name)] = fingerprint
+            fingerprint = state.bundle_fingerprint(pages)
+            if state.bundles.get(name) != fingerprint:
+                state.bundles[name] = fingerprint
                 changed[name] = pages
         if not changed:
             return
@@ -187,7 +185,7 @@ class Preview:
                 share_bundle(site, self.dirs[Audience.ADHERENTS])
         except BaseException:
             for name in bundles:  # made again after the next edit
-                self.indexed.pop((audience, name), None)
+                self.states[audience].bundles.pop(name, None)
             raise
 
     def url(self, audience: Audience) -> str:
@@ -333,18 +331,21 @@ class Preview:
                 public.site = ""  # the other process may have written part of the site: all anew next time
                 public.outputs.clear()
                 raise
-            public.site, public.pages, public.dests, public.outputs, public.written, public.bundles = kept
+            public.site, public.pages, public.dests, public.outputs, public.written = kept
         if public_pending:
             self._index_later(Audience.PUBLIC, self.dirs[Audience.PUBLIC], public_pending)
         if pending:
             self._index_later(members, self.dirs[members], pending)
 
     def _build_apart(self, audience: Audience, content: Content, settings: FederationSettings) -> tuple[tuple, dict]:
-        """Build one site in the forked process: hand back its new state and the search bundles to index."""
+        """Build one site in the forked process: hand back its new state and the search bundles to index.
+
+        Not its bundles' fingerprints: this process keeps them (_index_later), the forked one does not change them.
+        """
         pending: dict[str, list[str]] = {}
         self._build(audience, content, settings, self.fingerprinter, lambda site, bundles: pending.update(bundles))
         state = self.states[audience]
-        return (state.site, state.pages, state.dests, state.outputs, state.written, state.bundles), pending
+        return (state.site, state.pages, state.dests, state.outputs, state.written), pending
 
     def _build(
         self,

@@ -188,12 +188,16 @@ class Incremental:
         relative = dest[len(site_dir) :] if dest.startswith(site_dir) else os.fspath(Path(dest).relative_to(self.site_dir))
         return link(os.path.join(self.previous, relative), dest, self.folders)
 
+    def bundle_fingerprint(self, pages: list[str]) -> str:
+        """Return the fingerprint of a search bundle made of these pages (source URIs, fingerprinted by the last build)."""
+        return digest(self.site, [(page, self.pages[page]) for page in pages])
+
     def bundle_unchanged(self, name: str, pages: list[str], folder: Path) -> bool:
         """Tell whether a search bundle is made of the same pages as in the previous build (then link it from there).
 
         Call it after the pages' build (finish): pages are source URIs, fingerprinted by that build.
         """
-        fingerprint = digest(self.site, [(page, self.pages[page]) for page in pages])
+        fingerprint = self.bundle_fingerprint(pages)
         unchanged = self.bundles.get(name) == fingerprint
         self.bundles[name] = fingerprint
         if not unchanged or self.previous is None or self.site_dir is None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import html
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -92,7 +93,7 @@ def section_feeds(content: Content, audience: Audience, today: date, site_url: s
             [_sheet(s, absolute(s)) for s in content.sheets],
         ),
     ]
-    return [Feed(f.section, f.title, f.description, newest(f.entries)) for f in feeds]
+    return [dataclasses.replace(feed, entries=newest(feed.entries)) for feed in feeds]
 
 
 def newest(entries: list[FeedEntry]) -> list[FeedEntry]:
