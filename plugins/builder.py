@@ -33,7 +33,6 @@ from plugins.outputs.search import index_sources, share_bundle, update_sources, 
 from plugins.outputs.site import write_site_outputs
 from plugins.processes import Background, ReceivedPages, SentPages, Worker
 from plugins.settings import FederationSettings, SettingsError
-from plugins.website.plan import OWN_BUNDLE
 
 SITE_DIRS = {Audience.PUBLIC: "public", Audience.ADHERENTS: "adherents"}
 
@@ -130,7 +129,6 @@ def build_site(
     previous: Path | None = None,
     fingerprinter: Fingerprinter | None = None,
     search_sources: Path | None = None,
-    index_now: frozenset[str] = frozenset(),
 ) -> SiteBuild:
     """Build one site into a new folder: its pages with MkDocs from an already loaded model, then every other output.
 
@@ -138,8 +136,6 @@ def build_site(
     they are (incremental.py); the result is the same as without. The search bundles whose pages
     changed are left for the caller to index (SiteBuild.index), once this process's memory is freed.
     search_sources: where the pages cut for Pagefind are kept between builds (update_sources), a folder per bundle.
-    index_now: the search bundles to index at once if their pages changed: cut, then given to Pagefind in the background
-    while the other outputs are written (SiteBuild.wait_indexing waits for it).
     """
     site_url = site_url or settings.site_url(audience)
     config = site_config(content.root, audience, site_dir, site_url, strict)
@@ -150,34 +146,24 @@ def build_site(
     if NO_DIRTY_WARNING not in logger.filters:
         logger.addFilter(NO_DIRTY_WARNING)
     mkdocs_build(config, dirty=True)  # the folder is new: nothing to clear, and unchanged pages are linked in
-    versions = {page: f"{state.site}/{fingerprint}" for page, fingerprint in state.pages.items()} if search_sources else {}
-    built = SiteBuild(site_dir, len(plugin.specs), state.written, {}, kept=search_sources, versions=versions)
-
-    def index(site: Path, bundles: dict[str, list[str]]) -> None:
-        changed_bundles(state, built.pending, site, bundles)
-        for name in sorted(index_now & built.pending.keys()):
-            built.index_soon(name, built.pending.pop(name))
-
-    try:
-        write_site_outputs(
-            content,
-            audience,
-            site_dir,
-            site_url,
-            config.site_name,
-            today,
-            plugin.search_bundles,
-            list(plugin.specs),
-            state.output,
-            index,
-            index_first=True,
-        )
-    except BaseException:
-        built.wait_indexing()
-        raise
+    pending: dict[str, list[str]] = {}
+    index = functools.partial(changed_bundles, state, pending)
+    write_site_outputs(
+        content,
+        audience,
+        site_dir,
+        site_url,
+        config.site_name,
+        today,
+        plugin.search_bundles,
+        list(plugin.specs),
+        state.output,
+        index,
+    )
     state.fingerprinter = None  # it holds the model's items
     state.save(site_dir)
-    return built
+    versions = {page: f"{state.site}/{fingerprint}" for page, fingerprint in state.pages.items()} if search_sources else {}
+    return SiteBuild(site_dir, len(plugin.specs), state.written, pending, kept=search_sources, versions=versions)
 
 
 @dataclass
@@ -191,7 +177,6 @@ class SiteBuild:
     prepared: bool = False  # the pending bundles' pages are cut to what Pagefind indexes (write_sources)
     kept: Path | None = None  # where the cut pages are kept between builds (update_sources), if they are
     versions: dict[str, str] = field(default_factory=dict)  # each page's version, for the kept cuts
-    indexing: list[Background[None]] = field(default_factory=list)  # the bundles given to Pagefind by index_soon
 
     def kept_sources(self, name: str) -> Path | None:
         return self.kept / f"{self.site_dir.name}-{name}" if self.kept is not None else None
@@ -203,39 +188,20 @@ class SiteBuild:
         federation's volume, one page of the members' 2,742 instead of all of them.
         """
         for name, pages in self.pending.items():
-            self._cut(name, pages)
+            kept = self.kept_sources(name)
+            if kept is not None:
+                update_sources(self.site_dir, pages, self.versions, kept)
+            else:
+                write_sources(self.site_dir, name, pages)
         self.versions = {}  # not sent back from the public site's process
         self.prepared = True
 
-    def _cut(self, name: str, pages: list[str]) -> None:
-        kept = self.kept_sources(name)
-        if kept is not None:
-            update_sources(self.site_dir, pages, self.versions, kept)
-        else:
-            write_sources(self.site_dir, name, pages)
-
     def index(self) -> None:
         """Index the search bundles left to index, one after the other (Pagefind: 280 MB at ten times the federation's volume)."""
-        self.wait_indexing()
         if not self.prepared:
             self.prepare_index()
         for name in self.pending:
             index_sources(self.site_dir, name, self.kept_sources(name))
-
-    def index_soon(self, name: str, pages: list[str]) -> None:
-        """Cut a bundle's pages, then index them in the background (build_site's index_now): wait_indexing waits."""
-        self._cut(name, pages)
-        job = Background(functools.partial(index_sources, self.site_dir, name, self.kept_sources(name)))
-        job.start()
-        self.indexing.append(job)
-
-    def wait_indexing(self) -> None:
-        """Wait for the bundles index_soon gave Pagefind; raise its error if one failed."""
-        jobs, self.indexing = self.indexing, []
-        for job in jobs:
-            job.join()
-        for job in jobs:
-            job.result()
 
 
 def changed_bundles(state: Incremental, pending: dict[str, list[str]], site_dir: Path, bundles: dict[str, list[str]]) -> None:
@@ -445,8 +411,7 @@ def build_public(
     send: Connection,
     search_sources: Path | None = None,
 ) -> SiteBuild:
-    """Build the public site but for the search bundle of the pages both sites show, its pages cut for Pagefind here,
-    before the process ends; its own bundle (the locked teasers) is indexed here meanwhile.
+    """Build the public site but for its search (its pages cut for Pagefind here, before the process ends).
 
     send: where the conversions of the pages both sites show go, as they are made.
     """
@@ -462,16 +427,10 @@ def build_public(
             rendered,
             previous=previous,
             search_sources=search_sources,
-            # Its locked teasers (Pagefind: 80 MB at ten times the federation's volume, beside both processes) while it
-            # writes its feeds and calendars: the pages both sites show (280 MB) wait for this process to end.
-            index_now=frozenset({OWN_BUNDLE}),
         )
     finally:
         rendered.close()
-    try:
-        built.prepare_index()
-    finally:
-        built.wait_indexing()
+    built.prepare_index()
     return built
 
 

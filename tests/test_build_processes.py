@@ -196,11 +196,12 @@ def test_a_worker_writes_even_if_another_thread_held_the_stream_at_the_fork(tmp_
     assert "un avertissement écrit par le second processus" in (tmp_path / "sortie.txt").read_text("utf-8")
 
 
-def test_a_search_index_failing_in_the_public_sites_process_stops_the_build_and_keeps_the_previous_site(
+def test_a_search_index_failing_on_the_public_site_stops_the_build_and_leaves_nothing_behind(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """The public site's own bundle is given to Pagefind in the background of its process (index_now): its failure
-    comes back as the build's, in French, and the site built before stays as it was."""
+    """The public site's search bundles are indexed in a thread while this process writes the letters, then the
+    members' site's in another: the first one's failure is the build's, in French; the second is not started, the
+    staging folder is deleted once nothing writes into it any more, and the site built before stays as it was."""
     from plugins import builder
     from plugins.website.plan import OWN_BUNDLE
     from tests.conftest import TODAY, make_project, write_files
@@ -208,18 +209,21 @@ def test_a_search_index_failing_in_the_public_sites_process_stops_the_build_and_
     root = make_project(tmp_path)
     builder.build_all(root, root / "site", TODAY)
     before = {p: p.read_bytes() for p in (root / "site").rglob("*") if p.is_file()}
-    real = builder.index_sources
+    real, indexed = builder.index_sources, []
 
     def failing(site_dir: Path, name: str, kept: Path | None = None) -> None:
         if (site_dir.name, name) == ("public", OWN_BUNDLE):
+            time.sleep(0.5)  # the letters are written meanwhile
             raise SearchIndexError("l'index de recherche n'a pas pu être construit (essai)")
         real(site_dir, name, kept)
+        indexed.append((site_dir.name, name))
 
-    monkeypatch.setattr(builder, "index_sources", failing)  # the public site's process is forked: it has it too
+    monkeypatch.setattr(builder, "index_sources", failing)
     monkeypatch.setattr(builder, "build_processes", lambda: 2)
     sheet = (root / "toolbox/fiche-rcp.md").read_text("utf-8")  # a members' sheet: a new teaser on the public site
     write_files(root, {"toolbox/fiche-rcp-bis.md": sheet.replace("Organiser une RCP", "Organiser une autre RCP")})
     with pytest.raises(SearchIndexError, match="essai"):
         builder.build_all(root, root / "site", TODAY)
+    assert ("adherents", OWN_BUNDLE) not in indexed
     assert {p: p.read_bytes() for p in (root / "site").rglob("*") if p.is_file()} == before
     assert [p.name for p in tmp_path.iterdir() if "staging" in p.name] == []

@@ -36,7 +36,6 @@ def write_site_outputs(
     pages: list[str],
     output: Callable[[str, object, Callable[[], Iterable[Path]]], None],
     index: Callable[[Path, dict[str, list[str]]], None] | None,
-    index_first: bool = False,
 ) -> None:
     """Write one site's outputs beside its pages.
 
@@ -47,12 +46,7 @@ def write_site_outputs(
     search: the site's search bundles (plan.search_bundles); the members' site does not index the
     shared one, which the build copies from the public site (search.share_bundle).
     pages: the site's pages (source URIs, in the plan's order), which the public sitemap lists.
-    index_first: call index before writing the other outputs (a build, which may start Pagefind meanwhile), rather
-    than after the feeds, calendars and map (the preview, whose indexing thread would hold the interpreter meanwhile).
     """
-    own = {name: pages for name, pages in search.items() if audience is Audience.PUBLIC or name != SHARED_BUNDLE}
-    if index is not None and index_first:
-        index(site, own)
     # Each feed on its own: a sheet's new title writes the toolbox's feed again, not the four others (1.3 s for all five
     # at ten times the federation's volume). Its fingerprint is that of its text (dataclasses' repr: each field's,
     # quoted), one digest: the fingerprinter reduced the 6,000 entries of a site one by one, three times slower.
@@ -62,7 +56,8 @@ def write_site_outputs(
     output("calendars", events, lambda: write_calendars(events, site, f"Agenda — {site_name}", site_url))
     members = content.members()
     output("map", members, lambda: [write_geojson(members, site, site_url)])
-    if index is not None and not index_first:
+    if index is not None:
+        own = {name: pages for name, pages in search.items() if audience is Audience.PUBLIC or name != SHARED_BUNDLE}
         index(site, own)
     if audience is Audience.ADHERENTS:
         # No page listed; the empty file is kept because Material's script asks for it (feed links).
