@@ -97,6 +97,13 @@ def command_server(args: argparse.Namespace) -> int:
 
     accounts_file = args.accounts or (Path(os.environ["FEDERATION_ACCOUNTS"]) if os.environ.get("FEDERATION_ACCOUNTS") else None)
     db = args.db or (Path(os.environ["LETTER_DB"]) if os.environ.get("LETTER_DB") else None)
+    if args.service and db is None:
+        print(
+            "Avec --service, les mots de passe de l'espace adhérents sont vérifiés par le service, dans sa base : "
+            "indiquez-la avec --db BASE.sqlite (ou LETTER_DB), la même que celle de « build.py service ».",
+            file=sys.stderr,
+        )
+        return 2
     if accounts_file is None and db is None:
         print(
             "Indiquez les comptes de l'espace adhérents : --accounts FICHIER.csv (ou FEDERATION_ACCOUNTS), "
@@ -155,6 +162,7 @@ def command_server(args: argparse.Namespace) -> int:
         members_http_listen=args.members_http_listen,
         acme_root=str(args.acme_root.resolve()) if args.acme_root else "",
         csp=content_security_policy([site / "public", site / "adherents"], federation.map.tiles),
+        access_log=args.access_log,
     )
     conf = write_server_files(dest, settings, federation, args.today)
     print(f"Comptes actifs écrits dans {htpasswd} : {summary.written}.")
@@ -362,6 +370,12 @@ def parser() -> argparse.ArgumentParser:
         help="adresse du service des lecteurs (build.py service), ex. 127.0.0.1:8025",
     )
     a.add_argument("--cost", type=int, default=8, choices=range(4, 15), metavar="4-14", help="coût bcrypt (défaut : 8)")
+    a.add_argument(
+        "--access-log",
+        default="/var/log/nginx/access.log",
+        metavar="FICHIER",
+        help="journal des requêtes des deux sites, sans leur partie « ?… » (défaut : /var/log/nginx/access.log)",
+    )
     e = sub.add_parser("send", help="envoie une lettre à ses abonnés, une seule fois chacun")
     e.add_argument("letter", nargs="?", help="la lettre, ex. 2026-11-adherents")
     e.add_argument(

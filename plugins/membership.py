@@ -30,8 +30,9 @@ PROFESSIONS = {
     "dentiste": "Chirurgiens-dentistes",
     "autre": "Autres professionnel·les de santé",
 }
-DEPARTMENT = re.compile(r"^(0[1-9]|[1-8]\d|9[0-5]|2[AB]|97[1-6])$")
-PHONE = re.compile(r"^\+?[0-9 .()-]{10,20}$")
+# \Z, not $ (which also matches before a final newline); [0-9], not \d (which takes any script's digits).
+DEPARTMENT = re.compile(r"^(0[1-9]|[1-8][0-9]|9[0-5]|2[AB]|97[1-6])\Z")
+PHONE = re.compile(r"^\+?[0-9 .()-]{10,20}\Z")
 CONSENT = (
     "J'accepte que la fédération conserve ces informations pour traiter la demande d'adhésion"
     " et, si elle est acceptée, gérer l'adhésion et l'accès à l'espace adhérents."
@@ -143,7 +144,8 @@ def read_request(fields: Mapping[str, str]) -> tuple[MembershipRequest | None, s
     professionals: dict[str, int] = {}
     for key, label in PROFESSIONS.items():
         value = fields.get(f"pro-{key}", "").strip() or "0"
-        if not value.isdigit() or int(value) > 999:
+        # « ² » and « ٤ » are digits to str.isdigit(); int() refuses the first: ASCII digits only.
+        if not (value.isascii() and value.isdigit()) or int(value) > 999:
             return None, f"Nombre de « {label} » : indiquez un nombre entier entre 0 et 999."
         professionals[key] = int(value)
     if not any(professionals.values()):

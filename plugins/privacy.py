@@ -138,10 +138,18 @@ def processings(settings: PrivacySettings) -> list[Processing]:
         ),
         Processing(
             "Journaux techniques du serveur",
-            (("", "l'adresse IP, la date et la page demandée"),),
+            (
+                ("", "l'adresse IP, la date, la page demandée (sans sa partie « ?… », où sont les liens de confirmation)"),
+                ("", "dans l'espace adhérents, l'identifiant de l'équipe"),
+                (
+                    "",
+                    "les mots de passe incorrects de l'espace adhérents : leur nombre par adresse IP et par identifiant, "
+                    "gardé en mémoire seulement (jamais écrit), un quart d'heure au plus",
+                ),
+            ),
             "assurer la sécurité des sites (limiter les essais de mots de passe et les envois automatisés de formulaires)",
             "l'intérêt légitime de la fédération (sécurité de ses services)",
-            "14 jours, puis effacés",
+            "14 jours (rotation quotidienne des journaux de nginx), puis effacés",
             "l'équipe technique de la fédération",
         ),
     ]

@@ -18,6 +18,7 @@ if [ "$want_test" = 1 ]; then
   [ -x /usr/sbin/dovecot ] || missing+=(dovecot-imapd)   # a real IMAP server for the bounce tests
   command -v openssl >/dev/null 2>&1 || missing+=(openssl)
   command -v java >/dev/null 2>&1 || missing+=(default-jre-headless)   # runs the Nu HTML Checker
+  command -v soffice >/dev/null 2>&1 || missing+=(libreoffice-calc-nogui)   # opens the staff's CSV exports in the tests
   if [ "${#missing[@]}" -gt 0 ]; then
     echo "Installation des paquets Debian : ${missing[*]}"
     as_root apt-get update -qq

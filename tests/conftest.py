@@ -236,6 +236,7 @@ def served_sites(
     public, members = free_port(), free_port()
     args = ["--public-listen", f"127.0.0.1:{public}", "--members-listen", f"127.0.0.1:{members}"]
     args += ["--service", f"127.0.0.1:{service_port}"] if service_port else []
+    args += ["--access-log", str(root / "access.log")]
     written = subprocess.run(
         [
             sys.executable,

@@ -144,7 +144,7 @@ def setup(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Setup]:
     setup.db.parent.mkdir()
     setup.service = start_service(setup.env(), project, service_port)
     try:
-        with served_sites(project, root, service_port) as (setup.public, setup.members):
+        with served_sites(project, root, service_port, ("--db", str(setup.db))) as (setup.public, setup.members):
             yield setup
     finally:
         setup.service.kill()
@@ -155,10 +155,11 @@ def setup(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Setup]:
 def post(
     url: str, fields: dict[str, str] | bytes, headers: dict[str, str] | None = None, source: str | None = None
 ) -> tuple[int, str]:
+    """POST a form as a browser on that site does: with the page's own Origin (headers may replace or drop it)."""
     data = fields if isinstance(fields, bytes) else urlencode(fields).encode()
-    status, body, _ = http_request(
-        "POST", url, data, {"Content-Type": "application/x-www-form-urlencoded", **(headers or {})}, source
-    )
+    parts = urlsplit(url)
+    sent = {"Content-Type": "application/x-www-form-urlencoded", "Origin": f"{parts.scheme}://{parts.netloc}", **(headers or {})}
+    status, body, _ = http_request("POST", url, data, {k: v for k, v in sent.items() if v is not None}, source)
     return status, body.decode()
 
 
@@ -393,20 +394,16 @@ def test_the_honeypot_and_bad_input_store_nothing(setup: Setup) -> None:
 
 def test_an_expired_or_forged_confirmation_subscribes_nobody(setup: Setup) -> None:
     reader = "tardive@example.org"
-    setup.store().request(reader, "public", "", "test", datetime.now(UTC))
-    old = tokens.sign(SECRET.encode(), "confirmation d'inscription", (reader, "public"), datetime.now(UTC) - timedelta(hours=49))
-    url = (
-        f"{setup.public}/lettres/inscription/confirmer?" + urlencode({"adresse": reader, "lettre": "public"}) + "&" + old.query()
+    asked = setup.store().request(reader, "public", "", "test", datetime.now(UTC)).request
+    old = tokens.sign(
+        SECRET.encode(), "confirmation d'inscription", (reader, "public", asked), datetime.now(UTC) - timedelta(hours=49)
     )
+    query = {"adresse": reader, "lettre": "public", "demande": asked}
+    url = f"{setup.public}/lettres/inscription/confirmer?" + urlencode(query) + "&" + old.query()
     status, body = post(url, b"")
     assert status == 410 and "a expiré" in body
-    fresh = tokens.sign(SECRET.encode(), "confirmation d'inscription", (reader, "public"), datetime.now(UTC))
-    forged = (
-        f"{setup.public}/lettres/inscription/confirmer?"
-        + urlencode({"adresse": reader, "lettre": "adherents"})
-        + "&"
-        + fresh.query()
-    )
+    fresh = tokens.sign(SECRET.encode(), "confirmation d'inscription", (reader, "public", asked), datetime.now(UTC))
+    forged = f"{setup.public}/lettres/inscription/confirmer?" + urlencode({**query, "lettre": "adherents"}) + "&" + fresh.query()
     assert post(forged, b"")[0] == 400
     assert setup.state(reader) == "en attente"
     assert setup.state(reader, "adherents") is None

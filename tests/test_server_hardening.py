@@ -49,6 +49,8 @@ def server_command(project: Path, dest: Path, accounts: Path, *extra: str) -> su
             str(accounts),
             "--dest",
             str(dest),
+            "--access-log",
+            str(dest.parent / f"{dest.name}-access.log"),
             *extra,
         ],
         capture_output=True,

@@ -19,8 +19,9 @@ from plugins.model.problems import ContentError, Problem
 # nginx checks the hash on every request, assets included: see bench/auth_cost.py for the measure.
 DEFAULT_COST = 8
 MIN_SECRET_LENGTH = 12
-LOGIN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._@+-]{1,99}$")
-BCRYPT_HASH = re.compile(r"^\$2[aby]\$\d\d\$[./A-Za-z0-9]{53}$")
+# \Z, not $ (which also matches before a final newline); [0-9], not \d (which takes any script's digits).
+LOGIN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._@+-]{1,99}\Z")
+BCRYPT_HASH = re.compile(r"^\$2[aby]\$[0-9]{2}\$[./A-Za-z0-9]{53}\Z")
 COLUMNS = {"login", "password", "hash", "expires", "name", "email"}
 
 

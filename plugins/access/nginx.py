@@ -14,7 +14,7 @@ from pathlib import Path
 
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
 
-from plugins.readers.paths import FORGOT_PATH
+from plugins.readers.paths import CLIENT_HEADER, FORGOT_PATH, MEMBER_HEADER, VERIFY_PATH
 from plugins.settings import FederationSettings
 
 TEMPLATES = Path(__file__).parent
@@ -34,13 +34,15 @@ class ServerSettings:
     service: str = ""  # host:port of `build.py service`; empty: no forms, no unsubscribe page
     unsubscribe_path: str = "/lettres/desinscription/"  # the path of the letters' unsubscribe links
     subscribe_rate: str = "10r/m"  # per client IP: slows bots without hindering a person
-    members_rate: str = "2r/s"  # per client IP on the members' pages: slows password guessing
+    members_rate: str = "2r/s"  # per client IP on the members' pages
+    members_assets_rate: str = "20r/s"  # per client IP on their assets and search index (a search fetches many)
     certificate: str = ""  # TLS certificate and key (both or neither): HTTPS, HTTP redirects, HSTS
     certificate_key: str = ""
     public_http_listen: str = "80"  # with TLS: plain HTTP, redirects and ACME challenges only
     members_http_listen: str = "80"
     acme_root: str = ""  # with TLS: folder of certbot's webroot challenges
     csp: str = ""  # Content-Security-Policy of both sites' pages (see csp.py)
+    access_log: str = "/var/log/nginx/access.log"  # both sites' requests, without query strings (see the template)
 
 
 def _env() -> Environment:
@@ -72,6 +74,10 @@ def write_server_files(dest: Path, settings: ServerSettings, federation: Federat
     _write(page, env.get_template("unauthorized.html.j2").render(**identity, forgot=forgot))
     refused = dest / "refus.html"
     _write(refused, env.get_template("refused.html.j2").render(**identity))
+    locked, unavailable = dest / "suspendu.html", dest / "indisponible.html"
+    _write(locked, env.get_template("locked.html.j2").render(**identity, forgot=forgot))
+    _write(unavailable, env.get_template("unavailable.html.j2").render(**identity))
+    members_pages = [("401.html", page), ("403.html", locked), ("429.html", refused), ("indisponible.html", unavailable)]
     conf = dest / "nginx.conf"
     values = {k: str(v) for k, v in vars(settings).items()}
     values["acme_root"] = settings.acme_root or str(dest / "acme")
@@ -79,7 +85,16 @@ def write_server_files(dest: Path, settings: ServerSettings, federation: Federat
         Path(values["acme_root"], ".well-known", "acme-challenge").mkdir(parents=True, exist_ok=True)
     _write(
         conf,
-        env.get_template("nginx.conf.j2").render(**values, unauthorized_page=page, refused_page=refused, today=today.isoformat()),
+        env.get_template("nginx.conf.j2").render(
+            **values,
+            unauthorized_page=page,
+            refused_page=refused,
+            members_pages=members_pages,
+            verify_path=VERIFY_PATH,
+            client_header=CLIENT_HEADER,
+            member_header=MEMBER_HEADER,
+            today=today.isoformat(),
+        ),
     )
     return conf
 

@@ -8,16 +8,20 @@ The staff never see a password; only its bcrypt hash is kept.
 
 from __future__ import annotations
 
+import base64
+import binascii
 import sys
+import time
 from collections.abc import Callable
 from datetime import date, timedelta
 from pathlib import Path
 from urllib.parse import urlencode
 
+import bcrypt
 from starlette.background import BackgroundTask
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
-from starlette.responses import HTMLResponse
+from starlette.responses import HTMLResponse, Response
 from starlette.routing import BaseRoute, Route
 
 from plugins.access.accounts import DEFAULT_COST, MIN_SECRET_LENGTH, hash_secret
@@ -27,8 +31,9 @@ from plugins.model import ContentError
 from plugins.model.fields import PARIS
 from plugins.readers import tokens
 from plugins.readers.account_store import AccountStore, MemberAccount
-from plugins.readers.core import Service, form_fields
-from plugins.readers.paths import FORGOT_PATH, HONEYPOT, PASSWORD_PATH
+from plugins.readers.core import Service, posted
+from plugins.readers.guard import Guard, Limits, network_of
+from plugins.readers.paths import CLIENT_HEADER, FORGOT_PATH, HONEYPOT, MEMBER_HEADER, PASSWORD_PATH, VERIFY_PATH
 
 PURPOSE = "mot de passe"
 LINK_MAX_AGE = timedelta(hours=72)
@@ -139,8 +144,78 @@ class Passwords:
         )
 
 
-def routes(service: Service, passwords: Passwords) -> list[BaseRoute]:
-    """Return the routes of the password pages (members' host, open without a password)."""
+REALM = 'Basic realm="Espace adherents", charset="UTF-8"'
+
+
+def basic_credentials(authorization: str) -> tuple[str, str] | None:
+    """Return the login and password of a Basic Authorization header, or None if it is not one."""
+    scheme, _, encoded = authorization.strip().partition(" ")
+    if scheme.lower() != "basic" or not encoded or len(encoded) > 1024:
+        return None
+    try:
+        raw = base64.b64decode(encoded.strip(), validate=True)
+    except (binascii.Error, ValueError):
+        return None
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError:
+        text = raw.decode("latin-1")
+    login, colon, secret = text.partition(":")
+    return (login, secret) if colon and login else None
+
+
+class MembersGate:
+    """Check the members' passwords for nginx (`auth_request`), with the wrong-password limits of Guard.
+
+    The accounts are the service's own (the base that `build.py server --db` fills and the
+    htpasswd is written from): an account past its end date is refused at once, with no rewrite.
+    """
+
+    def __init__(self, service: Service, limits: Limits | None = None, clock: Callable[[], float] = time.monotonic):
+        self.service, self.clock = service, clock
+        self.accounts = AccountStore(service.store.path)
+        self.guard = Guard(service.secret, limits)
+        # Unknown logins cost one bcrypt check too: the answer's delay does not tell which logins exist.
+        self.decoy = bcrypt.hashpw(b"-", bcrypt.gensalt(rounds=DEFAULT_COST))
+
+    def today(self) -> date:
+        return self.service.clock().astimezone(PARIS).date()
+
+    def check(self, login: str, secret: str) -> bool:
+        """Return whether this password is the account's and the account is valid today (bcrypt: slow on purpose)."""
+        account = self.accounts.get(login)
+        valid = account is not None and account.hash is not None and account.is_valid_on(self.today())
+        stored = account.hash.encode() if valid and account and account.hash else self.decoy
+        try:
+            right = bcrypt.checkpw(secret.encode("utf-8")[:MAX_SECRET_BYTES], stored)  # nginx's crypt() reads 72 bytes too
+        except ValueError:
+            return False
+        return valid and right
+
+    async def answer(self, request: Request) -> Response:
+        """200 with the login for a right password, 401 for a wrong one, 403 while the client or account is refused."""
+        authorization = request.headers.get("authorization", "")
+        network = network_of(request.headers.get(CLIENT_HEADER, ""))
+        login = self.guard.remembered(network, authorization, self.clock())
+        if login is not None:
+            return Response(status_code=200, headers={MEMBER_HEADER: login})
+        claimed = basic_credentials(authorization)
+        if claimed is None:
+            return Response(status_code=401, headers={"WWW-Authenticate": REALM})  # the browser's first request: ask
+        if self.guard.refused(network, claimed[0], self.clock()):
+            return Response(status_code=403)
+        # Counted before the check, forgiven if right: many guesses sent at once cannot all slip under the limit.
+        self.guard.failed(network, claimed[0], self.clock())
+        if not await run_in_threadpool(self.check, *claimed):
+            return Response(status_code=401, headers={"WWW-Authenticate": REALM})
+        self.guard.forgive(network, claimed[0])
+        self.guard.succeeded(network, authorization, claimed[0], self.clock())
+        return Response(status_code=200, headers={MEMBER_HEADER: claimed[0]})
+
+
+def routes(service: Service, passwords: Passwords, gate: MembersGate | None = None) -> list[BaseRoute]:
+    """Return the routes of the password pages (members' host, open without a password) and nginx's check."""
+    gate = gate or MembersGate(service)
 
     def bad_link(state: str) -> HTMLResponse:
         title = "Ce lien a expiré" if state == "expiré" else "Ce lien n'est pas valide"
@@ -172,7 +247,7 @@ def routes(service: Service, passwords: Passwords) -> list[BaseRoute]:
         return form(request, account) if account else bad_link(state)
 
     async def choose(request: Request) -> HTMLResponse:
-        fields = await form_fields(request)
+        fields = await posted(request, service)
         state, account = await run_in_threadpool(passwords.checked, request)
         if account is None:
             return bad_link(state)
@@ -207,7 +282,7 @@ def routes(service: Service, passwords: Passwords) -> list[BaseRoute]:
         return forgot_form()
 
     async def forgot(request: Request) -> HTMLResponse:
-        fields = await form_fields(request)
+        fields = await posted(request, service)
         email = fields.get("adresse", "").strip()
         if len(email) > 254 or not ADDRESS.match(email):
             return forgot_form(
@@ -231,6 +306,7 @@ def routes(service: Service, passwords: Passwords) -> list[BaseRoute]:
         Route(PASSWORD_PATH, choose, methods=["POST"]),
         Route(FORGOT_PATH, forgot_page, methods=["GET"]),
         Route(FORGOT_PATH, forgot, methods=["POST"]),
+        Route(VERIFY_PATH, gate.answer, methods=["GET"]),
     ]
 
 

@@ -12,6 +12,7 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 from plugins.letters.subscribers import ADDRESS
+from plugins.readers.spreadsheet import cell, rows
 from plugins.readers.store import AUDIENCES, ReaderStore
 
 
@@ -86,9 +87,8 @@ def export_csv(store: ReaderStore, audience: str | None, out) -> int:
     writer = csv.writer(out, delimiter=";", lineterminator="\n")
     writer.writerow(["email", "name", "audience", "etat", "source", "cree", "consentement", "formulaire", "confirme"])
     for r in store.export(audience):
-        writer.writerow(
-            [r.email, r.name, r.audience, r.state, r.source, r.created, r.consent_at or "", r.consent_form, r.confirmed_at or ""]
-        )
+        values = [r.email, r.name, r.audience, r.state, r.source, r.created, r.consent_at or "", r.consent_form, r.confirmed_at]
+        writer.writerow([cell(value or "") for value in values])  # typed by readers: never a formula in the staff's sheet
     return 0
 
 
@@ -194,9 +194,9 @@ def export_registrations(db: Path | None, project: Path, slug: str, output: Path
         raise OperatorError(
             f"Événement « {slug} » inconnu ou sans inscriptions sur le service ; connus : {', '.join(sorted(events)) or 'aucun'}"
         )
-    rows, counts = export_rows(RegistrationBook(path), events[slug])
+    table, counts = export_rows(RegistrationBook(path), events[slug])
     out = io.StringIO()
-    csv.writer(out, delimiter=";", lineterminator="\r\n").writerows(rows)
+    csv.writer(out, delimiter=";", lineterminator="\r\n").writerows(rows(table))  # typed by registrants: no formula
     data = "\ufeff" + out.getvalue()
     if output:
         output.write_text(data, encoding="utf-8", newline="")

@@ -1,7 +1,7 @@
 """The shared core of the readers service: settings, French pages, request bodies, the Starlette app and its server.
 
-Each purpose (letters today; event registrations and membership requests next) is a module that
-returns its routes from the Service it is given; nothing here knows about letters.
+Each purpose (letters, event registrations, membership requests, the members' passwords) is a
+module that returns its routes from the Service it is given; nothing here knows about letters.
 """
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
-from urllib.parse import parse_qs
+from urllib.parse import parse_qs, urlsplit
 
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
 from starlette.applications import Starlette
@@ -33,7 +33,9 @@ SPACE_HEADER = "x-federation-space"
 HEADERS = {
     "Cache-Control": "no-store",
     "X-Robots-Tag": "noindex, nofollow",
-    "Referrer-Policy": "no-referrer",
+    # The origin only, never the path and query (tokens); and not "no-referrer", with which browsers
+    # send « Origin: null » on the pages' own forms, which the service would then refuse.
+    "Referrer-Policy": "strict-origin",
     "X-Content-Type-Options": "nosniff",
     # No script at all; the one stylesheet is inline; forms post to this service only.
     "Content-Security-Policy": "default-src 'none'; style-src 'unsafe-inline'; img-src 'self'; form-action 'self';"
@@ -103,6 +105,44 @@ class BodyTooLarge(Exception):
     """The request body is larger than any form of the service."""
 
 
+class ForeignOrigin(Exception):
+    """A state-changing request that does not come from the federation's own pages (cross-site request forgery)."""
+
+
+def origin_of(url: str) -> str:
+    parts = urlsplit(url.strip())
+    return f"{parts.scheme}://{parts.netloc}".lower() if parts.scheme and parts.netloc else ""
+
+
+def from_own_pages(request: Request, federation: FederationSettings) -> bool:
+    """Return whether a POST comes from a page of the federation's sites, as the browser tells it.
+
+    Browsers send Origin with every POST (Sec-Fetch-Site and Referer too, unless told not to) and
+    a page of another site cannot change them: a form that another site submits through a member's
+    browser, with the member's cached password, is refused here. The hosts are the federation's
+    two sites and the host the request came to (nginx passes it on); no header at all is refused.
+    """
+    host = request.headers.get("x-forwarded-host") or request.headers.get("host", "")
+    scheme = request.headers.get("x-forwarded-proto") or request.url.scheme
+    own = {origin_of(federation.public_url), origin_of(federation.members_url), f"{scheme}://{host}".lower()} - {""}
+    origin = request.headers.get("origin")
+    if origin is not None:
+        return origin.strip().lower() in own  # « null » (a sandboxed frame, a data: page) is no one's
+    fetch_site = request.headers.get("sec-fetch-site")
+    if fetch_site is not None:
+        return fetch_site == "same-origin"
+    referer = request.headers.get("referer")
+    return referer is not None and origin_of(referer) in own
+
+
+async def posted(request: Request, service: Service) -> dict[str, str]:
+    """Return a POSTed form's fields; raise ForeignOrigin unless it comes from the federation's own pages."""
+    fields = await form_fields(request)
+    if not from_own_pages(request, service.federation):
+        raise ForeignOrigin
+    return fields
+
+
 async def form_fields(request: Request, limit: int = BODY_LIMIT) -> dict[str, str]:
     """Return a urlencoded form's fields (first value of each); raise BodyTooLarge beyond limit bytes."""
     declared = request.headers.get("content-length", "")
@@ -139,6 +179,18 @@ def create_app(service: Service, purposes: list[Callable[[Service], list[BaseRou
             "Envoi trop volumineux", ["Le formulaire envoyé est bien plus long que prévu : rien n'a été enregistré."], 413
         )
 
+    async def foreign(request: Request, exc: Exception) -> Response:
+        return service.message(
+            "Formulaire refusé",
+            [
+                "Ce formulaire n'a pas été envoyé depuis une page de la fédération : rien n'a été enregistré, aucun message"
+                " n'est parti.",
+                "Si vous l'avez rempli vous-même, ouvrez la page du formulaire sur le site de la fédération et envoyez-le"
+                " de nouveau.",
+            ],
+            403,
+        )
+
     async def failure(request: Request, exc: Exception) -> Response:
         # 5xx on our side only: a mail provider retries a one-click unsubscription that got one.
         return service.message(
@@ -150,7 +202,14 @@ def create_app(service: Service, purposes: list[Callable[[Service], list[BaseRou
             500,
         )
 
-    handlers: dict[Any, Callable] = {404: not_found, 405: not_found, BodyTooLarge: too_large, 500: failure, Exception: failure}
+    handlers: dict[Any, Callable] = {
+        404: not_found,
+        405: not_found,
+        BodyTooLarge: too_large,
+        ForeignOrigin: foreign,
+        500: failure,
+        Exception: failure,
+    }
     return Starlette(routes=routes, exception_handlers=handlers)
 
 

@@ -26,7 +26,7 @@ from plugins.letters.subscribers import ADDRESS, CONTROL
 from plugins.model import Audience, ContentError, Event, load_content
 from plugins.outputs.calendar import location, render_calendar
 from plugins.readers import tokens
-from plugins.readers.core import Service, form_fields, space
+from plugins.readers.core import Service, posted, space
 from plugins.readers.mail import Attachment, Mail
 from plugins.readers.paths import EVENTS_PATH, HONEYPOT
 from plugins.readers.registrations import ALREADY, CONFIRMED, FULL, WAITING, Outcome, Registration, RegistrationBook
@@ -65,10 +65,11 @@ def site_of(service: Service, event: Event) -> str:
     return service.federation.members_url if event.access is Audience.ADHERENTS else service.federation.public_url
 
 
-def cancel_link(service: Service, event: Event, email: str) -> str:
-    """Return the signed link that cancels this address's registration to the event."""
-    signed = tokens.sign(service.secret, CANCEL, (event.slug, email.lower()), service.clock())
-    query = urlencode({"evenement": event.slug, "adresse": email.lower()}) + "&" + signed.query()
+def cancel_link(service: Service, event: Event, registration: Registration) -> str:
+    """Return the signed link that cancels this one registration (not a later one of the same address)."""
+    values = (event.slug, registration.email.lower(), str(registration.id))
+    signed = tokens.sign(service.secret, CANCEL, values, service.clock())
+    query = urlencode({"evenement": event.slug, "adresse": values[1], "inscription": values[2]}) + "&" + signed.query()
     return site_of(service, event).rstrip("/") + CANCEL_PATH + "?" + query
 
 
@@ -96,7 +97,8 @@ def routes(service: Service, calendar: EventCalendar, months: int = 12) -> list[
 
     def refusal(request: Request, event: Event | None) -> HTMLResponse | None:
         """Return the page that refuses this request, or None when registrations are open to it."""
-        if event is None or event.sign_up is None:
+        if event is None or event.sign_up is None or (event.access is Audience.ADHERENTS and space(request) != "adherents"):
+            # A members' event is unknown on the public host: the same answer as a slug that exists nowhere.
             return service.message("Inscriptions introuvables", ["Cet événement n'ouvre pas d'inscriptions ici."], 404)
         now = service.clock()
         if now > event.sign_up.closes or now > event.start:
@@ -144,7 +146,7 @@ def routes(service: Service, calendar: EventCalendar, months: int = 12) -> list[
             "state": state,
             "rank": rank,
             "name": registration.name,
-            "cancel": cancel_link(service, event, registration.email),
+            "cancel": cancel_link(service, event, registration),
         }
         subject = {"confirmé": "Inscription confirmée", "promu": "Une place s'est libérée", "attente": "Liste d'attente"}[state]
         ics = render_calendar([event], event.title, site_of(service, event))
@@ -179,7 +181,7 @@ def routes(service: Service, calendar: EventCalendar, months: int = 12) -> list[
         return refusal(request, event) or form(event)  # type: ignore[arg-type]
 
     async def submit(request: Request) -> HTMLResponse:
-        fields = await form_fields(request)
+        fields = await posted(request, service)
         event = await run_in_threadpool(calendar.event, request.path_params["slug"])
         refused = refusal(request, event)
         if refused or event is None:
@@ -234,13 +236,14 @@ def routes(service: Service, calendar: EventCalendar, months: int = 12) -> list[
         assert outcome.status == FULL
         return service.message("Complet", [f"Il ne reste plus de place pour « {event.title} »."], 409)
 
-    def cancellation(request: Request) -> tuple[str, Event | None, str]:
+    def cancellation(request: Request) -> tuple[str, Event | None, str, int]:
         q = request.query_params
-        slug, email = q.get("evenement", ""), q.get("adresse", "").lower()
+        slug, email, number = q.get("evenement", ""), q.get("adresse", "").lower(), q.get("inscription", "")
         state = tokens.check(
-            service.secret, CANCEL, (slug, email), q.get("t", ""), q.get("jeton", ""), CANCEL_MAX_AGE, service.clock()
+            service.secret, CANCEL, (slug, email, number), q.get("t", ""), q.get("jeton", ""), CANCEL_MAX_AGE, service.clock()
         )
-        return state, calendar.event(slug) if state == "ok" else None, email
+        ok = state == "ok" and number.isascii() and number.isdigit()
+        return state, calendar.event(slug) if ok else None, email, int(number) if ok else 0
 
     def bad_link() -> HTMLResponse:
         return service.message(
@@ -250,10 +253,11 @@ def routes(service: Service, calendar: EventCalendar, months: int = 12) -> list[
         )
 
     async def cancel_page(request: Request) -> HTMLResponse:
-        state, event, email = await run_in_threadpool(cancellation, request)
+        state, event, email, number = await run_in_threadpool(cancellation, request)
         if state != "ok" or event is None:
             return bad_link()
-        if await run_in_threadpool(book.active, event.slug, email) is None:
+        active = await run_in_threadpool(book.active, event.slug, email)
+        if active is None or active.id != number:
             return service.message(
                 "Inscription annulée", [f"Aucune inscription de {email} n'est en cours pour « {event.title} »."], 200
             )
@@ -266,21 +270,25 @@ def routes(service: Service, calendar: EventCalendar, months: int = 12) -> list[
             action=f"{CANCEL_PATH}?{request.url.query}",
         )
 
-    def cancel_and_promote(event: Event, email: str) -> None:
+    def cancel_and_promote(event: Event, email: str, number: int) -> bool:
         assert event.sign_up
-        _, promoted = book.cancel(event.slug, email, event.sign_up.places, service.clock())
+        cancelled, promoted = book.cancel(event.slug, email, event.sign_up.places, service.clock(), number)
         if promoted:
             try:
                 notice(event, promoted, "promu")
             except Exception:  # noqa: BLE001 - the place is theirs; staff see it in the export
                 pass
+        return cancelled is not None
 
     async def cancel(request: Request) -> HTMLResponse:
-        await form_fields(request)
-        state, event, email = await run_in_threadpool(cancellation, request)
+        await posted(request, service)
+        state, event, email, number = await run_in_threadpool(cancellation, request)
         if state != "ok" or event is None:
             return bad_link()
-        await run_in_threadpool(cancel_and_promote, event, email)
+        if not await run_in_threadpool(cancel_and_promote, event, email, number):
+            return service.message(
+                "Inscription annulée", [f"Aucune inscription de {email} n'est en cours pour « {event.title} »."], 200
+            )
         return service.message(
             "Inscription annulée",
             [f"L'inscription de {email} à « {event.title} » est annulée.", "Merci d'avoir libéré votre place."],
@@ -349,7 +357,7 @@ def reminder(service: Service, event: Event, registration: Registration, msg_id:
         "state": "rappel",
         "rank": 0,
         "name": registration.name,
-        "cancel": cancel_link(service, event, registration.email),
+        "cancel": cancel_link(service, event, registration),
     }
     return Mail(
         registration.email,

@@ -20,9 +20,9 @@ from starlette.routing import BaseRoute, Route
 from plugins.letters.message import token
 from plugins.letters.subscribers import ADDRESS
 from plugins.readers import tokens
-from plugins.readers.core import Service, form_fields, space
+from plugins.readers.core import ForeignOrigin, Service, form_fields, from_own_pages, posted, space
 from plugins.readers.mail import Mail
-from plugins.readers.paths import CONFIRM_PATH, HONEYPOT, SUBSCRIBE_PATH
+from plugins.readers.paths import CONFIRM_PATH, HONEYPOT, MEMBER_HEADER, SUBSCRIBE_PATH
 
 LETTER_NAMES = {"public": "la lettre d'information", "adherents": "la lettre des adhérents"}
 CONFIRM = "confirmation d'inscription"
@@ -41,13 +41,19 @@ def audience_of(secret: bytes, email: str, tok: str) -> str | None:
     return None
 
 
-def confirmation_mail(service: Service, email: str, audience: str, when: datetime) -> Mail:
-    signed = tokens.sign(service.secret, CONFIRM, (email.lower(), audience), when)
+def confirmation_mail(service: Service, email: str, audience: str, request: str, when: datetime) -> Mail:
+    """Return the email whose signed link confirms this one request (request: its stamp in the store).
+
+    The members' letter is confirmed on the members' host, behind the members' password: an
+    address typed by anyone receives the link, only a member can follow it.
+    """
+    signed = tokens.sign(service.secret, CONFIRM, (email.lower(), audience, request), when)
+    site = service.federation.members_url if audience == "adherents" else service.federation.public_url
     link = (
-        service.federation.public_url.rstrip("/")
+        site.rstrip("/")
         + CONFIRM_PATH
         + "?"
-        + urlencode({"adresse": email.lower(), "lettre": audience})
+        + urlencode({"adresse": email.lower(), "lettre": audience, "demande": request})
         + "&"
         + signed.query()
     )
@@ -92,7 +98,7 @@ def routes(service: Service, unsubscribe_path: str = "/lettres/desinscription/")
         if not asked.send_confirmation:
             return True
         try:
-            service.postman.send(confirmation_mail(service, email, audience, now), now)
+            service.postman.send(confirmation_mail(service, email, audience, asked.request, now), now)
         except Exception as exc:  # noqa: BLE001 - any refusal: the next request must be able to send again
             service.store.confirmation_failed(email, audience, now, str(exc))
             return False
@@ -102,7 +108,7 @@ def routes(service: Service, unsubscribe_path: str = "/lettres/desinscription/")
         return form(request)
 
     async def subscribe(request: Request) -> HTMLResponse:
-        fields = await form_fields(request)
+        fields = await posted(request, service)
         if fields.get(HONEYPOT):
             return sent()
         audience = fields.get("lettre", "public")
@@ -124,19 +130,36 @@ def routes(service: Service, unsubscribe_path: str = "/lettres/desinscription/")
             )
         return sent()
 
-    def confirmation_state(request: Request) -> tuple[str, str, str]:
+    def confirmation_state(request: Request) -> tuple[str, str, str, str]:
         q = request.query_params
-        email, audience = q.get("adresse", "").lower(), q.get("lettre", "")
+        email, audience, asked = q.get("adresse", "").lower(), q.get("lettre", ""), q.get("demande", "")
         state = tokens.check(
             service.secret,
             CONFIRM,
-            (email, audience),
+            (email, audience, asked),
             q.get("t", ""),
             q.get("jeton", ""),
             service.confirm_max_age,
             service.clock(),
         )
-        return state, email, audience
+        if state == "ok" and audience not in LETTER_NAMES:
+            state = "invalide"
+        return state, email, audience, asked
+
+    def members_only(request: Request, audience: str) -> HTMLResponse | None:
+        """Refuse to confirm the members' letter outside the members' space: the password proves membership."""
+        if audience != "adherents" or space(request) == "adherents":
+            return None
+        link = service.federation.members_url.rstrip("/") + CONFIRM_PATH + "?" + request.url.query
+        return service.message(
+            "Confirmation depuis l'espace adhérents",
+            [
+                "La lettre des adhérents est réservée aux équipes adhérentes : son inscription se confirme depuis l'espace"
+                " adhérents, avec vos identifiants."
+            ],
+            403,
+            link=(link, "Confirmer depuis l'espace adhérents"),
+        )
 
     def link_problem(state: str) -> HTMLResponse:
         if state == "expiré":
@@ -153,9 +176,12 @@ def routes(service: Service, unsubscribe_path: str = "/lettres/desinscription/")
         )
 
     async def confirm_page(request: Request) -> HTMLResponse:
-        state, email, audience = confirmation_state(request)
+        state, email, audience, _ = confirmation_state(request)
         if state != "ok":
             return link_problem(state)
+        refused = members_only(request, audience)
+        if refused:
+            return refused
         return service.page(
             "lettres/confirmer.html.j2",
             title="Confirmer l'inscription",
@@ -165,14 +191,23 @@ def routes(service: Service, unsubscribe_path: str = "/lettres/desinscription/")
         )
 
     async def confirm(request: Request) -> HTMLResponse:
-        await form_fields(request)
-        state, email, audience = confirmation_state(request)
+        await posted(request, service)
+        state, email, audience, asked = confirmation_state(request)
         if state != "ok":
             return link_problem(state)
-        if not await run_in_threadpool(service.store.confirm, email, audience, service.clock()):
+        refused = members_only(request, audience)
+        if refused:
+            return refused
+        member = request.headers.get(MEMBER_HEADER, "")
+        detail = f"depuis l'espace adhérents, compte {member}" if audience == "adherents" and member else ""
+        if not await run_in_threadpool(service.store.confirm, email, audience, asked, service.clock(), detail):
             return service.message(
-                "Cette demande n'existe plus",
-                ["Elle a été effacée entre-temps. Recommencez l'inscription si vous le souhaitez."],
+                "Ce lien ne vaut plus",
+                [
+                    "La demande qu'il confirmait n'est plus en cours : elle a été effacée, remplacée par une demande plus"
+                    " récente, ou l'adresse s'est désinscrite depuis. Rien n'a changé.",
+                    "Recommencez l'inscription si vous le souhaitez : un nouveau lien vous sera envoyé.",
+                ],
                 410,
                 link=(SUBSCRIBE_PATH, "S'inscrire"),
             )
@@ -235,10 +270,15 @@ def routes(service: Service, unsubscribe_path: str = "/lettres/desinscription/")
 
     async def unsubscribe(request: Request) -> HTMLResponse:
         fields = await form_fields(request)
+        one_click = fields.get("List-Unsubscribe") == "One-Click"
+        # The one exception to the own-pages rule: mail providers post RFC 8058's one-click with no Origin.
+        # It changes nothing but the one subscription its signed link names.
+        if not one_click and not from_own_pages(request, service.federation):
+            raise ForeignOrigin
         audience, email, _ = unsubscribe_state(request)
         if audience is None:
             return bad_link(request)
-        how = "un clic (RFC 8058)" if fields.get("List-Unsubscribe") == "One-Click" else "lien de la lettre"
+        how = "un clic (RFC 8058)" if one_click else "lien de la lettre"
         await run_in_threadpool(service.store.unsubscribe, email, audience, how, service.clock())
         return done(email, audience)
 

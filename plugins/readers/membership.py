@@ -22,7 +22,7 @@ from plugins.membership import CONSENT, PROFESSIONS, STRUCTURES, MembershipReque
 from plugins.readers.access import password_link
 from plugins.readers.account_store import AccountConflict, AccountStore
 from plugins.readers.applications import Answered, Application, ApplicationBook
-from plugins.readers.core import Service, form_fields
+from plugins.readers.core import Service, posted
 from plugins.readers.mail import Mail
 from plugins.readers.paths import HONEYPOT, JOIN_PATH
 
@@ -81,7 +81,7 @@ def routes(service: Service, settings: MembershipSettings) -> list[BaseRoute]:
         return form()
 
     async def submit(request: Request) -> HTMLResponse:
-        fields = await form_fields(request)
+        fields = await posted(request, service)
         if fields.get(HONEYPOT):
             return service.message("Demande envoyée", ["La fédération étudie votre demande et vous répond par courriel."])
         wanted, problem = read_request(fields)

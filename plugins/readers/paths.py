@@ -8,3 +8,6 @@ JOIN_PATH = "/adherer/demande"  # the membership request form posts here (public
 ACCESS_PATH = "/acces/"  # on the members' host, open without a password: choosing or resetting one
 PASSWORD_PATH = ACCESS_PATH + "mot-de-passe"
 FORGOT_PATH = ACCESS_PATH + "oubli"
+VERIFY_PATH = "/_acces/verification"  # nginx asks here whether a members' host request carries a right password
+CLIENT_HEADER = "x-federation-client"  # the client's address, set by nginx on that check
+MEMBER_HEADER = "X-Federation-Member"  # the login the check found, passed on by nginx to the service's pages

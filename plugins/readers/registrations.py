@@ -113,12 +113,15 @@ class RegistrationBook(Database):
             registration = Registration.from_row(row)
             return Outcome(status, registration, self._rank(db, registration) if status == WAITING else 0)
 
-    def cancel(self, event: str, email: str, places: int, when: datetime) -> tuple[Registration | None, Registration | None]:
-        """Cancel a registration; return it (None if there was none) and whoever the freed place went to."""
+    def cancel(
+        self, event: str, email: str, places: int, when: datetime, number: int | None = None
+    ) -> tuple[Registration | None, Registration | None]:
+        """Cancel a registration (only registration number, if given); return it (None if there was none) and whoever
+        the freed place went to."""
         email = email.lower()
         with self.transaction() as db:
             existing = self._active(db, event, email)
-            if existing is None:
+            if existing is None or (number is not None and existing.id != number):
                 return None, None
             db.execute("UPDATE registrations SET status = ?, updated = ? WHERE id = ?", (CANCELLED, stamp(when), existing.id))
             promoted = None

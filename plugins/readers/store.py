@@ -41,6 +41,7 @@ CREATE TABLE IF NOT EXISTS readers (
     consent_form TEXT NOT NULL DEFAULT '',
     confirmed_at TEXT,
     confirmation_sent TEXT,
+    pending TEXT,
     PRIMARY KEY (email, audience)
 );
 CREATE TABLE IF NOT EXISTS history (
@@ -89,14 +90,16 @@ class Reader:
     consent_form: str
     confirmed_at: str | None
     confirmation_sent: str | None
+    pending: str | None  # the request awaiting confirmation (its stamp): the one its link may confirm
 
 
 @dataclass(frozen=True)
 class Request:
-    """What a subscription request did: whether a confirmation email is due now."""
+    """What a subscription request did: whether a confirmation email is due now, for which request."""
 
     send_confirmation: bool
     already: bool  # the address already receives this letter
+    request: str = ""  # the stamp the confirmation link is bound to
 
 
 class Database:
@@ -113,8 +116,17 @@ class Database:
         try:
             db.execute("PRAGMA journal_mode=WAL")
             db.executescript(self.schema)
+            self.migrate(db)
         finally:
             db.close()
+
+    def migrate(self, db: sqlite3.Connection) -> None:
+        """Bring a store made by an earlier version up to this schema (columns added since)."""
+
+    @staticmethod
+    def add_column(db: sqlite3.Connection, table: str, column: str, definition: str) -> None:
+        if column not in {row[1] for row in db.execute(f"PRAGMA table_info({table})")}:
+            db.execute(f"ALTER TABLE {table} ADD COLUMN {column} {definition}")
 
     def _connect(self) -> sqlite3.Connection:
         db = sqlite3.connect(self.path, isolation_level=None, timeout=30)
@@ -152,6 +164,9 @@ class ReaderStore(Database):
 
     schema = SCHEMA
 
+    def migrate(self, db: sqlite3.Connection) -> None:
+        self.add_column(db, "readers", "pending", "TEXT")
+
     @staticmethod
     def _log(db: sqlite3.Connection, email: str, audience: str, when: datetime, event: str, detail: str = "") -> None:
         db.execute(
@@ -178,21 +193,22 @@ class ReaderStore(Database):
                 return Request(send_confirmation=False, already=True)
             if row and row.confirmation_sent and when - datetime.fromisoformat(row.confirmation_sent) < CONFIRMATION_INTERVAL:
                 return Request(send_confirmation=False, already=False)
+            asked = when.astimezone(UTC).isoformat(timespec="microseconds")
             if row is None:
                 db.execute(
                     "INSERT INTO readers (email, audience, name, state, source, created, updated, consent_at, consent_form,"
-                    " confirmation_sent) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                    (email, audience, name, PENDING, FORM, stamp(when), stamp(when), stamp(when), form, stamp(when)),
+                    " confirmation_sent, pending) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                    (email, audience, name, PENDING, FORM, stamp(when), stamp(when), stamp(when), form, stamp(when), asked),
                 )
             else:
                 # A former reader asking again keeps their state until they confirm.
                 db.execute(
-                    "UPDATE readers SET consent_at = ?, consent_form = ?, confirmation_sent = ?, updated = ?"
+                    "UPDATE readers SET consent_at = ?, consent_form = ?, confirmation_sent = ?, updated = ?, pending = ?"
                     " WHERE email = ? AND audience = ?",
-                    (stamp(when), form, stamp(when), stamp(when), email, audience),
+                    (stamp(when), form, stamp(when), stamp(when), asked, email, audience),
                 )
             self._log(db, email, audience, when, "demande d'inscription", form)
-            return Request(send_confirmation=True, already=False)
+            return Request(send_confirmation=True, already=False, request=asked)
 
     @staticmethod
     def _forget_unconfirmed(db: sqlite3.Connection, when: datetime) -> None:
@@ -209,21 +225,33 @@ class ReaderStore(Database):
             db.execute("UPDATE readers SET confirmation_sent = NULL WHERE email = ? AND audience = ?", (email.lower(), audience))
             self._log(db, email.lower(), audience, when, "confirmation non envoyée", error[:200])
 
-    def confirm(self, email: str, audience: str, when: datetime) -> bool:
-        """Subscribe on the confirmation click; return False if there is no request to confirm."""
+    def confirm(self, email: str, audience: str, asked: str, when: datetime, detail: str = "") -> bool:
+        """Subscribe on the confirmation click of the request asked (its stamp); False if that request is not pending.
+
+        A link confirms the one request it was mailed for: once the address confirmed, left, bounced
+        or was erased, or asked again (a newer link), it changes nothing.
+        """
         email = email.lower()
         with self.transaction() as db:
             row = self._row(db, email, audience)
-            if row is None:
-                return False  # erased since, or never asked: the link alone is not a request
-            if row.state != SUBSCRIBED:
-                db.execute(
-                    "UPDATE readers SET state = ?, confirmed_at = ?, updated = ? WHERE email = ? AND audience = ?",
-                    (SUBSCRIBED, stamp(when), stamp(when), email, audience),
+            if row is None or not asked or row.pending != asked:
+                # The same link followed twice: the address is subscribed since this request, nothing changed since.
+                return (
+                    row is not None
+                    and row.state == SUBSCRIBED
+                    and row.pending is None
+                    and row.confirmed_at is not None
+                    and bool(asked)
+                    and datetime.fromisoformat(row.confirmed_at) >= datetime.fromisoformat(asked).replace(microsecond=0)
+                    and row.updated == row.confirmed_at
                 )
-                db.execute("DELETE FROM erased WHERE digest = ?", (digest(email),))
-                db.execute("DELETE FROM bounces WHERE email = ?", (email,))
-                self._log(db, email, audience, when, "inscription confirmée")
+            db.execute(
+                "UPDATE readers SET state = ?, confirmed_at = ?, updated = ?, pending = NULL WHERE email = ? AND audience = ?",
+                (SUBSCRIBED, stamp(when), stamp(when), email, audience),
+            )
+            db.execute("DELETE FROM erased WHERE digest = ?", (digest(email),))
+            db.execute("DELETE FROM bounces WHERE email = ?", (email,))
+            self._log(db, email, audience, when, "inscription confirmée", detail)
             return True
 
     def unsubscribe(self, email: str, audience: str, how: str, when: datetime) -> bool:
@@ -240,7 +268,7 @@ class ReaderStore(Database):
                 )
             else:
                 db.execute(
-                    "UPDATE readers SET state = ?, updated = ? WHERE email = ? AND audience = ?",
+                    "UPDATE readers SET state = ?, updated = ?, pending = NULL WHERE email = ? AND audience = ?",
                     (UNSUBSCRIBED, stamp(when), email, audience),
                 )
             self._log(db, email, audience, when, "désinscription", how)
@@ -271,7 +299,7 @@ class ReaderStore(Database):
                     " VALUES (?, 'public', ?, ?, ?, ?)",
                     (email, BOUNCED, OPERATOR, stamp(when), stamp(when)),
                 )
-            db.execute("UPDATE readers SET state = ?, updated = ? WHERE email = ?", (BOUNCED, stamp(when), email))
+            db.execute("UPDATE readers SET state = ?, updated = ?, pending = NULL WHERE email = ?", (BOUNCED, stamp(when), email))
             why = f"rebond définitif {status}" if hard else f"rebonds temporaires sur {', '.join(last_three)}"
             self._log(db, email, "", when, "adresse en erreur", f"{letter} : {why}")
             return True

@@ -1,0 +1,225 @@
+"""The service's outbox: every email the service owes is written to its store before the answer, then sent by one
+worker thread, which resumes after a restart.
+
+A form's answer no longer waits for SMTP, so it takes the same time whatever the store holds;
+a crash after the answer loses no message (a row found « sending » at start is sent again, with
+the same Message-ID: the one message that may arrive twice is recognisable as a duplicate).
+
+Mail to an address nobody has proven yet (a confirmation asked on a form) is capped, so that the
+federation's name cannot be aimed at one mailbox or one provider: per mailbox as the big providers
+read it (« +tag » dropped, Gmail's dots ignored) and purpose, per mailbox, per domain and in all, per
+hour. A capped message is not sent; the operator is told on stderr. The row keeps the normalised
+mailbox and the time (for the caps) and loses the message once sent or dropped; rows are erased
+after two days.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+import sys
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+from plugins.letters.send import LostDuringData, PermanentFailure, TemporaryFailure
+from plugins.readers.store import Database, stamp
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS outbox (
+    id INTEGER PRIMARY KEY,
+    created TEXT NOT NULL,
+    purpose TEXT NOT NULL,
+    recipient TEXT NOT NULL,
+    mailbox TEXT NOT NULL,
+    domain TEXT NOT NULL,
+    unproven INTEGER NOT NULL,
+    message BLOB,
+    status TEXT NOT NULL CHECK (status IN ('pending', 'sending', 'sent', 'failed', 'dropped')),
+    attempts INTEGER NOT NULL DEFAULT 0,
+    next_try TEXT NOT NULL,
+    error TEXT NOT NULL DEFAULT ''
+);
+CREATE INDEX IF NOT EXISTS outbox_due ON outbox (status, next_try);
+CREATE INDEX IF NOT EXISTS outbox_mailbox ON outbox (mailbox, created);
+CREATE INDEX IF NOT EXISTS outbox_domain ON outbox (domain, created);
+"""
+DOTLESS = {"gmail.com": "gmail.com", "googlemail.com": "gmail.com"}  # providers that ignore dots in the local part
+RETRIES = (60, 300, 1800, 7200, 21600)  # seconds before each new attempt after a temporary failure
+KEEP = timedelta(days=2)
+
+
+@dataclass(frozen=True)
+class Caps:
+    """How many messages to unproven addresses per hour: per mailbox and purpose, per mailbox, per domain, in all."""
+
+    per_purpose: int = 1
+    per_mailbox: int = 3
+    per_domain: int = 50
+    in_all: int = 300
+
+
+def mailbox_of(address: str) -> tuple[str, str]:
+    """Return the mailbox an address reaches as the big providers read it, and its domain."""
+    local, _, domain = address.strip().lower().rpartition("@")
+    local = local.split("+", 1)[0]
+    domain = DOTLESS.get(domain, domain)
+    if domain == "gmail.com":
+        local = local.replace(".", "")
+    return f"{local}@{domain}", domain
+
+
+class Outbox(Database):
+    schema = SCHEMA
+
+    def __init__(self, path: Path, caps: Caps | None = None, say: Callable[[str], None] | None = None):
+        super().__init__(path)
+        self.caps = caps or Caps()
+        self.say = say or (lambda line: print(line, file=sys.stderr, flush=True))
+        self.wake = threading.Event()
+
+    def add(self, db: sqlite3.Connection, purpose: str, recipient: str, message: bytes, when: datetime, unproven: bool) -> bool:
+        """Queue a message inside the caller's transaction; return False if a cap dropped it (the caller goes on)."""
+        mailbox, domain = mailbox_of(recipient)
+        status = "pending"
+        if unproven:
+            since = stamp(when - timedelta(hours=1))
+            counted = "FROM outbox WHERE unproven = 1 AND status != 'dropped' AND created >= ?"
+            over = [
+                ("cette adresse pour cet usage", self.caps.per_purpose, " AND mailbox = ? AND purpose = ?", (mailbox, purpose)),
+                ("cette boîte", self.caps.per_mailbox, " AND mailbox = ?", (mailbox,)),
+                (f"le domaine {domain}", self.caps.per_domain, " AND domain = ?", (domain,)),
+                ("le service", self.caps.in_all, "", ()),
+            ]
+            for what, cap, where, values in over:
+                if db.execute(f"SELECT COUNT(*) {counted}{where}", (since, *values)).fetchone()[0] >= cap:
+                    self.say(
+                        f"Messages du service : plafond atteint pour {what} ({cap} par heure) ; message « {purpose} »"
+                        " non envoyé (aucune adresse n'est écrite ici)."
+                    )
+                    status = "dropped"
+                    break
+        db.execute(
+            "INSERT INTO outbox (created, purpose, recipient, mailbox, domain, unproven, message, status, next_try)"
+            " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            (
+                stamp(when),
+                purpose,
+                recipient if status == "pending" else "",
+                mailbox,
+                domain,
+                int(unproven),
+                message if status == "pending" else None,
+                status,
+                stamp(when),
+            ),
+        )
+        if status == "pending":
+            self.wake.set()
+        return status == "pending"
+
+    def queue(self, purpose: str, recipient: str, message: bytes, when: datetime, unproven: bool) -> bool:
+        """Queue a message in a transaction of its own."""
+        with self.transaction() as db:
+            return self.add(db, purpose, recipient, message, when, unproven)
+
+    def recover(self) -> int:
+        """Put back the messages a stopped service was sending (the server may have one of them: same Message-ID)."""
+        with self.transaction() as db:
+            return db.execute("UPDATE outbox SET status = 'pending' WHERE status = 'sending'").rowcount
+
+    def due(self, when: datetime) -> tuple[int, str, bytes] | None:
+        with self.transaction() as db:
+            db.execute("DELETE FROM outbox WHERE created < ?", (stamp(when - KEEP),))
+            row = db.execute(
+                "SELECT id, recipient, message FROM outbox WHERE status = 'pending' AND next_try <= ? ORDER BY id LIMIT 1",
+                (stamp(when),),
+            ).fetchone()
+            if row is None:
+                return None
+            db.execute("UPDATE outbox SET status = 'sending', attempts = attempts + 1 WHERE id = ?", (row[0],))
+            return row[0], row[1], row[2]
+
+    def done(self, number: int) -> None:
+        with self.transaction() as db:
+            db.execute("UPDATE outbox SET status = 'sent', message = NULL, recipient = '' WHERE id = ?", (number,))
+
+    def retry(self, number: int, when: datetime, error: str) -> None:
+        with self.transaction() as db:
+            attempts = db.execute("SELECT attempts FROM outbox WHERE id = ?", (number,)).fetchone()[0]
+            if attempts > len(RETRIES):
+                self.fail(number, error, db)
+                return
+            later = stamp(when + timedelta(seconds=RETRIES[attempts - 1]))
+            db.execute("UPDATE outbox SET status = 'pending', next_try = ?, error = ? WHERE id = ?", (later, error[:200], number))
+
+    def fail(self, number: int, error: str, db: sqlite3.Connection | None = None) -> None:
+        if db is None:
+            with self.transaction() as own:
+                self.fail(number, error, own)
+            return
+        db.execute(
+            "UPDATE outbox SET status = 'failed', message = NULL, recipient = '', error = ? WHERE id = ?", (error[:200], number)
+        )
+
+    def counts(self) -> dict[str, int]:
+        with self.reading() as db:
+            return dict(db.execute("SELECT status, COUNT(*) FROM outbox GROUP BY status").fetchall())
+
+    def next_try(self) -> datetime | None:
+        with self.reading() as db:
+            row = db.execute("SELECT MIN(next_try) FROM outbox WHERE status = 'pending'").fetchone()
+        return datetime.fromisoformat(row[0]) if row and row[0] else None
+
+
+class Worker:
+    """The thread that sends the outbox's messages, one at a time, in order."""
+
+    def __init__(self, outbox: Outbox, deliver: Callable[[str, bytes], None], clock: Callable[[], datetime]):
+        self.outbox, self.deliver, self.clock = outbox, deliver, clock
+        self.stopping = threading.Event()
+        self.thread = threading.Thread(target=self.run, name="courriels", daemon=True)
+
+    def start(self) -> None:
+        self.outbox.recover()
+        self.thread.start()
+
+    def stop(self) -> None:
+        self.stopping.set()
+        self.outbox.wake.set()
+        self.thread.join(timeout=30)
+
+    def run(self) -> None:
+        while not self.stopping.is_set():
+            self.outbox.wake.clear()
+            if self.send_due():
+                continue
+            upcoming = self.outbox.next_try()
+            wait = 30.0 if upcoming is None else max(0.05, min(30.0, (upcoming - datetime.now(UTC)).total_seconds()))
+            self.outbox.wake.wait(wait)
+
+    def send_due(self) -> bool:
+        """Send one due message; return whether there was one."""
+        try:
+            due = self.outbox.due(self.clock())
+        except sqlite3.Error as exc:
+            self.outbox.say(f"Messages du service : base illisible ({exc}) ; nouvel essai dans 30 secondes.")
+            return False
+        if due is None:
+            return False
+        number, recipient, message = due
+        try:
+            self.deliver(recipient, message)
+        except (TemporaryFailure, LostDuringData) as exc:  # lost during DATA: sent again later, same Message-ID
+            self.outbox.retry(number, self.clock(), str(exc))
+            return False  # wait before the next one: the server is likely down
+        except PermanentFailure as exc:
+            self.outbox.fail(number, str(exc))
+            self.outbox.say(f"Messages du service : message n° {number} refusé par le serveur ({exc}).")
+            return True
+        except Exception as exc:  # noqa: BLE001 - the worker must outlive any one message
+            self.outbox.retry(number, self.clock(), str(exc))
+            return False
+        self.outbox.done(number)
+        return True
