@@ -231,7 +231,7 @@ def command_service(args: argparse.Namespace) -> int:
         print(exc, file=sys.stderr)
         return 1
     try:
-        serve(app, args.host, args.port, ready=lambda line: print(line, flush=True))
+        serve(app, args.host, args.port, ready=lambda line: print(line, flush=True), worker=app.state.service.worker())
     except OSError as exc:
         print(f"Impossible d'écouter sur {args.host}:{args.port} : {exc}", file=sys.stderr)
         return 1

@@ -88,7 +88,8 @@ def processings(settings: PrivacySettings) -> list[Processing]:
             ),
             "organiser l'événement : places, liste d'attente, confirmation, annulation, liste des participants",
             "votre demande d'inscription (RGPD, article 6.1.b)",
-            f"effacées {settings.registrations_months} mois après l'événement",
+            f"effacées {settings.registrations_months} mois après l'événement ; une demande que l'adresse n'a pas"
+            " confirmée dans les 30 minutes est annulée",
             "l'équipe de la fédération et les organisateurs de l'événement",
         ),
         Processing(
@@ -118,8 +119,9 @@ def processings(settings: PrivacySettings) -> list[Processing]:
             "étudier la demande, y répondre, ouvrir le compte de l'espace adhérents, suivre le paiement de la cotisation"
             " (le paiement lui-même se fait sur la page de paiement de la fédération : aucune donnée bancaire ne passe par ce site)",
             "les mesures préalables à l'adhésion, à votre demande (RGPD, article 6.1.b)",
-            "une demande refusée ou restée sans réponse est effacée un an après ; une demande acceptée, trois ans après la fin"
-            " de l'adhésion qu'elle a ouverte (obligations comptables de l'association)",
+            f"une demande que l'adresse de contact n'a pas confirmée est effacée après {PENDING_DAYS} jours ; une demande refusée"
+            " ou restée sans réponse, un an après ; une demande acceptée, trois ans après la fin de l'adhésion qu'elle a"
+            " ouverte (obligations comptables de l'association)",
             "l'équipe de la fédération",
         ),
         Processing(
@@ -135,6 +137,18 @@ def processings(settings: PrivacySettings) -> list[Processing]:
             "jusqu'à la fin de l'adhésion, puis un an (pour un renouvellement tardif) : un compte arrivé à sa date de fin"
             " est refusé aussitôt",
             "l'équipe de la fédération",
+        ),
+        Processing(
+            "Messages du service en attente d'envoi",
+            (
+                ("", "l'adresse du destinataire et le message (confirmation, avis), jusqu'à son envoi"),
+                ("", "la boîte de l'adresse, lue sans « +… », et l'heure : pour limiter les messages envoyés à une même boîte"),
+            ),
+            "envoyer les messages dus même après un arrêt du service ; empêcher qu'un inconnu fasse écrire la fédération"
+            " à une même boîte en boucle",
+            "l'intérêt légitime de la fédération (sécurité de ses services et de ses destinataires)",
+            "le message et l'adresse sont effacés dès l'envoi ; la boîte et l'heure, après deux jours",
+            f"{settings.sending_provider}, pour la seule remise des messages",
         ),
         Processing(
             "Journaux techniques du serveur",

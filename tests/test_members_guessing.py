@@ -159,6 +159,18 @@ def test_200_wrong_passwords_for_one_account_from_200_addresses_lock_that_accoun
     assert http_request("GET", members.base + "/", headers=auth(*MEMBER), source="127.0.70.3")[0] == 200
 
 
+def test_a_locked_account_still_opens_from_where_its_team_already_logged_in(members: Members) -> None:
+    """The team reads from its usual connection; a guesser elsewhere locks the account: the team keeps going."""
+    team, guessers = "127.0.90.1", [f"127.0.91.{n + 2}" for n in range(PER_ACCOUNT + 5)]
+    assert http_request("GET", members.base + "/", headers=auth(*MEMBER), source=team)[0] == 200
+    answers = [http_request("GET", members.base + "/", headers=auth(MEMBER[0], "faux"), source=g)[0] for g in guessers]
+    assert answers[-1] == 403
+    assert http_request("GET", members.base + "/", headers=auth(*MEMBER), source="127.0.92.1")[0] == 403  # elsewhere
+    status = http_request("GET", members.base + "/offres/", headers=auth(*MEMBER), source=team)[0]
+    assert status == 200
+    assert http_request("GET", members.base + "/", headers=auth(MEMBER[0], "faux"), source=team)[0] == 401  # checked
+
+
 def test_an_unknown_login_is_answered_as_a_known_one(members: Members) -> None:
     """Locks count claimed logins, known or not: a 403 never tells that a login exists."""
     answers = [
@@ -169,7 +181,7 @@ def test_an_unknown_login_is_answered_as_a_known_one(members: Members) -> None:
 
 
 def test_the_password_check_is_not_reachable_from_outside(members: Members) -> None:
-    status, _, _ = http_request("GET", members.base + "/_acces/verification", headers=auth(*MEMBER))
+    status, _, _ = http_request("GET", members.base + "/_acces/verification", headers=auth(*READER))
     assert status == 404
-    status, _, _ = http_request("GET", members.public + "/_acces/verification", headers=auth(*MEMBER))
+    status, _, _ = http_request("GET", members.public + "/_acces/verification", headers=auth(*READER))
     assert status == 404

@@ -23,7 +23,7 @@ from plugins.builder import build_all
 from plugins.membership import CONSENT
 from plugins.readers import tokens
 from plugins.readers.account_store import AccountStore
-from plugins.readers.applications import ApplicationBook
+from plugins.readers.applications import Application, ApplicationBook
 from tests.conftest import MEMBER, NGINX, TODAY, free_port, http_request, make_project, served_sites
 from tests.test_readers import SECRET, Mailbox, build_py, check_page, post, service_env, start_service, wait_for
 
@@ -114,6 +114,17 @@ def link_in(message: EmailMessage, path: str) -> str:
     return re.search(rf"https?://\S+{re.escape(path)}\?\S+", text).group(0)  # type: ignore[union-attr]
 
 
+def submit(world: World, team: str, email: str, **changes: str) -> Application:
+    """Send the « Adhérer » form, then confirm the request from its contact's mailbox; return the stored request."""
+    assert post(world.public + "/adherer/demande", request_fields(team, email, **changes))[0] == 200
+    wait_for(lambda: world.mailbox.to(email, "Confirmez votre demande d'adhésion"))
+    link = world.local(link_in(world.mailbox.to(email, "Confirmez votre demande d'adhésion")[-1], "/adherer/confirmer"))
+    status, body = post(link, b"")
+    assert status == 200 and "Demande d" in body, body
+    [application] = [a for a in ApplicationBook(world.db).list() if a.request.team == team]
+    return application
+
+
 def request_fields(team: str, email: str, **changes: str) -> dict[str, str]:
     fields = {
         "equipe": team,
@@ -152,6 +163,17 @@ def test_request_in_the_browser_accept_choose_the_password_and_log_in_at_once(wo
     form.get_by_label("Téléphone").fill("02 40 11 22 33")
     form.get_by_label(CONSENT).check()
     form.get_by_role("button", name="Envoyer la demande d'adhésion").click()
+    page.wait_for_selector("h1:text('Vérifiez votre messagerie')")
+    check_page(page)
+    # Nothing reaches the staff before the contact address confirms; its email repeats nothing typed on the form.
+    assert [a for a in ApplicationBook(world.db).list() if a.request.team == "MSP des Coteaux"] == []
+    wait_for(lambda: world.mailbox.to("claire@example.org", "Confirmez votre demande d'adhésion"))
+    asking = world.mailbox.to("claire@example.org", "Confirmez votre demande d'adhésion")[0]
+    for typed in ("Claire", "Dupont", "Coteaux", "Clisson", "02 40"):
+        assert typed not in asking.get_body(("plain",)).get_content() and typed not in asking.get_body(("html",)).get_content()
+    assert world.mailbox.to(STAFF) == [] or not any("Coteaux" in m["Subject"] for m in world.mailbox.to(STAFF))
+    page.goto(world.local(link_in(asking, "/adherer/confirmer")))
+    page.get_by_role("button", name="Confirmer ma demande").click()
     page.wait_for_selector("h1:text('Demande d\\'adhésion envoyée')")
     check_page(page)
     [application] = [a for a in ApplicationBook(world.db).list() if a.request.team == "MSP des Coteaux"]
@@ -195,9 +217,7 @@ def test_request_in_the_browser_accept_choose_the_password_and_log_in_at_once(wo
 
 
 def test_an_altered_link_changes_nothing(world: World) -> None:
-    status, _ = post(world.public + "/adherer/demande", request_fields("MSP du Marais", "marais@example.org"))
-    assert status == 200
-    [application] = [a for a in ApplicationBook(world.db).list() if a.request.team == "MSP du Marais"]
+    application = submit(world, "MSP du Marais", "marais@example.org")
     assert world.staff("accepter", str(application.id), "--identifiant", "msp-marais").returncode == 0
     wait_for(lambda: world.mailbox.to("marais@example.org", "Bienvenue"))
     link = world.local(link_in(world.mailbox.to("marais@example.org", "Bienvenue")[0], "/acces/mot-de-passe"))
@@ -282,9 +302,8 @@ def test_a_huge_body_or_a_filled_honeypot_stores_nothing(world: World) -> None:
 
 
 def test_refuse_mark_paid_and_answer_once(world: World) -> None:
-    post(world.public + "/adherer/demande", request_fields("Équipe Hors Région", "hors@example.org"))
-    post(world.public + "/adherer/demande", request_fields("MSP Payante", "payante@example.org"))
-    by_team = {a.request.team: a.id for a in ApplicationBook(world.db).list()}
+    by_team = {team: submit(world, team, email).id for team, email in (("Équipe Hors Région", "hors@example.org"),)}
+    by_team["MSP Payante"] = submit(world, "MSP Payante", "payante@example.org").id
     refused = world.staff("refuser", str(by_team["Équipe Hors Région"]), "--motif", "structure hors de la région")
     assert refused.returncode == 0, refused.stderr
     wait_for(lambda: world.mailbox.to("hors@example.org", "Votre demande d'adhésion"))
@@ -301,8 +320,7 @@ def test_refuse_mark_paid_and_answer_once(world: World) -> None:
 
 
 def test_an_ended_membership_cannot_set_a_password(world: World) -> None:
-    post(world.public + "/adherer/demande", request_fields("MSP Ancienne Année", "ancienne@example.org"))
-    [number] = [a.id for a in ApplicationBook(world.db).list() if a.request.team == "MSP Ancienne Année"]
+    number = submit(world, "MSP Ancienne Année", "ancienne@example.org").id
     assert world.staff("accepter", str(number), "--fin", "2026-06-30").returncode == 0
     wait_for(lambda: world.mailbox.to("ancienne@example.org", "Bienvenue"))
     link = world.local(link_in(world.mailbox.to("ancienne@example.org", "Bienvenue")[0], "/acces/mot-de-passe"))
@@ -312,8 +330,7 @@ def test_an_ended_membership_cannot_set_a_password(world: World) -> None:
 
 
 def test_an_answer_whose_email_cannot_leave_is_kept_and_the_staff_are_told(world: World) -> None:
-    post(world.public + "/adherer/demande", request_fields("MSP Sans Courriel", "sans@example.org"))
-    [number] = [a.id for a in ApplicationBook(world.db).list() if a.request.team == "MSP Sans Courriel"]
+    number = submit(world, "MSP Sans Courriel", "sans@example.org").id
     env = {**world.env(), "SMTP_PORT": str(free_port())}  # nobody listens there
     accepted = subprocess.run(
         build_py("--project", str(world.project), "adhesions", "accepter", str(number)),
@@ -379,8 +396,13 @@ def test_the_join_form_works_with_the_keyboard_alone(world: World, browser) -> N
     page.keyboard.press("Tab")
     assert page.evaluate("document.activeElement.textContent.trim()") == "Envoyer la demande d'adhésion"
     page.keyboard.press("Enter")
-    page.wait_for_selector("h1:text('Demande d\\'adhésion envoyée')")
+    page.wait_for_selector("h1:text('Vérifiez votre messagerie')")
     context.close()
+    wait_for(lambda: world.mailbox.to("clavier@example.org", "Confirmez votre demande d'adhésion"))
+    link = world.local(
+        link_in(world.mailbox.to("clavier@example.org", "Confirmez votre demande d'adhésion")[0], "/adherer/confirmer")
+    )
+    assert post(link, b"")[0] == 200
     [application] = [a for a in ApplicationBook(world.db).list() if a.request.team == "MSP au Clavier"]
     assert application.request.professionals == {**dict.fromkeys(application.request.professionals, 0), "medecin": 2}
 

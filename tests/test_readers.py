@@ -97,6 +97,9 @@ def service_env(smtp_port: int, db: Path) -> dict[str, str]:
         "SMTP_SECURITY": "none",
         "LETTER_SECRET": SECRET,
         "LETTER_DB": str(db),
+        # Tests write to hundreds of @example.org addresses within the hour: the per-domain and overall caps
+        # are raised here; the caps per mailbox stay the defaults (tests/test_mail_caps.py tries all four).
+        "SERVICE_MAIL_CAPS": "1,3,100000,100000",
     }
 
 

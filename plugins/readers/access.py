@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import sqlite3
 import sys
 import time
 from collections.abc import Callable
@@ -110,12 +111,11 @@ class Passwords:
         """Email each account of this address a link (or, if it expired, how to renew); at most once an hour each."""
         now = self.service.clock()
         for account in self.accounts.by_email(email):
-            if not self.accounts.claim_link(account.login, now):
-                continue
-            try:
-                self.service.postman.send(self.reset_mail(account))
-            except Exception:  # noqa: BLE001 - the answer was the same either way; the person may ask again in an hour
-                continue
+
+            def owe(db: sqlite3.Connection, account: MemberAccount = account) -> None:
+                self.service.owe(db, "mot de passe", self.reset_mail(account), unproven=True)
+
+            self.accounts.claim_link(account.login, now, owe)  # claimed and queued in one transaction
 
     def reset_mail(self, account: MemberAccount):
         service = self.service

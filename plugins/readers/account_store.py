@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import hashlib
 import sqlite3
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from pathlib import Path
@@ -166,8 +167,11 @@ class AccountStore(Database):
             )
             return True
 
-    def claim_link(self, login: str, when: datetime) -> bool:
-        """Return whether a password link may go to this account now (one per hour), and note it."""
+    def claim_link(self, login: str, when: datetime, owe: Callable[[sqlite3.Connection], object] | None = None) -> bool:
+        """Return whether a password link may go to this account now (one per hour), and note it.
+
+        owe(db) queues the link's email in the same transaction.
+        """
         with self.transaction() as db:
             account = self._get(db, login)
             if account is None:
@@ -175,6 +179,8 @@ class AccountStore(Database):
             if account.link_sent and when - datetime.fromisoformat(account.link_sent) < LINK_INTERVAL:
                 return False
             db.execute("UPDATE accounts SET link_sent = ? WHERE login = ?", (stamp(when), login))
+            if owe is not None:
+                owe(db)
             return True
 
     def forget_expired(self, today: date) -> int:

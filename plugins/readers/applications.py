@@ -1,17 +1,22 @@
 """Membership requests in the service's SQLite file, from the form to the staff's answer and the payment.
 
-A request is « reçue » until the staff accept or refuse it; « payée » is noted apart, since the
-fee may be paid before or after the answer. Refused and forgotten requests are erased a year on,
-accepted ones three years after the membership they opened (the federation's accounts).
+A request waits for its contact address to confirm it (a link mailed with none of the typed text);
+only then do the staff hear of it. It is « reçue » until the staff accept or refuse it; « payée »
+is noted apart, since the fee may be paid before or after the answer. Requests never confirmed are
+erased after 30 days, refused and forgotten ones a year on, accepted ones three years after the
+membership they opened (the federation's accounts).
 """
 
 from __future__ import annotations
 
 import json
+import sqlite3
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 
 from plugins.membership import MembershipRequest
+from plugins.privacy import PENDING_DAYS
 from plugins.readers.store import Database, stamp
 
 RECEIVED, ACCEPTED, REFUSED = "reçue", "acceptée", "refusée"
@@ -36,7 +41,8 @@ CREATE TABLE IF NOT EXISTS membership_requests (
     reason TEXT NOT NULL DEFAULT '',
     login TEXT NOT NULL DEFAULT '',
     membership_end TEXT,
-    paid TEXT
+    paid TEXT,
+    confirmed TEXT
 );
 """
 
@@ -55,6 +61,7 @@ class Application:
     login: str
     membership_end: str | None
     paid: str | None
+    confirmed: str | None = None  # when the contact address confirmed the request; None: the staff do not see it
 
     @classmethod
     def from_row(cls, row: tuple) -> Application:
@@ -70,11 +77,29 @@ class Answered(Exception):
         self.application = application
 
 
+class Unconfirmed(Exception):
+    """The request's contact address has not confirmed it: the staff cannot answer it yet."""
+
+    def __init__(self, application: Application):
+        super().__init__(application.id)
+        self.application = application
+
+
 class ApplicationBook(Database):
     schema = SCHEMA
 
-    def add(self, request: MembershipRequest, consent: str, when: datetime) -> Application:
-        """Store a request from the form; return it with its number."""
+    def migrate(self, db: sqlite3.Connection) -> None:
+        self.add_column(db, "membership_requests", "confirmed", "TEXT")
+        db.execute("UPDATE membership_requests SET confirmed = created WHERE confirmed IS NULL AND status != ?", (RECEIVED,))
+
+    def add(
+        self,
+        request: MembershipRequest,
+        consent: str,
+        when: datetime,
+        owe: Callable[[sqlite3.Connection, Application], object] | None = None,
+    ) -> Application:
+        """Store a request from the form, unconfirmed; owe(db, application) queues its confirmation in the transaction."""
         with self.transaction() as db:
             self._forget(db, when)
             cursor = db.execute(
@@ -95,19 +120,45 @@ class ApplicationBook(Database):
                 ),
             )
             row = db.execute("SELECT * FROM membership_requests WHERE id = ?", (cursor.lastrowid,)).fetchone()
-            return Application.from_row(row)
+            application = Application.from_row(row)
+            if owe is not None:
+                owe(db, application)
+            return application
+
+    def confirm(
+        self, number: int, email: str, created: str, when: datetime, owe: Callable[[sqlite3.Connection, Application], object]
+    ) -> tuple[Application | None, bool]:
+        """Confirm request number from its contact's link; return it (None if gone) and whether it was confirmed now.
+
+        owe(db, application) queues the staff's notice and the acknowledgement, once, in the transaction.
+        """
+        with self.transaction() as db:
+            row = db.execute("SELECT * FROM membership_requests WHERE id = ?", (number,)).fetchone()
+            if row is None:
+                return None, False
+            application = Application.from_row(row)
+            if application.request.email != email.lower() or application.created != created:
+                return None, False
+            if application.confirmed is not None:
+                return application, False
+            db.execute("UPDATE membership_requests SET confirmed = ? WHERE id = ?", (stamp(when), number))
+            application = Application.from_row(db.execute("SELECT * FROM membership_requests WHERE id = ?", (number,)).fetchone())
+            owe(db, application)
+            return application, True
 
     def get(self, number: int) -> Application | None:
         with self.reading() as db:
             row = db.execute("SELECT * FROM membership_requests WHERE id = ?", (number,)).fetchone()
             return Application.from_row(row) if row else None
 
-    def list(self, status: str | None = None) -> list[Application]:
+    def list(self, status: str | None = None, unconfirmed: bool = False) -> list[Application]:
+        """Return the requests (of one status), confirmed ones only unless unconfirmed."""
+        shown = "" if unconfirmed else " AND confirmed IS NOT NULL"
         with self.reading() as db:
             if status:
-                rows = db.execute("SELECT * FROM membership_requests WHERE status = ? ORDER BY id", (status,))
+                rows = db.execute(f"SELECT * FROM membership_requests WHERE status = ?{shown} ORDER BY id", (status,))
             else:
-                rows = db.execute("SELECT * FROM membership_requests ORDER BY id")
+                rows = db.execute(f"SELECT * FROM membership_requests WHERE 1{shown} ORDER BY id")
             return [Application.from_row(r) for r in rows]
 
     def _answer(self, number: int, status: str, when: datetime, **values: str) -> Application | None:
@@ -117,6 +168,8 @@ class ApplicationBook(Database):
                 return None
             if row[2] != RECEIVED:
                 raise Answered(Application.from_row(row))
+            if Application.from_row(row).confirmed is None:
+                raise Unconfirmed(Application.from_row(row))
             columns = "".join(f", {name} = ?" for name in values)
             db.execute(
                 f"UPDATE membership_requests SET status = ?, decided = ?{columns} WHERE id = ?",
@@ -147,6 +200,10 @@ class ApplicationBook(Database):
         """Erase what the privacy page says is erased: refused or unanswered after a year, accepted 3 years after its end."""
         year_ago = stamp(when - KEEP_UNANSWERED)
         removed = db.execute(
+            "DELETE FROM membership_requests WHERE confirmed IS NULL AND created < ?",
+            (stamp(when - timedelta(days=PENDING_DAYS)),),
+        ).rowcount
+        removed += db.execute(
             "DELETE FROM membership_requests WHERE (status = ? AND decided < ?) OR (status = ? AND created < ?)",
             (REFUSED, year_ago, RECEIVED, year_ago),
         ).rowcount

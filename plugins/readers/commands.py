@@ -227,7 +227,13 @@ def make_service(project: Path, db: Path | None, outbox: Path | None, create: bo
         postman = Postman(sender, smtp, outbox)
     except ValueError as exc:
         raise OperatorError(f"Envoi des messages impossible : {exc}.") from exc
-    return Service(federation, open_store(db, project, create=create), postman, secret.encode())
+    from plugins.readers.outbox import Caps
+
+    try:
+        caps = Caps.from_env(os.environ.get("SERVICE_MAIL_CAPS"))
+    except ValueError as exc:
+        raise OperatorError(str(exc)) from exc
+    return Service(federation, open_store(db, project, create=create), postman, secret.encode(), caps=caps)
 
 
 def settings_of(project: Path):
@@ -342,6 +348,9 @@ def list_requests(book, status: str | None) -> int:
             f"n° {a.id}  {a.created[:10]}  {a.status:<8}  {paid:<19}  {r.team} ({r.commune}, {r.department})  {r.contact} <{r.email}>"
         )
     print(f"{len(applications)} demande(s).")
+    waiting = len(book.list(status, unconfirmed=True)) - len(applications)
+    if waiting:
+        print(f"Et {waiting} demande(s) que l'adresse de leur contact n'a pas encore confirmée(s) (effacées après 30 jours).")
     return 0
 
 
@@ -351,7 +360,8 @@ def show_request(book, number: int) -> int:
     application = book.get(number)
     if application is None:
         raise OperatorError(f"Aucune demande n° {number}.")
-    print(f"Demande n° {number}, reçue le {application.created} : {application.status}")
+    unconfirmed = "" if application.confirmed else " (pas encore confirmée par l'adresse de son contact)"
+    print(f"Demande n° {number}, reçue le {application.created} : {application.status}{unconfirmed}")
     for label, value in request_facts(application.request):
         print(f"  {label} : {value}")
     if application.login:

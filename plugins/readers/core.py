@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import contextlib
 import signal
+import sqlite3
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -22,6 +23,7 @@ from starlette.responses import HTMLResponse, Response
 from starlette.routing import BaseRoute
 
 from plugins.readers.mail import Mail, Postman
+from plugins.readers.outbox import Caps, Outbox, Worker
 from plugins.readers.store import ReaderStore
 from plugins.settings import FederationSettings
 
@@ -53,9 +55,12 @@ class Service:
     secret: bytes
     confirm_max_age: timedelta = timedelta(hours=48)
     clock: Callable[[], datetime] = field(default=lambda: datetime.now(UTC))
+    caps: Caps = field(default_factory=Caps)
     env: Environment = field(init=False)
+    outbox: Outbox = field(init=False)
 
     def __post_init__(self) -> None:
+        self.outbox = Outbox(self.store.path, self.caps)
         # Escaped by default; only the text parts of emails (.txt.j2) are plain text.
         self.env = Environment(
             loader=FileSystemLoader([TEMPLATES, SITE_PARTIALS]),
@@ -73,6 +78,22 @@ class Service:
     def message(self, title: str, lines: list[str], status: int = 200, link: tuple[str, str] | None = None) -> HTMLResponse:
         """Return a French page that says something in a few lines, with an optional link onward."""
         return self.page("message.html.j2", status, title=title, lines=lines, **({"link": link} if link else {}))
+
+    def owe(self, db: sqlite3.Connection | None, purpose: str, mail: Mail, unproven: bool) -> bool:
+        """Queue an email in the outbox (inside the caller's transaction db, or in one of its own); the worker sends it.
+
+        unproven: the address was typed on a form and nobody has proven it yet (the outbox's caps apply).
+        Return False if a cap dropped it.
+        """
+        now = self.clock()
+        data = self.postman.message(mail, now)
+        if db is None:
+            return self.outbox.queue(purpose, mail.to, data, now, unproven)
+        return self.outbox.add(db, purpose, mail.to, data, now, unproven)
+
+    def worker(self) -> Worker:
+        """Return the thread that sends the outbox (started by serve)."""
+        return Worker(self.outbox, self.postman, self.clock)
 
     def text(self, template: str, **values: Any) -> str:
         return self.env.get_template(template).render(federation=self.federation, **values)
@@ -210,12 +231,17 @@ def create_app(service: Service, purposes: list[Callable[[Service], list[BaseRou
         500: failure,
         Exception: failure,
     }
-    return Starlette(routes=routes, exception_handlers=handlers)
+    app = Starlette(routes=routes, exception_handlers=handlers)
+    app.state.service = service
+    return app
 
 
-def serve(app: Starlette, host: str, port: int, ready: Callable[[str], None] = print) -> None:
-    """Serve with uvicorn until SIGTERM or Ctrl+C (both finish the requests under way)."""
+def serve(app: Starlette, host: str, port: int, ready: Callable[[str], None] = print, worker: Worker | None = None) -> None:
+    """Serve with uvicorn until SIGTERM or Ctrl+C (both finish the requests under way); worker sends the outbox meanwhile."""
     import uvicorn
+
+    if worker is not None:
+        worker.start()
 
     class Server(uvicorn.Server):
         async def startup(self, sockets: list | None = None) -> None:
@@ -236,4 +262,8 @@ def serve(app: Starlette, host: str, port: int, ready: Callable[[str], None] = p
     config = uvicorn.Config(
         app, host=host, port=port, log_level="warning", access_log=False, server_header=False, proxy_headers=False, lifespan="off"
     )
-    Server(config).run()
+    try:
+        Server(config).run()
+    finally:
+        if worker is not None:
+            worker.stop()

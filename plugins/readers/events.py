@@ -1,6 +1,9 @@
 """Event registrations on the federation's service: the form of an event that opens them (registration block in
-its front matter), places and waiting list, confirmation with the event as .ics, cancellation by signed link.
+its front matter), places and waiting list, the address's confirmation, the event as .ics, cancellation by signed link.
 
+A request holds a place for 30 minutes and mails its address a link to confirm it; the form's
+answer is the same whatever the store holds (what differs goes by email, to the address). Once
+confirmed, the place is the person's: the confirmation with the .ics, reminders, cancellation.
 GET shows; only POST changes something. Members' events register from the members' site only: the
 service trusts the space that nginx tells it, never the browser.
 """
@@ -8,6 +11,8 @@ service trusts the space that nginx tells it, never the browser.
 from __future__ import annotations
 
 import functools
+import sqlite3
+import threading
 from collections.abc import Callable
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -29,11 +34,23 @@ from plugins.readers import tokens
 from plugins.readers.core import Service, posted, space
 from plugins.readers.mail import Attachment, Mail
 from plugins.readers.paths import EVENTS_PATH, HONEYPOT
-from plugins.readers.registrations import ALREADY, CONFIRMED, FULL, WAITING, Outcome, Registration, RegistrationBook
+from plugins.readers.registrations import (
+    ALREADY,
+    CONFIRMED,
+    FULL,
+    HOLD,
+    WAITING,
+    Outcome,
+    Registration,
+    RegistrationBook,
+)
 
 CANCEL_PATH = EVENTS_PATH + "annuler"
 CANCEL = "annulation d'inscription"
 CANCEL_MAX_AGE = timedelta(days=400)  # a cancellation link works until well after the event
+CONFIRM_PATH = EVENTS_PATH + "confirmer"
+CONFIRM = "confirmation d'inscription à un événement"
+CONFIRM_MAX_AGE = timedelta(days=2)  # past the hold, a late confirmation takes what is left
 
 
 class EventCalendar:
@@ -43,6 +60,7 @@ class EventCalendar:
         self.project = project
         self.signature: tuple = ()
         self.events: dict[str, Event] = {}
+        self.lock = threading.Lock()  # one reload at a time: a burst of requests does not read the content 40 times
 
     def _signature(self) -> tuple:
         files = [self.project / "mkdocs.yml", *sorted((self.project / "content" / "agenda").glob("*.md"))]
@@ -51,12 +69,14 @@ class EventCalendar:
     def event(self, slug: str) -> Event | None:
         signature = self._signature()
         if signature != self.signature:
-            try:
-                content = load_content(self.project)
-            except ContentError:
-                return self.events.get(slug)  # a broken edit keeps the events as they were; `check` tells the editor
-            self.events = {e.slug: e for e in content.events if e.sign_up}
-            self.signature = signature
+            with self.lock:
+                if signature != self.signature:
+                    try:
+                        content = load_content(self.project)
+                    except ContentError:
+                        return self.events.get(slug)  # a broken edit keeps the events as they were; `check` tells the editor
+                    self.events = {e.slug: e for e in content.events if e.sign_up}
+                    self.signature = signature
         return self.events.get(slug)
 
 
@@ -71,6 +91,57 @@ def cancel_link(service: Service, event: Event, registration: Registration) -> s
     signed = tokens.sign(service.secret, CANCEL, values, service.clock())
     query = urlencode({"evenement": event.slug, "adresse": values[1], "inscription": values[2]}) + "&" + signed.query()
     return site_of(service, event).rstrip("/") + CANCEL_PATH + "?" + query
+
+
+def confirm_link(service: Service, event: Event, registration: Registration) -> str:
+    """Return the signed link that confirms this one registration request."""
+    values = (event.slug, registration.email.lower(), str(registration.id))
+    signed = tokens.sign(service.secret, CONFIRM, values, service.clock())
+    query = urlencode({"evenement": event.slug, "adresse": values[1], "inscription": values[2]}) + "&" + signed.query()
+    return site_of(service, event).rstrip("/") + CONFIRM_PATH + "?" + query
+
+
+def request_mail(service: Service, event: Event, outcome: Outcome, email: str) -> Mail:
+    """Return what a registration request tells its address; none of what was typed on the form is in it.
+
+    The address has not proven it wants anything yet: the name typed with it is not repeated.
+    """
+    facts = [("Quand", when_fr(event)), *([("Où", location(event))] if location(event) else [])]
+    after = ["Vous n'avez rien demandé ? Ignorez ce message : sans confirmation, rien n'est enregistré."]
+    subject = f"Confirmez votre inscription : {event.title}"
+    if outcome.status == FULL:
+        subject = f"Complet : {event.title}"
+        lines = [f"Une inscription à « {event.title} » a été demandée avec cette adresse, mais il ne reste plus de place."]
+        return service.mail(email, subject, "Bonjour,", lines, facts, after=["Vous n'avez rien demandé ? Ignorez ce message."])
+    assert outcome.registration is not None
+    registration = outcome.registration
+    if outcome.status == ALREADY and registration.is_confirmed:
+        return service.mail(
+            email,
+            f"Déjà inscrit·e : {event.title}",
+            "Bonjour,",
+            [
+                f"Une nouvelle inscription à « {event.title} » a été demandée avec cette adresse, qui y est déjà inscrite :"
+                " rien n'a changé.",
+                "Le message reçu lors de la confirmation permet d'annuler l'inscription.",
+            ],
+            facts,
+            after=["Vous n'avez rien demandé ? Ignorez ce message."],
+        )
+    waiting = registration.status == WAITING
+    hold = int(HOLD.total_seconds() // 60)
+    lines = [
+        f"Une inscription à « {event.title} » a été demandée avec cette adresse.",
+        (
+            "L'événement est complet : confirmez pour prendre rang sur la liste d'attente."
+            if waiting
+            else f"Une place vous est réservée pendant {hold} minutes : confirmez-la par le lien ci-dessous."
+            " Passé ce délai, elle est libérée pour une autre personne."
+        ),
+    ]
+    return service.mail(
+        email, subject, "Bonjour,", lines, facts, link=(confirm_link(service, event, registration), "Confirmer"), after=after
+    )
 
 
 def answers_of(event: Event, fields: dict[str, str]) -> tuple[dict[str, str], str]:
@@ -94,6 +165,13 @@ def routes(service: Service, calendar: EventCalendar, months: int = 12) -> list[
     """Return the event registrations' routes; registrants are erased months after their event."""
     book = RegistrationBook(service.store.path)
     book.forget_past(months, service.clock())
+    forgotten = [service.clock()]
+
+    def forget_past(now: datetime) -> None:
+        """Erase the registrants of past events, at most once an hour (not a write per request)."""
+        if now - forgotten[0] >= timedelta(hours=1):
+            forgotten[0] = now
+            book.forget_past(months, now)
 
     def refusal(request: Request, event: Event | None) -> HTMLResponse | None:
         """Return the page that refuses this request, or None when registrations are open to it."""
@@ -124,7 +202,7 @@ def routes(service: Service, calendar: EventCalendar, months: int = 12) -> list[
 
     def form(event: Event, status: int = 200, error: str = "") -> HTMLResponse:
         assert event.sign_up
-        left = book.places_left(event.slug, event.sign_up.places)
+        left = book.places_left(event.slug, event.sign_up.places, service.clock(), promote(event))
         return service.page(
             "evenements/formulaire.html.j2",
             status,
@@ -138,7 +216,7 @@ def routes(service: Service, calendar: EventCalendar, months: int = 12) -> list[
             action=f"{EVENTS_PATH}{event.slug}/",
         )
 
-    def notice(event: Event, registration: Registration, state: str, rank: int = 0) -> None:
+    def notice_mail(event: Event, registration: Registration, state: str, rank: int = 0) -> Mail:
         values = {
             "event": event,
             "when": when_fr(event),
@@ -151,34 +229,52 @@ def routes(service: Service, calendar: EventCalendar, months: int = 12) -> list[
         subject = {"confirmé": "Inscription confirmée", "promu": "Une place s'est libérée", "attente": "Liste d'attente"}[state]
         ics = render_calendar([event], event.title, site_of(service, event))
         attachments = () if state == "attente" else (Attachment("evenement.ics", "text/calendar", ics, (("method", "PUBLISH"),)),)
-        service.postman.send(
-            Mail(
-                registration.email,
-                f"{subject} : {event.title}",
-                service.text("evenements/message.txt.j2", **values),
-                service.text("evenements/message.html.j2", **values),
-                attachments,
-            )
+        return Mail(
+            registration.email,
+            f"{subject} : {event.title}",
+            service.text("evenements/message.txt.j2", **values),
+            service.text("evenements/message.html.j2", **values),
+            attachments,
         )
 
-    def register(event: Event, email: str, name: str, answers: dict[str, str]) -> tuple[Outcome, bool]:
+    def promote(event: Event) -> Callable[[sqlite3.Connection, Registration], object]:
+        """Queue the notice of whoever a freed place goes to (their address is proven: they confirmed it)."""
+        return lambda db, registration: service.owe(
+            db, f"événement {event.slug}", notice_mail(event, registration, "promu"), False
+        )
+
+    def ask(event: Event, email: str, name: str, answers: dict[str, str]) -> None:
+        """Hold a place, then queue what the address is told, both before the answer.
+
+        Two transactions, so that the email is made outside the store's lock (a burst of requests for
+        one event is served one after the other there). Should the service stop between the two, the
+        request had no answer: sent again, it finds its hold (« déjà ») and queues the link then.
+        """
         assert event.sign_up
         now = service.clock()
-        book.forget_past(months, now)
+        forget_past(now)
         outcome = book.register(
-            event.slug, event.start, email, name, answers, event.sign_up.places, event.sign_up.waiting_list, now
+            event.slug, event.start, email, name, answers, event.sign_up.places, event.sign_up.waiting_list, now, promote(event)
         )
-        if outcome.status not in (CONFIRMED, WAITING) or outcome.registration is None:
-            return outcome, True
-        try:
-            notice(event, outcome.registration, "confirmé" if outcome.status == CONFIRMED else "attente", outcome.rank)
-        except Exception:  # noqa: BLE001 - the place is kept; the page says the message did not leave
-            return outcome, False
-        return outcome, True
+        service.owe(None, f"événement {event.slug}", request_mail(service, event, outcome, email), unproven=True)
 
     async def form_page(request: Request) -> HTMLResponse:
         event = await run_in_threadpool(calendar.event, request.path_params["slug"])
         return refusal(request, event) or form(event)  # type: ignore[arg-type]
+
+    def asked(event: Event) -> HTMLResponse:
+        # The same page whatever the store holds (a place, the waiting list, full, already registered).
+        hold = int(HOLD.total_seconds() // 60)
+        return service.message(
+            "Vérifiez votre messagerie",
+            [
+                f"Un message part à l'adresse indiquée, au sujet de « {event.title} ». S'il contient un lien de confirmation,"
+                f" suivez-le dans les {hold} minutes : une place n'est retenue que jusque-là.",
+                "Rien n'est enregistré à votre nom tant que l'adresse n'a pas confirmé. Pas de message ? Regardez dans les"
+                " indésirables.",
+            ],
+            200,
+        )
 
     async def submit(request: Request) -> HTMLResponse:
         fields = await posted(request, service)
@@ -187,7 +283,7 @@ def routes(service: Service, calendar: EventCalendar, months: int = 12) -> list[
         if refused or event is None:
             return refused or service.message("Inscriptions introuvables", [], 404)
         if fields.get(HONEYPOT):
-            return service.message("Demande reçue", ["Un message de confirmation est envoyé à l'adresse indiquée."], 200)
+            return asked(event)
         name, email = fields.get("nom", "").strip(), fields.get("adresse", "").strip()
         if not name or len(name) > 100 or CONTROL.search(name):
             return form(event, 400, "Indiquez vos prénom et nom (100 caractères au plus).")
@@ -198,21 +294,66 @@ def routes(service: Service, calendar: EventCalendar, months: int = 12) -> list[
         answers, problem = answers_of(event, fields)
         if problem:
             return form(event, 400, problem)
-        outcome, mailed = await run_in_threadpool(register, event, email, name, answers)
-        unsent = (
-            []
-            if mailed
-            else ["Le message de confirmation n'a pas pu partir pour l'instant : votre demande est bien enregistrée."]
+        await run_in_threadpool(ask, event, email, name, answers)
+        return asked(event)
+
+    def confirmation(request: Request) -> tuple[Event | None, str, int]:
+        q = request.query_params
+        slug, email, number = q.get("evenement", ""), q.get("adresse", "").lower(), q.get("inscription", "")
+        state = tokens.check(
+            service.secret, CONFIRM, (slug, email, number), q.get("t", ""), q.get("jeton", ""), CONFIRM_MAX_AGE, service.clock()
         )
+        if state != "ok" or not (number.isascii() and number.isdigit()):
+            return None, email, 0
+        return calendar.event(slug), email, int(number)
+
+    def stale() -> HTMLResponse:
+        return service.message(
+            "Ce lien ne vaut plus",
+            [
+                "Il a expiré, a été coupé par votre messagerie, ou la demande qu'il confirmait n'est plus en cours.",
+                "Inscrivez-vous de nouveau depuis la page de l'événement si vous le souhaitez.",
+            ],
+            400,
+        )
+
+    async def confirm_page(request: Request) -> HTMLResponse:
+        event, email, number = await run_in_threadpool(confirmation, request)
+        if event is None:
+            return stale()
+        return service.page(
+            "evenements/confirmer.html.j2",
+            title="Confirmer l'inscription",
+            event=event,
+            when=when_fr(event),
+            where=location(event),
+            email=email,
+            action=f"{CONFIRM_PATH}?{request.url.query}",
+        )
+
+    def confirm_and_tell(event: Event, email: str, number: int) -> Outcome | None:
+        assert event.sign_up
+        outcome = book.confirm(number, email, event.sign_up.places, event.sign_up.waiting_list, service.clock(), promote(event))
+        if outcome is not None and outcome.status in (CONFIRMED, WAITING) and outcome.registration is not None:
+            state = "confirmé" if outcome.status == CONFIRMED else "attente"
+            service.owe(None, f"événement {event.slug}", notice_mail(event, outcome.registration, state, outcome.rank), False)
+        return outcome
+
+    async def confirm(request: Request) -> HTMLResponse:
+        await posted(request, service)
+        event, email, number = await run_in_threadpool(confirmation, request)
+        if event is None or event.sign_up is None:
+            return stale()
+        outcome = await run_in_threadpool(confirm_and_tell, event, email, number)
+        if outcome is None:
+            return stale()
         if outcome.status == CONFIRMED:
             return service.message(
                 "Inscription confirmée",
                 [
                     f"Votre place à « {event.title} » ({when_fr(event)}) est réservée.",
                     "Un message vous est envoyé avec l'événement à ajouter à votre agenda et un lien pour annuler.",
-                    *unsent,
                 ],
-                200,
             )
         if outcome.status == WAITING:
             return service.message(
@@ -220,21 +361,18 @@ def routes(service: Service, calendar: EventCalendar, months: int = 12) -> list[
                 [
                     f"« {event.title} » est complet : vous êtes n° {outcome.rank} sur la liste d'attente.",
                     "Si une place se libère, elle vous est attribuée dans l'ordre d'arrivée et un message vous prévient.",
-                    *unsent,
                 ],
-                200,
             )
         if outcome.status == ALREADY:
-            return service.message(
-                "Déjà inscrit·e",
-                [
-                    "Cette adresse est déjà inscrite à cet événement.",
-                    "Le message reçu lors de l'inscription permet de l'annuler.",
-                ],
-                200,
-            )
-        assert outcome.status == FULL
-        return service.message("Complet", [f"Il ne reste plus de place pour « {event.title} »."], 409)
+            return service.message("Inscription déjà confirmée", [f"Cette inscription à « {event.title} » est confirmée."])
+        return service.message(
+            "Complet",
+            [
+                f"Le délai pour confirmer était passé, et il ne reste plus de place pour « {event.title} » :"
+                " rien n'est enregistré."
+            ],
+            409,
+        )
 
     def cancellation(request: Request) -> tuple[str, Event | None, str, int]:
         q = request.query_params
@@ -272,12 +410,7 @@ def routes(service: Service, calendar: EventCalendar, months: int = 12) -> list[
 
     def cancel_and_promote(event: Event, email: str, number: int) -> bool:
         assert event.sign_up
-        cancelled, promoted = book.cancel(event.slug, email, event.sign_up.places, service.clock(), number)
-        if promoted:
-            try:
-                notice(event, promoted, "promu")
-            except Exception:  # noqa: BLE001 - the place is theirs; staff see it in the export
-                pass
+        cancelled, _ = book.cancel(event.slug, email, event.sign_up.places, service.clock(), number, promote(event))
         return cancelled is not None
 
     async def cancel(request: Request) -> HTMLResponse:
@@ -296,6 +429,8 @@ def routes(service: Service, calendar: EventCalendar, months: int = 12) -> list[
         )
 
     return [
+        Route(CONFIRM_PATH, confirm_page, methods=["GET"]),
+        Route(CONFIRM_PATH, confirm, methods=["POST"]),
         Route(CANCEL_PATH, cancel_page, methods=["GET"]),
         Route(CANCEL_PATH, cancel, methods=["POST"]),
         Route(EVENTS_PATH + "{slug}/", form_page, methods=["GET"]),
@@ -320,13 +455,13 @@ def send_reminders(service: Service, events: list[Event], ledger: SendLedger, no
     left = 0
     for event in due_reminders(events, now):
         run = f"rappel-{event.slug}"
-        confirmed = [r for r in book.registrants(event.slug) if r.status == CONFIRMED]
+        confirmed = [r for r in book.registrants(event.slug) if r.status == CONFIRMED and r.is_confirmed]
         domain = service.postman.sender.domain
         ledger.enlist(run, [(r.email, r.name, message_id(run, r.email, domain)) for r in confirmed])
         ledger.recover(run)
         for delivery in ledger.to_send(run):
             registration = book.active(event.slug, delivery.email)
-            if registration is None or registration.status != CONFIRMED:
+            if registration is None or registration.status != CONFIRMED or not registration.is_confirmed:
                 ledger.mark(run, delivery.email, "skipped", "inscription annulée avant le rappel")
                 continue
             mail = reminder(service, event, registration, delivery.message_id)
@@ -379,8 +514,9 @@ def export_rows(book: RegistrationBook, event: Event) -> tuple[list[list[str]], 
     rows = [["statut", "rang", "nom", "adresse", "inscription", *[q.label for q in questions]]]
     counts: dict[str, int] = {}
     for r in book.registrants(event.slug):
-        counts[r.status] = counts.get(r.status, 0) + 1
-        rank = str(counts[r.status]) if r.status != "annulé" else ""
+        status = r.shown_status()
+        counts[status] = counts.get(status, 0) + 1
+        rank = str(counts[status]) if r.status != "annulé" else ""
         stamp = datetime.fromisoformat(r.created).astimezone(event.start.tzinfo).strftime("%d/%m/%Y %H:%M")
-        rows.append([r.status, rank, r.name, r.email, stamp, *[r.answers.get(q.id, "") for q in questions]])
+        rows.append([status, rank, r.name, r.email, stamp, *[r.answers.get(q.id, "") for q in questions]])
     return rows, counts

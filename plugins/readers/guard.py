@@ -5,8 +5,10 @@ password counts against the client's network (an IPv4 address, an IPv6 /64) and 
 login it claimed, known or not (so that a refusal never tells which logins exist). Over either
 limit, further attempts are refused without checking the password, until the oldest failures
 leave the window: a guesser learns nothing more, and the real member waits at most the window.
-A member whose right password was checked from the same network a moment ago keeps going from
-there (the memo below), so a lock on an account does not throw out the team already reading.
+A lock on an account does not apply to a network that account already logged in from (within
+known_days): the team already reading keeps going, the guesser elsewhere is refused. A right
+password is remembered for memo_seconds per network (no bcrypt on each asset), never longer, so
+that a changed password or an ended account stops working within that delay.
 
 Nothing here is written to disk: a restart forgets the counts (and the memo).
 """
@@ -31,6 +33,7 @@ class Limits:
     per_account: int = 10
     account_window: float = 900.0
     memo_seconds: float = 60.0  # a right password checked from a network is taken again without bcrypt this long
+    known_days: float = 30.0  # a network an account logged in from is spared that account's lock this long
 
 
 def network_of(address: str) -> str:
@@ -94,6 +97,7 @@ class Guard:
         self.clients = _Window(self.limits.per_client, self.limits.client_window)
         self.accounts = _Window(self.limits.per_account, self.limits.account_window)
         self.memo: OrderedDict[str, tuple[str, float]] = OrderedDict()
+        self.known: OrderedDict[str, float] = OrderedDict()  # keyed digest of (login, network) → last login there
 
     def _memo_key(self, network: str, authorization: str) -> str:
         # Keyed digest: the memo never holds a password, nor anything that could be checked against one offline.
@@ -111,9 +115,20 @@ class Guard:
             return None
         return login
 
+    def _known_key(self, network: str, login: str) -> str:
+        return hmac.new(self.key, f"{login.lower()}\x00{network}".encode(), hashlib.sha256).hexdigest()
+
     def refused(self, network: str, login: str, now: float) -> bool:
-        """Return whether an attempt must be refused unchecked: its network or its account gave too many wrong ones."""
-        return self.clients.over(network, now) or self.accounts.over(login.lower(), now)
+        """Return whether an attempt must be refused unchecked: its network or its account gave too many wrong ones.
+
+        An account's lock spares the networks it logged in from lately.
+        """
+        if self.clients.over(network, now):
+            return True
+        if not self.accounts.over(login.lower(), now):
+            return False
+        seen = self.known.get(self._known_key(network, login))
+        return seen is None or now - seen >= self.limits.known_days * 86400
 
     def failed(self, network: str, login: str, now: float) -> None:
         self.clients.add(network, now)
@@ -128,5 +143,9 @@ class Guard:
         key = self._memo_key(network, authorization)
         self.memo[key] = (login, now)
         self.memo.move_to_end(key)
-        while len(self.memo) > MAX_KEYS:
-            self.memo.popitem(last=False)
+        known = self._known_key(network, login)
+        self.known[known] = now
+        self.known.move_to_end(known)
+        for table in (self.memo, self.known):
+            while len(table) > MAX_KEYS:
+                table.popitem(last=False)

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import functools
 import hmac
+import sqlite3
 from collections.abc import Callable
 from datetime import datetime
 from urllib.parse import quote, urlencode
@@ -23,6 +24,7 @@ from plugins.readers import tokens
 from plugins.readers.core import ForeignOrigin, Service, form_fields, from_own_pages, posted, space
 from plugins.readers.mail import Mail
 from plugins.readers.paths import CONFIRM_PATH, HONEYPOT, MEMBER_HEADER, SUBSCRIBE_PATH
+from plugins.readers.store import request_stamp
 
 LETTER_NAMES = {"public": "la lettre d'information", "adherents": "la lettre des adhérents"}
 CONFIRM = "confirmation d'inscription"
@@ -92,17 +94,21 @@ def routes(service: Service, unsubscribe_path: str = "/lettres/desinscription/")
             ],
         )
 
-    def request_subscription(email: str, audience: str, form_name: str) -> bool:
+    def request_subscription(email: str, audience: str, form_name: str) -> None:
+        """Record the request and queue its confirmation in one transaction: the answer never waits for SMTP.
+
+        The email is made before the transaction (outside the store's lock), whether it will be due or
+        not: the answer takes the same time for an address the store knows and for a new one.
+        """
         now = service.clock()
-        asked = service.store.request(email, audience, "", form_name, now)
-        if not asked.send_confirmation:
-            return True
-        try:
-            service.postman.send(confirmation_mail(service, email, audience, asked.request, now), now)
-        except Exception as exc:  # noqa: BLE001 - any refusal: the next request must be able to send again
-            service.store.confirmation_failed(email, audience, now, str(exc))
-            return False
-        return True
+        asked = request_stamp(now)
+        data = service.postman.message(confirmation_mail(service, email, audience, asked, now), now)
+
+        def owe(db: sqlite3.Connection, stamp: str) -> None:
+            assert stamp == asked
+            service.outbox.add(db, f"lettre {audience}", email, data, now, unproven=True)
+
+        service.store.request(email, audience, "", form_name, now, owe)
 
     async def subscribe_page(request: Request) -> HTMLResponse:
         return form(request)
@@ -122,12 +128,7 @@ def routes(service: Service, unsubscribe_path: str = "/lettres/desinscription/")
                 request, 400, "Cette adresse électronique n'est pas valide : vérifiez-la (exemple : prenom.nom@exemple.fr)."
             )
         where = "espace adhérents" if space(request) == "adherents" else "site public"
-        if not await run_in_threadpool(request_subscription, email, audience, f"formulaire {SUBSCRIBE_PATH} ({where})"):
-            return service.message(
-                "Envoi momentanément impossible",
-                ["Le message de confirmation n'a pas pu partir. Réessayez dans quelques minutes : rien n'est inscrit."],
-                503,
-            )
+        await run_in_threadpool(request_subscription, email, audience, f"formulaire {SUBSCRIBE_PATH} ({where})")
         return sent()
 
     def confirmation_state(request: Request) -> tuple[str, str, str, str]:

@@ -67,17 +67,33 @@ class Postman:
         itself: a ledger marks the message in flight there.
         """
         when = when or datetime.now(UTC)
-        data = self.message(mail, when)
+        self.deliver(mail.to, self.message(mail, when), before_data)
+
+    def deliver(
+        self,
+        recipient: str,
+        data: bytes,
+        before_data: Callable[[], None] = lambda: None,
+        transport: SmtpTransport | None = None,
+    ) -> None:
+        """Send a message already made (the outbox's), on transport if given (kept open); raise as send() does."""
         if self.smtp is None:
             before_data()
-            self._file(data, when)
+            self._file(data, datetime.now(UTC))
             return
-        transport = SmtpTransport(self.smtp)
-        transport.open()
+        if transport is not None:
+            transport.send(self.sender.addr_spec, recipient, data, before_data)
+            return
+        own = SmtpTransport(self.smtp)
+        own.open()
         try:
-            transport.send(self.sender.addr_spec, mail.to, data, before_data)
+            own.send(self.sender.addr_spec, recipient, data, before_data)
         finally:
-            transport.close()
+            own.close()
+
+    def transport(self) -> SmtpTransport | None:
+        """Return an SMTP connection to reuse for several messages (opened on first use), or None for an outbox folder."""
+        return SmtpTransport(self.smtp) if self.smtp is not None else None
 
     def _file(self, data: bytes, when: datetime) -> None:
         assert self.outbox is not None

@@ -8,9 +8,11 @@ from __future__ import annotations
 
 import functools
 import re
+import sqlite3
 import unicodedata
 from collections.abc import Callable
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
+from urllib.parse import urlencode
 
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
@@ -19,12 +21,16 @@ from starlette.routing import BaseRoute, Route
 
 from plugins.federation.filters import date_fr
 from plugins.membership import CONSENT, PROFESSIONS, STRUCTURES, MembershipRequest, MembershipSettings, read_request
+from plugins.readers import tokens
 from plugins.readers.access import password_link
 from plugins.readers.account_store import AccountConflict, AccountStore
-from plugins.readers.applications import Answered, Application, ApplicationBook
+from plugins.readers.applications import Answered, Application, ApplicationBook, Unconfirmed
 from plugins.readers.core import Service, posted
 from plugins.readers.mail import Mail
-from plugins.readers.paths import HONEYPOT, JOIN_PATH
+from plugins.readers.paths import HONEYPOT, JOIN_CONFIRM_PATH, JOIN_PATH
+
+CONFIRM = "confirmation d'une demande d'adhésion"
+CONFIRM_DAYS = 7
 
 
 def payment_lines(settings: MembershipSettings) -> list[str]:
@@ -68,14 +74,13 @@ def routes(service: Service, settings: MembershipSettings) -> list[BaseRoute]:
             settings=settings,
         )
 
-    def receive(request: MembershipRequest) -> tuple[Application, bool]:
-        application = book.add(request, CONSENT, service.clock())
-        try:
-            service.postman.send(staff_notice(service, settings, application))
-            service.postman.send(acknowledgement(service, settings, application))
-        except Exception:  # noqa: BLE001 - the request is stored; the staff's list shows it
-            return application, False
-        return application, True
+    def receive(request: MembershipRequest) -> None:
+        """Store the request and queue its confirmation email (none of the typed text in it) in one transaction."""
+
+        def owe(db: sqlite3.Connection, application: Application) -> None:
+            service.owe(db, "adhésion", confirmation_mail(service, application), unproven=True)
+
+        book.add(request, CONSENT, service.clock(), owe)
 
     async def show(request: Request) -> HTMLResponse:
         return form()
@@ -83,27 +88,113 @@ def routes(service: Service, settings: MembershipSettings) -> list[BaseRoute]:
     async def submit(request: Request) -> HTMLResponse:
         fields = await posted(request, service)
         if fields.get(HONEYPOT):
-            return service.message("Demande envoyée", ["La fédération étudie votre demande et vous répond par courriel."])
+            return asked()
         wanted, problem = read_request(fields)
         if wanted is None:
             kept = {k: v[:254] for k, v in fields.items() if k != HONEYPOT and k != "consentement"}
             return form(400, problem, kept)
-        application, mailed = await run_in_threadpool(receive, wanted)
+        await run_in_threadpool(receive, wanted)
+        return asked()
+
+    def asked() -> HTMLResponse:
         return service.message(
-            "Demande d'adhésion envoyée",
+            "Vérifiez votre messagerie",
             [
-                f"Merci : la demande de « {wanted.team} » est enregistrée sous le n° {application.id}.",
-                "L'équipe de la fédération l'étudie et vous répond par courriel à l'adresse indiquée.",
-                *payment_lines(settings),
-                *(
-                    []
-                    if mailed
-                    else ["Le message de confirmation n'a pas pu partir pour l'instant : la demande est bien enregistrée."]
-                ),
+                "Un message vient de partir à l'adresse de la personne à contacter, avec un lien pour confirmer la demande"
+                " d'adhésion. Elle n'est transmise à l'équipe de la fédération qu'une fois confirmée.",
+                f"Le lien vaut {CONFIRM_DAYS} jours. Pas de message ? Regardez dans les indésirables.",
             ],
         )
 
-    return [Route(JOIN_PATH, show, methods=["GET"]), Route(JOIN_PATH, submit, methods=["POST"])]
+    def confirmation(request: Request) -> tuple[str, int, str, str]:
+        q = request.query_params
+        number, email, created = q.get("demande", ""), q.get("adresse", "").lower(), q.get("depose", "")
+        state = tokens.check(
+            service.secret,
+            CONFIRM,
+            (number, email, created),
+            q.get("t", ""),
+            q.get("jeton", ""),
+            timedelta(days=CONFIRM_DAYS),
+            service.clock(),
+        )
+        if state == "ok" and not (number.isascii() and number.isdigit()):
+            state = "invalide"
+        return state, int(number) if state == "ok" else 0, email, created
+
+    def bad_link(state: str) -> HTMLResponse:
+        return service.message(
+            "Ce lien a expiré" if state == "expiré" else "Ce lien n'est pas valide",
+            [
+                "La demande n'a pas été transmise. Remplissez de nouveau le formulaire de la page « Adhérer » si vous le"
+                " souhaitez.",
+            ],
+            400,
+        )
+
+    async def confirm_page(request: Request) -> HTMLResponse:
+        state, _, email, _ = confirmation(request)
+        if state != "ok":
+            return bad_link(state)
+        return service.page(
+            "adhesion/confirmer.html.j2",
+            title="Confirmer la demande d'adhésion",
+            email=email,
+            action=f"{JOIN_CONFIRM_PATH}?{request.url.query}",
+        )
+
+    def confirm_and_tell(number: int, email: str, created: str) -> tuple[Application | None, bool]:
+        def owe(db: sqlite3.Connection, application: Application) -> None:
+            # The staff hear of it, and the contact (whose address is proven now) gets the acknowledgement.
+            service.owe(db, "adhésion (équipe)", staff_notice(service, settings, application), unproven=False)
+            service.owe(db, "adhésion (accusé)", acknowledgement(service, settings, application), unproven=False)
+
+        return book.confirm(number, email, created, service.clock(), owe)
+
+    async def confirm(request: Request) -> HTMLResponse:
+        await posted(request, service)
+        state, number, email, created = confirmation(request)
+        if state != "ok":
+            return bad_link(state)
+        application, _ = await run_in_threadpool(confirm_and_tell, number, email, created)
+        if application is None:
+            return bad_link("invalide")
+        return service.message(
+            "Demande d'adhésion envoyée",
+            [
+                f"Merci : la demande de « {application.request.team} » est transmise à l'équipe de la fédération sous le"
+                f" n° {application.id}.",
+                "L'équipe l'étudie et vous répond par courriel.",
+                *payment_lines(settings),
+            ],
+        )
+
+    return [
+        Route(JOIN_PATH, show, methods=["GET"]),
+        Route(JOIN_PATH, submit, methods=["POST"]),
+        Route(JOIN_CONFIRM_PATH, confirm_page, methods=["GET"]),
+        Route(JOIN_CONFIRM_PATH, confirm, methods=["POST"]),
+    ]
+
+
+def confirmation_mail(service: Service, application: Application) -> Mail:
+    """Return the email that asks the contact address to confirm a request: none of the typed text is in it."""
+    values = (str(application.id), application.request.email.lower(), application.created)
+    signed = tokens.sign(service.secret, CONFIRM, values, service.clock())
+    query = urlencode({"demande": values[0], "adresse": values[1], "depose": values[2]}) + "&" + signed.query()
+    link = service.federation.public_url.rstrip("/") + JOIN_CONFIRM_PATH + "?" + query
+    return service.mail(
+        application.request.email,
+        "Confirmez votre demande d'adhésion",
+        "Bonjour,",
+        [
+            f"Une demande d'adhésion à {service.federation.site_name} a été faite sur son site avec cette adresse comme contact.",
+            "Si c'est bien vous, confirmez-la par le lien ci-dessous : elle sera alors transmise à l'équipe de la fédération,"
+            f" qui vous répondra. Le lien vaut {CONFIRM_DAYS} jours.",
+        ],
+        link=(link, "Confirmer ma demande"),
+        after=["Vous n'avez rien demandé ? Ignorez ce message : la demande sera effacée sans suite."],
+    )
 
 
 def purpose(settings: MembershipSettings) -> Callable[[Service], list[BaseRoute]]:
@@ -133,7 +224,7 @@ def acknowledgement(service: Service, settings: MembershipSettings, application:
     return service.mail(
         r.email,
         "Votre demande d'adhésion est bien reçue",
-        f"Bonjour {r.contact},",
+        "Bonjour,",
         [
             f"La fédération a bien reçu la demande d'adhésion de « {r.team} » (n° {application.id}) et vous répond au plus vite.",
             *payment_lines(settings),
@@ -155,6 +246,13 @@ class StaffError(Exception):
     """What a staff command could not do, in French."""
 
 
+def unconfirmed(number: int) -> str:
+    return (
+        f"La demande n° {number} n'a pas été confirmée par l'adresse de son contact : personne ne sait encore si elle"
+        " vient de lui. Rien n'a changé ; elle est effacée après 30 jours sans confirmation."
+    )
+
+
 def accept(
     service: Service,
     accounts: AccountStore,
@@ -170,6 +268,8 @@ def accept(
         raise StaffError(f"Aucune demande n° {number} : « build.py adhesions lister » montre les demandes.")
     if application.status != "reçue":
         raise StaffError(f"La demande n° {number} est déjà {application.status} : rien n'a changé.")
+    if application.confirmed is None:
+        raise StaffError(unconfirmed(number))
     now = service.clock()
     login = login or login_for(application.request.team)
     end = end or settings.membership_end(now.date())
@@ -182,6 +282,8 @@ def accept(
         application = book.accept(number, login, end, now) or application
     except Answered as exc:
         raise StaffError(f"La demande n° {number} est déjà {exc.application.status} : rien n'a changé.") from None
+    except Unconfirmed:
+        raise StaffError(unconfirmed(number)) from None
     account = accounts.get(login)
     assert account is not None
     facts = [("Équipe", r.team), ("Identifiant", login), ("Adhésion valable jusqu'au", date_fr(end))]
@@ -222,6 +324,8 @@ def refuse(service: Service, settings: MembershipSettings, book: ApplicationBook
         application = book.refuse(number, reason, service.clock())
     except Answered as exc:
         raise StaffError(f"La demande n° {number} est déjà {exc.application.status} : rien n'a changé.") from None
+    except Unconfirmed:
+        raise StaffError(unconfirmed(number)) from None
     if application is None:
         raise StaffError(f"Aucune demande n° {number} : « build.py adhesions lister » montre les demandes.")
     r = application.request

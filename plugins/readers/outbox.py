@@ -18,13 +18,18 @@ from __future__ import annotations
 import sqlite3
 import sys
 import threading
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from plugins.letters.send import LostDuringData, PermanentFailure, TemporaryFailure
+from plugins.letters.send import LostDuringData, PermanentFailure, SmtpTransport, TemporaryFailure
 from plugins.readers.store import Database, stamp
+
+if TYPE_CHECKING:
+    from plugins.readers.mail import Postman
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS outbox (
@@ -44,6 +49,7 @@ CREATE TABLE IF NOT EXISTS outbox (
 CREATE INDEX IF NOT EXISTS outbox_due ON outbox (status, next_try);
 CREATE INDEX IF NOT EXISTS outbox_mailbox ON outbox (mailbox, created);
 CREATE INDEX IF NOT EXISTS outbox_domain ON outbox (domain, created);
+CREATE INDEX IF NOT EXISTS outbox_created ON outbox (created);
 """
 DOTLESS = {"gmail.com": "gmail.com", "googlemail.com": "gmail.com"}  # providers that ignore dots in the local part
 RETRIES = (60, 300, 1800, 7200, 21600)  # seconds before each new attempt after a temporary failure
@@ -56,8 +62,21 @@ class Caps:
 
     per_purpose: int = 1
     per_mailbox: int = 3
-    per_domain: int = 50
-    in_all: int = 300
+    per_domain: int = 100
+    in_all: int = 500
+
+    @classmethod
+    def from_env(cls, value: str | None) -> Caps:
+        """Read SERVICE_MAIL_CAPS (« par usage,par boîte,par domaine,en tout », per hour); raise ValueError in French."""
+        if not value:
+            return cls()
+        parts = [p.strip() for p in value.split(",")]
+        if len(parts) != 4 or not all(p.isascii() and p.isdigit() and int(p) > 0 for p in parts):
+            raise ValueError(
+                f"SERVICE_MAIL_CAPS « {value} » : attendu quatre nombres entiers positifs séparés par des virgules"
+                " (par usage, par boîte, par domaine, en tout, par heure), par exemple 1,3,100,500"
+            )
+        return cls(*(int(p) for p in parts))
 
 
 def mailbox_of(address: str) -> tuple[str, str]:
@@ -78,6 +97,17 @@ class Outbox(Database):
         self.caps = caps or Caps()
         self.say = say or (lambda line: print(line, file=sys.stderr, flush=True))
         self.wake = threading.Event()
+
+    def _connect(self) -> sqlite3.Connection:
+        """The outbox's own transactions (the worker's marks, a queue of its own) are not synced to disk one by one.
+
+        A message owed by a request is queued in the request's transaction (synced: it survives a power
+        cut). What the worker marks only says how far it got: lost in a power cut, a message is sent again,
+        with the same Message-ID. Committed in WAL mode, it survives a crash of the service all the same.
+        """
+        db = super()._connect()
+        db.execute("PRAGMA synchronous=NORMAL")
+        return db
 
     def add(self, db: sqlite3.Connection, purpose: str, recipient: str, message: bytes, when: datetime, unproven: bool) -> bool:
         """Queue a message inside the caller's transaction; return False if a cap dropped it (the caller goes on)."""
@@ -129,9 +159,13 @@ class Outbox(Database):
         with self.transaction() as db:
             return db.execute("UPDATE outbox SET status = 'pending' WHERE status = 'sending'").rowcount
 
+    def forget(self, when: datetime) -> int:
+        """Erase the rows older than KEEP (what the privacy page says)."""
+        with self.transaction() as db:
+            return db.execute("DELETE FROM outbox WHERE created < ?", (stamp(when - KEEP),)).rowcount
+
     def due(self, when: datetime) -> tuple[int, str, bytes] | None:
         with self.transaction() as db:
-            db.execute("DELETE FROM outbox WHERE created < ?", (stamp(when - KEEP),))
             row = db.execute(
                 "SELECT id, recipient, message FROM outbox WHERE status = 'pending' AND next_try <= ? ORDER BY id LIMIT 1",
                 (stamp(when),),
@@ -174,12 +208,27 @@ class Outbox(Database):
 
 
 class Worker:
-    """The thread that sends the outbox's messages, one at a time, in order."""
+    """The thread that sends the outbox's messages, one at a time, in order, on one SMTP connection while busy."""
 
-    def __init__(self, outbox: Outbox, deliver: Callable[[str, bytes], None], clock: Callable[[], datetime]):
-        self.outbox, self.deliver, self.clock = outbox, deliver, clock
+    def __init__(self, outbox: Outbox, postman: Postman, clock: Callable[[], datetime]):
+        self.outbox, self.postman, self.clock = outbox, postman, clock
         self.stopping = threading.Event()
         self.thread = threading.Thread(target=self.run, name="courriels", daemon=True)
+        self.connection: SmtpTransport | None = None
+
+    def deliver(self, recipient: str, message: bytes) -> None:
+        if self.connection is None:
+            self.connection = self.postman.transport()
+        try:
+            self.postman.deliver(recipient, message, transport=self.connection)
+        except (TemporaryFailure, LostDuringData):
+            self.hang_up()
+            raise
+
+    def hang_up(self) -> None:
+        if self.connection is not None:
+            self.connection.close()
+            self.connection = None
 
     def start(self) -> None:
         self.outbox.recover()
@@ -191,10 +240,15 @@ class Worker:
         self.thread.join(timeout=30)
 
     def run(self) -> None:
+        forgotten = 0.0
         while not self.stopping.is_set():
             self.outbox.wake.clear()
+            if time.monotonic() - forgotten > 600:
+                self.outbox.forget(self.clock())
+                forgotten = time.monotonic()
             if self.send_due():
                 continue
+            self.hang_up()  # idle: the connection is not kept open for nothing
             upcoming = self.outbox.next_try()
             wait = 30.0 if upcoming is None else max(0.05, min(30.0, (upcoming - datetime.now(UTC)).total_seconds()))
             self.outbox.wake.wait(wait)

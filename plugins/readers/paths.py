@@ -11,3 +11,4 @@ FORGOT_PATH = ACCESS_PATH + "oubli"
 VERIFY_PATH = "/_acces/verification"  # nginx asks here whether a members' host request carries a right password
 CLIENT_HEADER = "x-federation-client"  # the client's address, set by nginx on that check
 MEMBER_HEADER = "X-Federation-Member"  # the login the check found, passed on by nginx to the service's pages
+JOIN_CONFIRM_PATH = "/adherer/confirmer"  # the link that confirms a membership request's contact address

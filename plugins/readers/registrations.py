@@ -1,12 +1,18 @@
 """Event registrations in the service's SQLite file: places, waiting list, cancellations, in arrival order.
 
-Every registration or cancellation is one BEGIN IMMEDIATE transaction: two requests for the last
-place are served one after the other, so the places given never exceed the places offered.
+A request holds a place (or a rank on the waiting list) for HOLD minutes, until its address
+confirms it through the link mailed to it; an unconfirmed hold then lapses, and its place goes to
+the first confirmed person waiting. A stranger can thus neither fill an event with made-up names
+nor book in someone else's name. The places shown are net of holds.
+Every change is one BEGIN IMMEDIATE transaction: two requests for the last place are served one
+after the other, so the places given never exceed the places offered.
 """
 
 from __future__ import annotations
 
 import json
+import sqlite3
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -14,6 +20,7 @@ from plugins.readers.store import Database, stamp
 
 CONFIRMED, WAITING, CANCELLED = "confirmé", "en attente", "annulé"
 FULL, ALREADY = "complet", "déjà inscrit"
+HOLD = timedelta(minutes=30)  # how long an unconfirmed request keeps its place
 
 SCHEMA = f"""
 CREATE TABLE IF NOT EXISTS registrations (
@@ -26,7 +33,9 @@ CREATE TABLE IF NOT EXISTS registrations (
     status TEXT NOT NULL CHECK (status IN ('{CONFIRMED}', '{WAITING}', '{CANCELLED}')),
     created TEXT NOT NULL,
     updated TEXT NOT NULL,
-    reminded TEXT
+    reminded TEXT,
+    confirmed TEXT,
+    held_until TEXT
 );
 CREATE INDEX IF NOT EXISTS registrations_start ON registrations (event_start);
 CREATE UNIQUE INDEX IF NOT EXISTS registrations_once ON registrations (event, email) WHERE status != '{CANCELLED}';
@@ -45,10 +54,20 @@ class Registration:
     created: str
     updated: str
     reminded: str | None
+    confirmed: str | None = None  # when its address confirmed it; None: a hold until held_until
+    held_until: str | None = None
 
     @classmethod
     def from_row(cls, row: tuple) -> Registration:
         return cls(row[0], row[1], row[2], row[3], row[4], json.loads(row[5]), *row[6:])
+
+    @property
+    def is_confirmed(self) -> bool:
+        return self.confirmed is not None
+
+    def shown_status(self) -> str:
+        """The status as the staff read it: an unconfirmed hold says so."""
+        return self.status if self.confirmed or self.status == CANCELLED else f"{self.status} (à confirmer)"
 
 
 @dataclass(frozen=True)
@@ -60,8 +79,18 @@ class Outcome:
     rank: int = 0
 
 
+# Called inside the transaction for each person a freed place went to (their notice is queued there).
+Promote = Callable[[sqlite3.Connection, Registration], object]
+
+
 class RegistrationBook(Database):
     schema = SCHEMA
+
+    def migrate(self, db: sqlite3.Connection) -> None:
+        self.add_column(db, "registrations", "confirmed", "TEXT")
+        self.add_column(db, "registrations", "held_until", "TEXT")
+        # Registrations made before holds existed were confirmed when made (their email had gone out).
+        db.execute("UPDATE registrations SET confirmed = created WHERE confirmed IS NULL AND held_until IS NULL")
 
     @staticmethod
     def _active(db, event: str, email: str) -> Registration | None:
@@ -71,8 +100,17 @@ class RegistrationBook(Database):
         return Registration.from_row(row) if row else None
 
     @staticmethod
-    def _confirmed(db, event: str) -> int:
-        return db.execute("SELECT COUNT(*) FROM registrations WHERE event = ? AND status = ?", (event, CONFIRMED)).fetchone()[0]
+    def _get(db, number: int) -> Registration | None:
+        row = db.execute("SELECT * FROM registrations WHERE id = ?", (number,)).fetchone()
+        return Registration.from_row(row) if row else None
+
+    @staticmethod
+    def _taken(db, event: str, now: datetime) -> int:
+        """Places taken: confirmed registrations and holds still running."""
+        return db.execute(
+            "SELECT COUNT(*) FROM registrations WHERE event = ? AND status = ? AND (confirmed IS NOT NULL OR held_until > ?)",
+            (event, CONFIRMED, stamp(now)),
+        ).fetchone()[0]
 
     @staticmethod
     def _rank(db, registration: Registration) -> int:
@@ -80,6 +118,25 @@ class RegistrationBook(Database):
             "SELECT COUNT(*) FROM registrations WHERE event = ? AND status = ? AND id <= ?",
             (registration.event, WAITING, registration.id),
         ).fetchone()[0]
+
+    def _settle(self, db, event: str, places: int, now: datetime, promote: Promote | None) -> None:
+        """Let the lapsed holds go, then give the free places to the confirmed people waiting, in arrival order."""
+        db.execute(
+            "UPDATE registrations SET status = ?, updated = ? WHERE event = ? AND status != ? AND confirmed IS NULL"
+            " AND held_until <= ?",
+            (CANCELLED, stamp(now), event, CANCELLED, stamp(now)),
+        )
+        while self._taken(db, event, now) < places:
+            row = db.execute(
+                "SELECT * FROM registrations WHERE event = ? AND status = ? AND confirmed IS NOT NULL ORDER BY id LIMIT 1",
+                (event, WAITING),
+            ).fetchone()
+            if row is None:
+                return
+            db.execute("UPDATE registrations SET status = ?, updated = ? WHERE id = ?", (CONFIRMED, stamp(now), row[0]))
+            promoted = self._get(db, row[0])
+            if promote is not None and promoted is not None:
+                promote(db, promoted)
 
     def register(
         self,
@@ -91,48 +148,125 @@ class RegistrationBook(Database):
         places: int,
         waiting_list: bool,
         when: datetime,
+        promote: Promote | None = None,
+        owe: Callable[[sqlite3.Connection, Outcome], object] | None = None,
     ) -> Outcome:
-        """Give a place if one is left, else a rank on the waiting list (if the event has one), else FULL."""
+        """Hold a place if one is left, else a rank on the waiting list (if the event has one), else FULL.
+
+        The hold lasts HOLD until the address confirms it (confirm()). owe(db, outcome) queues the
+        email that tells the address what happened, in the same transaction.
+        """
         email = email.lower()
         with self.transaction() as db:
+            self._settle(db, event, places, when, promote)
             existing = self._active(db, event, email)
             if existing:
-                return Outcome(ALREADY, existing, self._rank(db, existing) if existing.status == WAITING else 0)
-            if self._confirmed(db, event) < places:
-                status = CONFIRMED
-            elif waiting_list:
-                status = WAITING
+                outcome = Outcome(ALREADY, existing, self._rank(db, existing) if existing.status == WAITING else 0)
             else:
-                return Outcome(FULL)
-            cursor = db.execute(
-                "INSERT INTO registrations (event, event_start, email, name, answers, status, created, updated)"
-                " VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-                (event, stamp(start), email, name, json.dumps(answers, ensure_ascii=False), status, stamp(when), stamp(when)),
+                if self._taken(db, event, when) < places:
+                    status = CONFIRMED
+                elif waiting_list:
+                    status = WAITING
+                else:
+                    status = FULL
+                if status == FULL:
+                    outcome = Outcome(FULL)
+                else:
+                    cursor = db.execute(
+                        "INSERT INTO registrations (event, event_start, email, name, answers, status, created, updated,"
+                        " held_until) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                        (
+                            event,
+                            stamp(start),
+                            email,
+                            name,
+                            json.dumps(answers, ensure_ascii=False),
+                            status,
+                            stamp(when),
+                            stamp(when),
+                            stamp(when + HOLD),
+                        ),
+                    )
+                    registration = self._get(db, cursor.lastrowid or 0)
+                    assert registration is not None
+                    outcome = Outcome(status, registration, self._rank(db, registration) if status == WAITING else 0)
+            if owe is not None:
+                owe(db, outcome)
+            return outcome
+
+    def confirm(
+        self, number: int, email: str, places: int, waiting_list: bool, when: datetime, promote: Promote | None = None
+    ) -> Outcome | None:
+        """Confirm the registration number of this address; None if it is no longer active.
+
+        A hold confirmed in time keeps its place (or rank). A lapsed one takes what is left now:
+        a place, else a rank on the waiting list, else FULL. ALREADY if it was confirmed before.
+        """
+        email = email.lower()
+        with self.transaction() as db:
+            registration = self._get(db, number)
+            if registration is None or registration.email != email:
+                return None
+            if registration.is_confirmed and registration.status != CANCELLED:
+                return Outcome(ALREADY, registration, self._rank(db, registration) if registration.status == WAITING else 0)
+            running = registration.held_until is not None and registration.held_until > stamp(when)
+            lapsed_by_now = registration.status == CANCELLED and not registration.is_confirmed
+            if registration.status == CANCELLED and not lapsed_by_now:
+                return None
+            if running and registration.status != CANCELLED:
+                status = registration.status
+            else:
+                # The hold lapsed: it takes what is left now (its former place may have gone to someone else).
+                db.execute("UPDATE registrations SET status = ? WHERE id = ?", (CANCELLED, number))
+                self._settle(db, registration.event, places, when, promote)
+                if self._active(db, registration.event, email) is not None:
+                    return None  # registered again meanwhile: that newer registration is the one that counts
+                if self._taken(db, registration.event, when) < places:
+                    status = CONFIRMED
+                elif waiting_list:
+                    status = WAITING
+                else:
+                    return Outcome(FULL)
+            db.execute(
+                "UPDATE registrations SET status = ?, confirmed = ?, held_until = NULL, updated = ? WHERE id = ?",
+                (status, stamp(when), stamp(when), number),
             )
-            row = db.execute("SELECT * FROM registrations WHERE id = ?", (cursor.lastrowid,)).fetchone()
-            registration = Registration.from_row(row)
-            return Outcome(status, registration, self._rank(db, registration) if status == WAITING else 0)
+            confirmed = self._get(db, number)
+            assert confirmed is not None
+            if status == WAITING:
+                # Confirmed while waiting: a place may be free for them already.
+                self._settle(db, registration.event, places, when, None)
+                confirmed = self._get(db, number)
+                assert confirmed is not None
+            rank = self._rank(db, confirmed) if confirmed.status == WAITING else 0
+            return Outcome(confirmed.status, confirmed, rank)
 
     def cancel(
-        self, event: str, email: str, places: int, when: datetime, number: int | None = None
+        self,
+        event: str,
+        email: str,
+        places: int,
+        when: datetime,
+        number: int | None = None,
+        promote: Promote | None = None,
     ) -> tuple[Registration | None, Registration | None]:
         """Cancel a registration (only registration number, if given); return it (None if there was none) and whoever
-        the freed place went to."""
+        the freed place went to first."""
         email = email.lower()
+        promoted: list[Registration] = []
+
+        def note(db: sqlite3.Connection, registration: Registration) -> None:
+            promoted.append(registration)
+            if promote is not None:
+                promote(db, registration)
+
         with self.transaction() as db:
             existing = self._active(db, event, email)
             if existing is None or (number is not None and existing.id != number):
                 return None, None
             db.execute("UPDATE registrations SET status = ?, updated = ? WHERE id = ?", (CANCELLED, stamp(when), existing.id))
-            promoted = None
-            if existing.status == CONFIRMED and self._confirmed(db, event) < places:
-                row = db.execute(
-                    "SELECT * FROM registrations WHERE event = ? AND status = ? ORDER BY id LIMIT 1", (event, WAITING)
-                ).fetchone()
-                if row:
-                    db.execute("UPDATE registrations SET status = ?, updated = ? WHERE id = ?", (CONFIRMED, stamp(when), row[0]))
-                    promoted = Registration.from_row(db.execute("SELECT * FROM registrations WHERE id = ?", (row[0],)).fetchone())
-            return existing, promoted
+            self._settle(db, event, places, when, note)
+            return existing, promoted[0] if promoted else None
 
     def forget_past(self, months: int, now: datetime) -> int:
         """Erase the registrations of events that ended more than months ago (the retention the form states)."""
@@ -144,9 +278,15 @@ class RegistrationBook(Database):
         with self.reading() as db:
             return self._active(db, event, email.lower())
 
-    def places_left(self, event: str, places: int) -> int:
+    def get(self, number: int) -> Registration | None:
         with self.reading() as db:
-            return max(0, places - self._confirmed(db, event))
+            return self._get(db, number)
+
+    def places_left(self, event: str, places: int, now: datetime, promote: Promote | None = None) -> int:
+        """Return the places left net of the holds still running (the lapsed ones are let go first)."""
+        with self.transaction() as db:
+            self._settle(db, event, places, now, promote)
+            return max(0, places - self._taken(db, event, now))
 
     def registrants(self, event: str) -> list[Registration]:
         """Return the event's registrations: confirmed, then waiting, then cancelled, each in arrival order."""

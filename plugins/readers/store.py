@@ -72,6 +72,11 @@ def stamp(when: datetime) -> str:
     return when.astimezone(UTC).isoformat(timespec="seconds")
 
 
+def request_stamp(when: datetime) -> str:
+    """Return the stamp of a subscription request made at when: what its confirmation link is bound to."""
+    return when.astimezone(UTC).isoformat(timespec="microseconds")
+
+
 def digest(email: str) -> str:
     """Return what the suppression list keeps of an erased address."""
     return hashlib.sha256(email.strip().lower().encode()).hexdigest()
@@ -183,17 +188,31 @@ class ReaderStore(Database):
         with self.transaction() as db:
             return self._row(db, email.lower(), audience)
 
-    def request(self, email: str, audience: str, name: str, form: str, when: datetime) -> Request:
-        """Record a form's subscription request; nothing is subscribed before the confirmation."""
+    def request(
+        self,
+        email: str,
+        audience: str,
+        name: str,
+        form: str,
+        when: datetime,
+        owe: Callable[[sqlite3.Connection, str], object] | None = None,
+    ) -> Request:
+        """Record a form's subscription request; nothing is subscribed before the confirmation.
+
+        owe(db, request) queues the confirmation email in the same transaction, when one is due.
+        """
         email = email.lower()
         with self.transaction() as db:
             self._forget_unconfirmed(db, when)
             row = self._row(db, email, audience)
+            # Each request writes its line, whatever the store holds: the answer takes the same time.
             if row and row.state == SUBSCRIBED:
+                self._log(db, email, audience, when, "demande d'inscription", f"{form} ; déjà abonnée, rien envoyé")
                 return Request(send_confirmation=False, already=True)
             if row and row.confirmation_sent and when - datetime.fromisoformat(row.confirmation_sent) < CONFIRMATION_INTERVAL:
+                self._log(db, email, audience, when, "demande d'inscription", f"{form} ; confirmation déjà envoyée dans l'heure")
                 return Request(send_confirmation=False, already=False)
-            asked = when.astimezone(UTC).isoformat(timespec="microseconds")
+            asked = request_stamp(when)
             if row is None:
                 db.execute(
                     "INSERT INTO readers (email, audience, name, state, source, created, updated, consent_at, consent_form,"
@@ -208,6 +227,8 @@ class ReaderStore(Database):
                     (stamp(when), form, stamp(when), stamp(when), asked, email, audience),
                 )
             self._log(db, email, audience, when, "demande d'inscription", form)
+            if owe is not None:
+                owe(db, asked)
             return Request(send_confirmation=True, already=False, request=asked)
 
     @staticmethod
@@ -218,12 +239,6 @@ class ReaderStore(Database):
         for email, audience in stale:
             db.execute("DELETE FROM readers WHERE email = ? AND audience = ?", (email, audience))
             db.execute("DELETE FROM history WHERE email = ? AND audience = ?", (email, audience))
-
-    def confirmation_failed(self, email: str, audience: str, when: datetime, error: str) -> None:
-        """Forget that a confirmation went out (the mail server refused it), so that the next request sends one."""
-        with self.transaction() as db:
-            db.execute("UPDATE readers SET confirmation_sent = NULL WHERE email = ? AND audience = ?", (email.lower(), audience))
-            self._log(db, email.lower(), audience, when, "confirmation non envoyée", error[:200])
 
     def confirm(self, email: str, audience: str, asked: str, when: datetime, detail: str = "") -> bool:
         """Subscribe on the confirmation click of the request asked (its stamp); False if that request is not pending.
