@@ -9,6 +9,7 @@ import base64
 import http.client
 import re
 import sqlite3
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from email.message import EmailMessage
@@ -296,3 +297,33 @@ def test_the_logs_keep_no_token_of_the_signed_links(world: World) -> None:
     assert "/lettres/inscription/confirmer" in access and "/agenda/inscription/annuler" in access
     for log in (access, errors):
         assert "jeton=" not in log and "adresse=" not in log and "@example.org" not in log
+
+
+def test_an_event_confirmation_link_confirms_nothing_once_its_registration_is_cancelled(world: World) -> None:
+    person = {"nom": "Bruno Petit", "adresse": "bruno@example.org", "question-profession": "Autre"}
+    assert post(world.public + "/agenda/inscription/atelier/", person)[0] == 200
+    link = world.local(
+        link_in(only_mail(world, person["adresse"], "Confirmez votre inscription"), "/agenda/inscription/confirmer")
+    )
+    assert post(link, b"")[0] == 200
+    cancel = world.local(link_in(only_mail(world, person["adresse"], "Inscription confirmée"), "/agenda/inscription/annuler"))
+    assert post(cancel, b"")[0] == 200
+    status, body = post(link, b"")  # the confirmation link, replayed after the cancellation
+    assert status == 400 and "ne vaut plus" in body
+    assert RegistrationBook(world.db).active("atelier", person["adresse"]) is None
+
+
+def test_a_membership_confirmation_link_tells_the_staff_once(world: World) -> None:
+    from tests.test_membership import STAFF
+
+    email = "une-fois@example.org"
+    assert post(world.public + "/adherer/demande", request_fields("MSP Une Fois", email))[0] == 200
+    link = world.local(link_in(only_mail(world, email, "Confirmez votre demande"), "/adherer/confirmer"))
+    assert post(link, b"")[0] == 200
+    assert post(link, b"")[0] == 200  # followed twice
+    altered = link.replace("une-fois%40example.org", "autre%40example.org")
+    assert post(altered, b"")[0] == 400
+    wait_for(lambda: [m for m in world.mailbox.to(STAFF) if "MSP Une Fois" in m["Subject"]])
+    time.sleep(0.5)
+    assert len([m for m in world.mailbox.to(STAFF) if "MSP Une Fois" in m["Subject"]]) == 1
+    assert len(world.mailbox.to(email, "bien reçue")) == 1
