@@ -12,7 +12,7 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 from plugins.builder import build_all, federation_settings, quiet_mkdocs
-from plugins.french_cli import speak_french
+from plugins.french_cli import counted, port_taken, speak_french, typed_command
 from plugins.model import ContentError, load_content
 from plugins.settings import SettingsError
 
@@ -49,8 +49,10 @@ def command_build(args: argparse.Namespace) -> int:
         return 1
     for name, count in result.pages.items():
         rewritten = result.rewritten[name]
-        again = "" if rewritten == count else f" ({rewritten} réécrites, les autres reprises de la construction précédente)"
-        print(f"Site {name} : {count} pages dans {result.output / name}{again}")
+        written = counted(rewritten, "réécrite", "réécrites")
+        again = "" if rewritten == count else f" ({written}, les autres reprises de la construction précédente)"
+        label = {"public": "public", "adherents": "adhérents"}.get(name, name)
+        print(f"Site {label} : {counted(count, 'page', 'pages')} dans {result.output / name}{again}")
     return 0
 
 
@@ -83,16 +85,16 @@ def command_new(args: argparse.Namespace) -> int:
     except ScaffoldError as exc:
         print(str(exc), file=sys.stderr)
         return 1
-    print(
-        f"Fichier créé : {path.relative_to(args.project)} — remplacez chaque « À COMPLÉTER » puis lancez « python build.py check »."
-    )
+    own = args.project.resolve() == Path(__file__).resolve().parent  # build.py's default project: its own folder
+    check = typed_command(*([] if own else ["--project", str(args.project)]), "check")
+    print(f"Fichier créé : {path.relative_to(args.project)} — remplacez chaque « À COMPLÉTER » puis lancez « {check} ».")
     return 0
 
 
 def command_server(args: argparse.Namespace) -> int:
     from plugins.access.accounts import read_accounts, write_htpasswd
     from plugins.access.csp import content_security_policy
-    from plugins.access.nginx import ServerSettings, write_server_files
+    from plugins.access.nginx import NGINX_CONF, ServerSettings, nginx_group, write_server_files
     from plugins.readers.commands import OperatorError, htpasswd_from_store
 
     accounts_file = args.accounts or (Path(os.environ["FEDERATION_ACCOUNTS"]) if os.environ.get("FEDERATION_ACCOUNTS") else None)
@@ -134,11 +136,24 @@ def command_server(args: argparse.Namespace) -> int:
         return 1
     dest = args.dest.resolve()
     htpasswd = dest / "htpasswd"
+    group = args.group
+    if group is None and os.geteuid() == 0 and (not htpasswd.exists() or htpasswd.stat().st_gid == 0):
+        # Written by root, the file would be root's: nginx's workers (www-data on Debian) could not read it,
+        # and a right password would get nginx's English « 500 Internal Server Error ».
+        group = nginx_group()
+        if group is None:
+            print(
+                f"Indiquez le groupe des processus nginx, qui doivent lire {htpasswd} : --group www-data sous Debian "
+                f"(aucune ligne « user » lisible dans {NGINX_CONF}) ; aucun fichier n'a été modifié.",
+                file=sys.stderr,
+            )
+            return 1
+        print(f"Groupe du fichier htpasswd : {group} (celui des processus nginx, lu dans {NGINX_CONF}).")
     try:
         if db is None:
-            summary = write_htpasswd(accounts or [], htpasswd, args.today, args.cost, args.group)
+            summary = write_htpasswd(accounts or [], htpasswd, args.today, args.cost, group)
         else:
-            summary = htpasswd_from_store(args.project, db, accounts, htpasswd, args.today, args.cost, args.group)
+            summary = htpasswd_from_store(args.project, db, accounts, htpasswd, args.today, args.cost, group)
     except ContentError as exc:
         print(exc.report("aucun fichier n'a été modifié"), file=sys.stderr)
         return 1
@@ -225,6 +240,10 @@ def command_service(args: argparse.Namespace) -> int:
     from plugins.readers.commands import OperatorError, service_app
     from plugins.readers.core import serve
 
+    taken = port_taken(args.host, args.port)
+    if taken:
+        print(taken, file=sys.stderr)
+        return 1
     try:
         app = service_app(args.project, args.db, args.outbox, args.htpasswd)
     except OperatorError as exc:
@@ -246,10 +265,7 @@ def command_readers(args: argparse.Namespace) -> int:
         if args.action == "importer":
             return commands.import_csv(store, args.fichier, args.audience)
         if args.action == "exporter":
-            if args.sortie:
-                with args.sortie.open("w", encoding="utf-8", newline="") as out:
-                    return commands.export_csv(store, args.audience, out)
-            return commands.export_csv(store, args.audience, sys.stdout)
+            return commands.export_readers(store, args.audience, args.sortie)
         if args.action == "historique":
             return commands.show_history(store, args.adresse)
         if args.action == "retours":
@@ -312,6 +328,11 @@ def command_membership(args: argparse.Namespace) -> int:
 def command_serve(args: argparse.Namespace) -> int:
     from plugins.preview import serve
 
+    for port, what in ((args.port, "--port"), (args.port + 1, "--port (l'espace adhérents prend le port suivant)")):
+        taken = port_taken(args.host, port, what)
+        if taken:
+            print(taken, file=sys.stderr)
+            return 1
     quiet_mkdocs()
     serve(args.project, args.today, args.host, args.port)
     return 0
@@ -445,7 +466,7 @@ def parser() -> argparse.ArgumentParser:
     mr.add_argument("numero", type=int, help="le n° de la demande")
     mr.add_argument("--motif", default="", help="motif, écrit dans le message (facultatif)")
     s = sub.add_parser("serve", help="aperçu local des deux sites, rechargé à chaque modification")
-    s.add_argument("--host", default="127.0.0.1")
+    s.add_argument("--host", default="127.0.0.1", help="adresse d'écoute des deux aperçus (défaut : 127.0.0.1)")
     s.add_argument("--port", type=int, default=8000, help="port du site public ; l'espace adhérents prend le suivant")
     return p
 

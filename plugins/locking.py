@@ -7,6 +7,7 @@ blocks the next one and no stale lock file has to be cleaned by hand.
 from __future__ import annotations
 
 import fcntl
+import os
 from collections.abc import Callable
 from pathlib import Path
 from typing import IO
@@ -45,3 +46,26 @@ class FileLock:
 
     def __exit__(self, *exc: object) -> None:
         self.release()
+
+
+def private_file(path: Path) -> None:
+    """Create path readable by its owner only (0600, whatever the umask), or take « others » off an existing one.
+
+    For the files of personal data (the service's store, the send ledger): SQLite gives its -wal
+    and -shm files the database file's own permissions, so they follow.
+    """
+    if not path.exists():
+        os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
+        os.chmod(path, 0o600)
+        return
+    for part in (path, path.with_name(path.name + "-wal"), path.with_name(path.name + "-shm")):
+        if part.exists() and part.stat().st_mode & 0o007:
+            os.chmod(part, part.stat().st_mode & 0o770)
+
+
+def private_text(path: Path, text: str) -> None:
+    """Write a text file of personal data (a CSV export) readable by its owner only, whatever the umask."""
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    os.fchmod(fd, 0o600)
+    with os.fdopen(fd, "w", encoding="utf-8", newline="") as out:
+        out.write(text)

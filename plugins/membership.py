@@ -57,6 +57,7 @@ class MembershipSettings:
     payment_url: str  # an online checkout page of the federation (HelloAsso or the like); '' if none
     transfer: str  # how to pay by bank transfer; '' if not offered
     year_end: tuple[int, int] = (12, 31)  # month and day the membership year ends
+    renewal_from: tuple[int, int] | None = None  # accepted on or after this day, the membership runs to the next year end
 
     @classmethod
     def from_settings(cls, federation: Mapping) -> MembershipSettings | None:
@@ -67,7 +68,7 @@ class MembershipSettings:
         where = "mkdocs.yml : extra.federation.membership"
         if not isinstance(raw, Mapping):
             raise ValueError(f"{where} doit être un ensemble de champs (staff_email, fees, payment_url…)")
-        known = ("staff_email", "fees", "payment_url", "transfer", "year_end")
+        known = ("staff_email", "fees", "payment_url", "transfer", "year_end", "renewal_from")
         unknown = set(raw) - set(known)
         if unknown:
             raise ValueError(f"{where} : champ(s) inconnu(s) {', '.join(sorted(unknown))}, attendu {', '.join(known)}")
@@ -96,12 +97,32 @@ class MembershipSettings:
             raise ValueError(
                 f"{where}.year_end « {raw.get('year_end')} » : attendu le jour où finit l'année d'adhésion, MM-JJ entre guillemets (ex. \"12-31\")"
             ) from None
-        return cls(staff, tuple(grid), payment_url, transfer, year_end)
+        renewal_from = None
+        if raw.get("renewal_from") is not None:
+            match = YEAR_END.match(str(raw.get("renewal_from")))
+            renewal_from = (int(match.group(1)), int(match.group(2))) if match else (0, 0)
+            try:
+                date(2027, *renewal_from)
+            except ValueError:
+                raise ValueError(
+                    f"{where}.renewal_from « {raw.get('renewal_from')} » : attendu le jour à partir duquel une adhésion"
+                    ' acceptée vaut aussi pour l\'année suivante, MM-JJ entre guillemets (ex. "10-01")'
+                ) from None
+        return cls(staff, tuple(grid), payment_url, transfer, year_end, renewal_from)
 
     def membership_end(self, day: date) -> date:
-        """Return the end of the membership year that day falls in (the first year end on or after it)."""
+        """Return the end of the membership accepted on day: the year end that day falls before, or the next one
+        from renewal_from on (a team accepted on 7 December is not a member until 31 December only)."""
         end = date(day.year, *self.year_end)
-        return end if end >= day else date(day.year + 1, *self.year_end)
+        if end < day:
+            end = date(day.year + 1, *self.year_end)
+        if self.renewal_from is not None:
+            cut = date(end.year, *self.renewal_from)
+            if cut > end:
+                cut = date(end.year - 1, *self.renewal_from)
+            if day >= cut:
+                end = date(end.year + 1, *self.year_end)
+        return end
 
 
 @dataclass(frozen=True)
@@ -126,38 +147,47 @@ class MembershipRequest:
         return ", ".join(f"{n} {PROFESSIONS[key]}" for key, n in self.professionals.items() if n)
 
 
-def read_request(fields: Mapping[str, str]) -> tuple[MembershipRequest | None, str]:
-    """Return the request the form's fields make, or None and the first problem in French."""
+def request_problems(fields: Mapping[str, str]) -> tuple[MembershipRequest | None, dict[str, str]]:
+    """Return the request the form's fields make, or None and every problem, in French, by field name.
+
+    All at once, each beside its field (« pro » for the numbers of professionals as a whole,
+    « pro-<profession> » for one of them), as `check` names every problem of the files.
+    """
     text = {name: fields.get(name, "").strip() for name in ("equipe", "structure", "commune", "departement", "nom", "adresse")}
     text["telephone"] = fields.get("telephone", "").strip()
-    if any(CONTROL.search(value) for value in text.values()):
-        return None, "Un champ contient un caractère non permis (retour à la ligne, tabulation) : corrigez-le."
-    if not text["equipe"] or len(text["equipe"]) > 150:
-        return None, "Indiquez le nom de l'équipe ou de la structure (150 caractères au plus)."
+    problems: dict[str, str] = {}
+    for name, value in text.items():
+        if CONTROL.search(value):
+            problems[name] = "Ce champ contient un caractère non permis (retour à la ligne, tabulation) : corrigez-le."
+    if "equipe" not in problems and (not text["equipe"] or len(text["equipe"]) > 150):
+        problems["equipe"] = "Indiquez le nom de l'équipe ou de la structure (150 caractères au plus)."
     if text["structure"] not in STRUCTURES:
-        return None, "Choisissez le type de structure : MSP, centre de santé ou équipe en projet."
-    if not text["commune"] or len(text["commune"]) > 100:
-        return None, "Indiquez la commune de la structure (100 caractères au plus)."
+        problems["structure"] = "Choisissez le type de structure : MSP, centre de santé ou équipe en projet."
+    if "commune" not in problems and (not text["commune"] or len(text["commune"]) > 100):
+        problems["commune"] = "Indiquez la commune de la structure (100 caractères au plus)."
     department = text["departement"].upper()
-    if not DEPARTMENT.match(department):
-        return None, "Indiquez le numéro du département (exemple : 44, 2A ou 974)."
+    if "departement" not in problems and not DEPARTMENT.match(department):
+        problems["departement"] = "Indiquez le numéro du département (exemple : 44, 2A ou 974)."
     professionals: dict[str, int] = {}
     for key, label in PROFESSIONS.items():
         value = fields.get(f"pro-{key}", "").strip() or "0"
         # « ² » and « ٤ » are digits to str.isdigit(); int() refuses the first: ASCII digits only.
         if not (value.isascii() and value.isdigit()) or int(value) > 999:
-            return None, f"Nombre de « {label} » : indiquez un nombre entier entre 0 et 999."
+            problems[f"pro-{key}"] = f"Nombre de « {label} » : indiquez un nombre entier entre 0 et 999."
+            continue
         professionals[key] = int(value)
-    if not any(professionals.values()):
-        return None, "Indiquez le nombre de professionnels de l'équipe, au moins un."
-    if not text["nom"] or len(text["nom"]) > 100:
-        return None, "Indiquez les prénom et nom de la personne à contacter (100 caractères au plus)."
-    if len(text["adresse"]) > 254 or not ADDRESS.match(text["adresse"]):
-        return None, "Cette adresse électronique n'est pas valide : vérifiez-la (exemple : prenom.nom@exemple.fr)."
-    if not PHONE.match(text["telephone"]):
-        return None, "Indiquez un numéro de téléphone (exemple : 02 40 00 00 00)."
+    if not any(professionals.values()) and not any(name.startswith("pro-") for name in problems):
+        problems["pro"] = "Indiquez le nombre de professionnels de l'équipe, au moins un."
+    if "nom" not in problems and (not text["nom"] or len(text["nom"]) > 100):
+        problems["nom"] = "Indiquez les prénom et nom de la personne à contacter (100 caractères au plus)."
+    if "adresse" not in problems and (len(text["adresse"]) > 254 or not ADDRESS.match(text["adresse"])):
+        problems["adresse"] = "Cette adresse électronique n'est pas valide : vérifiez-la (exemple : prenom.nom@exemple.fr)."
+    if "telephone" not in problems and not PHONE.match(text["telephone"]):
+        problems["telephone"] = "Indiquez un numéro de téléphone (exemple : 02 40 00 00 00)."
     if fields.get("consentement") != "oui":
-        return None, "Cochez la case de consentement : sans elle, la fédération ne peut pas traiter la demande."
+        problems["consentement"] = "Cochez la case de consentement : sans elle, la fédération ne peut pas traiter la demande."
+    if problems:
+        return None, problems
     request = MembershipRequest(
         text["equipe"],
         text["structure"],
@@ -168,4 +198,10 @@ def read_request(fields: Mapping[str, str]) -> tuple[MembershipRequest | None, s
         text["adresse"],
         text["telephone"],
     )
-    return request, ""
+    return request, {}
+
+
+def read_request(fields: Mapping[str, str]) -> tuple[MembershipRequest | None, str]:
+    """Return the request the form's fields make, or None and its problems in French, one sentence each."""
+    request, problems = request_problems(fields)
+    return request, " ".join(problems.values())

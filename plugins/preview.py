@@ -33,6 +33,7 @@ from watchdog.events import FileClosedEvent, FileCreatedEvent, FileDeletedEvent,
 
 from plugins.builder import NO_DIRTY_WARNING, SITE_DIRS, build_processes, federation_plugin, federation_settings, site_config
 from plugins.federation.incremental import Fingerprinter, Incremental
+from plugins.french_cli import counted
 from plugins.model import Audience, Content, ContentError, load_content
 from plugins.model.cache import SourceCache
 from plugins.model.content import carry_over
@@ -260,7 +261,10 @@ class Preview:
             self.last_seconds = time.perf_counter() - start
             written = sum(s.written for s in self.states.values())
             alone = "" if with_public else " ; le site public n'a pas changé"
-            print(f"Aperçu à jour en {self.last_seconds:.1f} s ({written} pages réécrites{alone}).", flush=True)
+            print(
+                f"Aperçu à jour en {self.last_seconds:.1f} s ({counted(written, 'page réécrite', 'pages réécrites')}{alone}).",
+                flush=True,
+            )
 
     def _settings(self, sources: tuple) -> FederationSettings:
         """Return the federation's settings, read again only when mkdocs.yml changed (loading it takes 0.05-0.08 s)."""

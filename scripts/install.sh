@@ -21,8 +21,17 @@ if [ "$want_test" = 1 ]; then
   command -v soffice >/dev/null 2>&1 || missing+=(libreoffice-calc-nogui)   # opens the staff's CSV exports in the tests
   if [ "${#missing[@]}" -gt 0 ]; then
     echo "Installation des paquets Debian : ${missing[*]}"
-    as_root apt-get update -qq
-    as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}"
+    # Right after boot the automatic updates may hold apt's lock: wait for it (5 minutes at most).
+    # apt's own lines go to a log, shown only if it fails.
+    log="$(mktemp -t installation-apt.XXXXXX)"
+    if ! { as_root apt-get -o DPkg::Lock::Timeout=300 update -qq &&
+      as_root env DEBIAN_FRONTEND=noninteractive apt-get -o DPkg::Lock::Timeout=300 install -y -qq \
+        --no-install-recommends "${missing[@]}"; } >"$log" 2>&1; then
+      tail -n 20 "$log" >&2
+      echo "L'installation des paquets Debian a échoué (journal complet : $log)." >&2
+      exit 1
+    fi
+    rm -f "$log"
   fi
 fi
 

@@ -37,18 +37,22 @@ MEMBERS = {
     "carte des MSP": "msp/",
 }
 
-# Opens a site's search as its search page does: the bundles its « data-bundles » names, the first one's
-# Pagefind with the others merged in (once per page load). Prefix of a JS function body; gives `pagefind`.
+# Opens a site's search as its search page does: the module its interface uses (assets/recherche/pagefind.js),
+# over the bundles its « data-bundles » names (once per page load). Prefix of a JS function body; gives `pagefind`.
 OPEN_SEARCH = """
   if (!window.__fedSearch) {
     window.__fedSearch = (async () => {
       const html = await (await fetch('/recherche/')).text();
       const found = new DOMParser().parseFromString(html, 'text/html').getElementById('recherche');
-      const bundles = found.dataset.bundles.split(' ').filter(Boolean)
-        .map((p) => new URL(p, location.origin + '/recherche/').pathname);
-      const pagefind = await import(bundles[0] + 'pagefind.js');
-      for (const other of bundles.slice(1)) { await pagefind.mergeIndex(other); }
-      return pagefind;
+      // The module the search page's interface uses (assets/recherche/pagefind.js): what readers get.
+      if (!document.getElementById('recherche')) {
+        const holder = document.createElement('div');
+        holder.id = 'recherche';
+        holder.dataset.bundles = found.dataset.bundles.split(' ').filter(Boolean)
+          .map((p) => new URL(p, location.origin + '/recherche/').pathname).join(' ');
+        document.body.appendChild(holder);
+      }
+      return await import(new URL('assets/recherche/pagefind.js', location.origin + '/').pathname);
     })();
   }
   const pagefind = await window.__fedSearch;

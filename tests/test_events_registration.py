@@ -202,6 +202,7 @@ def test_register_in_the_browser_confirm_receive_the_ics_and_cancel(world: World
     wait_for(lambda: world.mailbox.to("anne@example.org", "Inscription confirmée"))
     message = world.mailbox.to("anne@example.org", "Inscription confirmée")[0]
     [ics] = [part for part in message.iter_attachments() if part.get_content_type() == "text/calendar"]
+    assert ics.get_content_charset() == "utf-8" and "Atelier projet de santé" in ics.get_content()  # read as mail clients do
     calendar = Calendar.from_ical(ics.get_payload(decode=True))
     [event] = calendar.walk("VEVENT")
     assert str(event["SUMMARY"]) == "Atelier projet de santé"

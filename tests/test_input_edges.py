@@ -93,7 +93,7 @@ def test_a_team_name_with_a_line_separator_gets_a_french_problem(separator: str)
     """Python's email library refuses these in a header: the request would be stored but never announced."""
     request, problem = read_request(request_fields(equipe=f"MSP des Bords{separator}de Loire"))
     assert request is None
-    assert problem == "Un champ contient un caractère non permis (retour à la ligne, tabulation) : corrigez-le."
+    assert problem == "Ce champ contient un caractère non permis (retour à la ligne, tabulation) : corrigez-le."
 
 
 def test_control_still_lets_ordinary_french_text_through() -> None:

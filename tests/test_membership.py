@@ -5,6 +5,7 @@ commands, and a real login on the members' site with the password chosen through
 from __future__ import annotations
 
 import base64
+import html
 import os
 import re
 import stat
@@ -421,3 +422,20 @@ def test_nginx_slows_down_a_flood_of_requests_and_password_resets(world: World) 
         base = world.members if path.startswith("/acces/") else world.public
         codes = [post(base + path, {"adresse": "x", "site": "robot"}, source=source)[0] for _ in range(12)]
         assert 429 not in codes[:5] and 429 in codes, (path, codes)  # a person's few attempts pass
+
+
+def test_every_wrong_field_is_named_at_once_beside_its_field(world: World) -> None:
+    before = world.requests()
+    fields = request_fields(
+        "", "pas-une-adresse", departement="999", **{"pro-medecin": "0", "pro-infirmier": "0"}, telephone="x", consentement=""
+    )
+    status, body = post(world.public + "/adherer/demande", fields)
+    assert status == 400 and world.requests() == before
+    page = html.unescape(body)
+    wrong = {"equipe", "departement", "pro", "adresse", "telephone", "consentement"}
+    assert f"{len(wrong)} champs à corriger" in page
+    for name in wrong:
+        assert f'id="fed-adhesion-{name}-erreur"' in body, name
+        assert f'aria-describedby="fed-adhesion-{name}-erreur"' in body, name
+    assert 'id="fed-adhesion-commune-erreur"' not in body  # a right field is left alone
+    assert 'value="Clisson"' in body  # and what was typed is kept

@@ -92,7 +92,7 @@ def service_form_pages(tmp_path: Path) -> list[str]:
             "adhesion/formulaire.html.j2",
             title="Demander l'adhésion",
             join_action=JOIN_PATH,
-            join_error="",
+            join_problems={},
             join_values={},
             join_structures=STRUCTURES,
             join_professions=PROFESSIONS,

@@ -366,7 +366,7 @@ def test_a_csv_never_overrides_the_store(setup: Setup, tmp_path: Path) -> None:
     listing = tmp_path / "abonnes.csv"
     listing.write_text(f"email;name;audience\n{gone};Partie;public\nrestee@example.org;Restée;public\n", encoding="utf-8")
     result = send(setup, "2027-01-public", "--subscribers", str(listing), "--dry-run")
-    assert ": 1 destinataires (1 adresses exclues" in result.stdout, result.stdout
+    assert ": 1 destinataire (1 adresse exclue" in result.stdout, result.stdout
 
 
 def test_the_honeypot_and_bad_input_store_nothing(setup: Setup) -> None:

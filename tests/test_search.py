@@ -171,3 +171,27 @@ def test_the_home_search_form_leads_to_results_with_the_keyboard(public) -> None
         "/offres/kinesitherapeute-saumur/"
         in page.locator(".pagefind-ui__result-link").evaluate_all("els => els.map(e => e.href)")[0]
     )
+
+
+def test_a_word_found_on_one_page_brings_that_page_and_no_teaser_without_it(public, content) -> None:
+    """« aisan » starts « aisance », on one offer only: as « ASALE » started « ASALEE ».
+
+    Pagefind searches the longest beginning of a word that a bundle has (« a »…) when the bundle has none:
+    the bundle of the locked teasers then brought 28 teasers after the offer. Each result must hold the word.
+    """
+    [offer] = [o for o in content.offers if o.slug == "coordinatrice-chateaubriant"]
+    assert "aisance" in offer.body.lower() and offer.is_open(TODAY)
+    found = public[0].evaluate(
+        """async (q) => {"""
+        + OPEN_SEARCH
+        + """
+  const found = await pagefind.search(q);
+  return await Promise.all(found.results.map(async (r) => { const d = await r.data(); return [d.url, d.content]; }));
+}""",
+        "aisan",
+    )
+    assert [url for url, _ in found] == [url_of(offer)]
+    # A word only an expired offer has: no result, rather than every page holding a word that starts with « a ».
+    assert search(public, "agrandi") == []
+    # The site's own bundle still answers for its own words (the « Adhérer » page), without the other's pages.
+    assert search(public, "adhesion") == ["/adherer/"]

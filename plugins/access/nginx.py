@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import grp
 import os
+import re
 import subprocess
 import tempfile
 import time
@@ -43,6 +45,29 @@ class ServerSettings:
     acme_root: str = ""  # with TLS: folder of certbot's webroot challenges
     csp: str = ""  # Content-Security-Policy of both sites' pages (see csp.py)
     access_log: str = "/var/log/nginx/access.log"  # both sites' requests, without query strings (see the template)
+
+
+NGINX_CONF = Path("/etc/nginx/nginx.conf")
+USER_LINE = re.compile(r"^\s*user\s+([^\s;]+)(?:\s+([^\s;]+))?\s*;", re.M)
+
+
+def nginx_group(conf: Path = NGINX_CONF) -> str | None:
+    """Return the group nginx's workers run as, from its main configuration (None if it says nothing readable).
+
+    nginx: « user www-data; » runs the workers as www-data and its group of the same name.
+    """
+    try:
+        found = USER_LINE.search(conf.read_text(encoding="utf-8", errors="replace"))
+    except OSError:
+        return None
+    if found is None:
+        return None
+    group = found.group(2) or found.group(1)
+    try:
+        grp.getgrnam(group)
+    except KeyError:
+        return None
+    return group
 
 
 def _env() -> Environment:

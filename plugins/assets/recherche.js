@@ -1,10 +1,12 @@
 // Start Pagefind's interface on the search page; "?q=" comes from the search forms of other pages.
-// The site's search bundles come from the page (plan.search_bundles): the first one, and the others merged in.
+// The site's search bundles come from the page (plan.search_bundles); the interface searches them through
+// assets/recherche/pagefind.js, which leaves out a bundle that only found the beginning of a word searched.
 //
-// The bundles are merged, and every bundle's filters loaded, before the interface starts: Pagefind UI 1.5
-// asks for the filters without waiting and then shows the filters its first search counted, and a search
-// counts only the filters already loaded. On a slow machine a whole filter (« Département ») went missing.
-// The interface imports the same module (same URL), so it finds the bundles merged and does not merge again.
+// Every bundle's filters are loaded before the interface starts: Pagefind UI 1.5 asks for the filters without
+// waiting and then shows the filters its first search counted, and a search counts only the filters already
+// loaded. On a slow machine a whole filter (« Département ») went missing. The interface imports the same
+// module (same URL), so it finds the bundles ready.
+var searchModule = new URL("recherche/", document.currentScript.src).pathname;
 window.addEventListener("DOMContentLoaded", function () {
   var bundles = document.getElementById("recherche").getAttribute("data-bundles").split(" ").filter(Boolean)
     .map(function (path) { return new URL(path, document.baseURI).pathname; });
@@ -13,7 +15,7 @@ window.addEventListener("DOMContentLoaded", function () {
   function start() {
     var ui = new PagefindUI({
       element: "#recherche",
-      bundlePath: bundles[0],
+      bundlePath: searchModule,
       showSubResults: true,
       showImages: false,
       resetStyles: false,
@@ -31,10 +33,8 @@ window.addEventListener("DOMContentLoaded", function () {
     if (query) { ui.triggerSearch(query); }
   }
 
-  import(bundles[0] + "pagefind.js").then(function (pagefind) {
-    return bundles.slice(1).reduce(function (merged, path) {
-      return merged.then(function () { return pagefind.mergeIndex(path); });
-    }, Promise.resolve()).then(function () { return pagefind.filters(); });
+  import(searchModule + "pagefind.js").then(function (pagefind) {
+    return pagefind.filters();
   }).catch(function (error) {
     console.error(error);
   }).then(start);

@@ -348,7 +348,7 @@ class FederationPlugin(BasePlugin[FederationConfig]):
             join_professions=PROFESSIONS,
             join_consent=CONSENT,
             join_values={},
-            join_error="",
+            join_problems={},
         )
         return env
 

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
-from plugins.locking import Busy, FileLock
+from plugins.locking import Busy, FileLock, private_file
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS deliveries (
@@ -59,6 +59,7 @@ class SendLedger:
         path.parent.mkdir(parents=True, exist_ok=True)
         self.path = path
         self.lock = FileLock(path.with_name(path.name + ".lock"))
+        private_file(path)  # who received which letter: personal data
         self.db = sqlite3.connect(path, isolation_level=None, timeout=30)
         self.db.execute("PRAGMA journal_mode=WAL")
         self.db.execute("PRAGMA synchronous=NORMAL")

@@ -16,6 +16,7 @@ from datetime import UTC, datetime
 from email.headerregistry import Address
 from pathlib import Path
 
+from plugins.french_cli import counted
 from plugins.letters.dkim import DkimKey
 from plugins.letters.ledger import Delivery, LedgerBusy, SendLedger
 from plugins.letters.message import build_message, message_id, token, unsubscribe_links
@@ -449,7 +450,7 @@ def _recipients(request: SendRequest, letter, store, blocked: Callable[[str], bo
         return kept, listed.suppressed + len(listed.recipients) - len(kept)
     rows = [Subscriber(email, name) for email, name in store.recipients(audience)]
     kept = [r for r in rows if r.email.lower() not in suppressed]
-    return kept, len(rows) - len(kept)
+    return kept, len(rows) - len(kept) + store.excluded(audience)
 
 
 def _send_one(content, settings, request, letter, ledger) -> int:
@@ -465,13 +466,17 @@ def _send_with(content, settings, request, letter, ledger, store, blocked: Calla
     recipients, left_out = _recipients(request, letter, store, blocked)
     envelope = _envelope(content, letter, settings, request.secret)
     _say(
-        f"Lettre {letter.slug} « {letter.subject} » : {len(recipients)} destinataires "
-        f"({left_out} adresses exclues : désinscrites, en erreur ou sur la liste de suppression)."
+        f"Lettre {letter.slug} « {letter.subject} » : {counted(len(recipients), 'destinataire', 'destinataires')} "
+        f"({counted(left_out, 'adresse exclue', 'adresses exclues')} : désinscrites, en erreur ou sur la liste de suppression)."
     )
     if request.dry_run:
         done = ledger.done(letter.slug)
         left = sum(1 for r in recipients if r.email.lower() not in done)
-        _say(f"Essai à blanc : rien n'a été envoyé ; {left} messages partiraient ({len(done)} déjà traités selon le registre).")
+        leaving = "message partirait" if left < 2 else "messages partiraient"
+        _say(
+            f"Essai à blanc : rien n'a été envoyé ; {left} {leaving}"
+            f" ({counted(len(done), 'déjà traité', 'déjà traités')} selon le registre)."
+        )
         return 0
     transport = _transport(request, letter.slug)
     if request.test_to:

@@ -50,11 +50,40 @@ class Field:
     hint: str = ""
 
 
+# Letters that Unicode does not decompose into an ASCII letter and an accent: without this table
+# « vœux » would lose its « œ » (« vux ») and « Œdème » its first letters (« deme »).
+LIGATURES = str.maketrans(
+    {
+        "œ": "oe",
+        "Œ": "OE",
+        "æ": "ae",
+        "Æ": "AE",
+        "ß": "ss",
+        "ẞ": "SS",
+        "ø": "o",
+        "Ø": "O",
+        "đ": "d",
+        "Đ": "D",
+        "ł": "l",
+        "Ł": "L",
+        "þ": "th",
+        "Þ": "TH",
+        "ð": "d",
+        "Ð": "D",
+        "ı": "i",
+    }
+)
+
+
+def ascii_letters(text: str) -> str:
+    """Return text in ASCII letters, accents dropped and ligatures spelt out: 'Vœux d'été' -> 'Voeux d'ete'."""
+    return unicodedata.normalize("NFKD", text.translate(LIGATURES)).encode("ascii", "ignore").decode()
+
+
 @functools.lru_cache(maxsize=8192)  # the same keywords, tags and labels in thousands of files, at every load
 def slugify(text: str) -> str:
-    """Return an ASCII slug: 'Réunion d'équipe' -> 'reunion-d-equipe'."""
-    ascii_text = unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode()
-    return re.sub(r"[^a-z0-9]+", "-", ascii_text.lower()).strip("-")
+    """Return an ASCII slug: 'Réunion d'équipe' -> 'reunion-d-equipe', 'Les vœux' -> 'les-voeux'."""
+    return re.sub(r"[^a-z0-9]+", "-", ascii_letters(text).lower()).strip("-")
 
 
 def text(value: Any) -> str:

@@ -12,6 +12,7 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 from plugins.letters.subscribers import ADDRESS
+from plugins.locking import private_text
 from plugins.readers.spreadsheet import cell, rows
 from plugins.readers.store import AUDIENCES, ReaderStore
 
@@ -84,11 +85,26 @@ def import_csv(store: ReaderStore, path: Path, audience: str | None) -> int:
 
 
 def export_csv(store: ReaderStore, audience: str | None, out) -> int:
+    """Write the readers as CSV to out; return how many."""
     writer = csv.writer(out, delimiter=";", lineterminator="\n")
     writer.writerow(["email", "name", "audience", "etat", "source", "cree", "consentement", "formulaire", "confirme"])
-    for r in store.export(audience):
+    readers = store.export(audience)
+    for r in readers:
         values = [r.email, r.name, r.audience, r.state, r.source, r.created, r.consent_at or "", r.consent_form, r.confirmed_at]
         writer.writerow([cell(value or "") for value in values])  # typed by readers: never a formula in the staff's sheet
+    return len(readers)
+
+
+def export_readers(store: ReaderStore, audience: str | None, output: Path | None) -> int:
+    """`abonnes exporter`: the CSV to the standard output, or to a file readable by its owner only (personal data)."""
+    if output is None:
+        export_csv(store, audience, sys.stdout)
+        return 0
+    out = io.StringIO()
+    count = export_csv(store, audience, out)
+    private_text(output, out.getvalue())
+    what = "lecteur écrit" if count == 1 else "lecteurs écrits"
+    print(f"{count} {what} dans {output} (lisible par vous seul·e : il contient des adresses).", file=sys.stderr)
     return 0
 
 
@@ -199,8 +215,8 @@ def export_registrations(db: Path | None, project: Path, slug: str, output: Path
     csv.writer(out, delimiter=";", lineterminator="\r\n").writerows(rows(table))  # typed by registrants: no formula
     data = "\ufeff" + out.getvalue()
     if output:
-        output.write_text(data, encoding="utf-8", newline="")
-        print(f"Inscrits à « {events[slug].title} » écrits dans {output}.", file=sys.stderr)
+        private_text(output, data)
+        print(f"Inscrits à « {events[slug].title} » écrits dans {output} (lisible par vous seul·e).", file=sys.stderr)
     else:
         sys.stdout.write(data)
     summary = ", ".join(f"{n} {status}" for status, n in counts.items()) or "aucune inscription"
@@ -343,9 +359,11 @@ def list_requests(book, status: str | None) -> int:
     applications = book.list(status)
     for a in applications:
         paid = f"payée le {a.paid[:10]}" if a.paid else "non payée"
+        until = f"jusqu'au {a.membership_end}" if a.membership_end else ""
         r = a.request
         print(
-            f"n° {a.id}  {a.created[:10]}  {a.status:<8}  {paid:<19}  {r.team} ({r.commune}, {r.department})  {r.contact} <{r.email}>"
+            f"n° {a.id}  {a.created[:10]}  {a.status:<8}  {paid:<19}  {until:<20}  {r.team} ({r.commune}, {r.department})"
+            f"  {r.contact} <{r.email}>"
         )
     print(f"{len(applications)} demande(s).")
     waiting = len(book.list(status, unconfirmed=True)) - len(applications)

@@ -228,7 +228,11 @@ def routes(service: Service, calendar: EventCalendar, months: int = 12) -> list[
         }
         subject = {"confirmé": "Inscription confirmée", "promu": "Une place s'est libérée", "attente": "Liste d'attente"}[state]
         ics = render_calendar([event], event.title, site_of(service, event))
-        attachments = () if state == "attente" else (Attachment("evenement.ics", "text/calendar", ics, (("method", "PUBLISH"),)),)
+        attachments = (
+            ()
+            if state == "attente"
+            else (Attachment("evenement.ics", "text/calendar", ics, (("method", "PUBLISH"), ("charset", "utf-8"))),)
+        )
         return Mail(
             registration.email,
             f"{subject} : {event.title}",

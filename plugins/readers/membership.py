@@ -7,9 +7,9 @@ The fee is paid on the federation's own payment page or by transfer: no card dat
 from __future__ import annotations
 
 import functools
+import os
 import re
 import sqlite3
-import unicodedata
 from collections.abc import Callable
 from datetime import date, datetime, timedelta
 from urllib.parse import urlencode
@@ -20,7 +20,9 @@ from starlette.responses import HTMLResponse
 from starlette.routing import BaseRoute, Route
 
 from plugins.federation.filters import date_fr
-from plugins.membership import CONSENT, PROFESSIONS, STRUCTURES, MembershipRequest, MembershipSettings, read_request
+from plugins.french_cli import typed_command
+from plugins.membership import CONSENT, PROFESSIONS, STRUCTURES, MembershipRequest, MembershipSettings, request_problems
+from plugins.model.fields import ascii_letters
 from plugins.readers import tokens
 from plugins.readers.access import password_link
 from plugins.readers.account_store import AccountConflict, AccountStore
@@ -31,6 +33,7 @@ from plugins.readers.paths import HONEYPOT, JOIN_CONFIRM_PATH, JOIN_PATH
 
 CONFIRM = "confirmation d'une demande d'adhésion"
 CONFIRM_DAYS = 7
+SHORT_MEMBERSHIP_DAYS = 92  # an acceptance that would give less than three months asks the staff for the end date
 
 
 def payment_lines(settings: MembershipSettings) -> list[str]:
@@ -59,13 +62,13 @@ def routes(service: Service, settings: MembershipSettings) -> list[BaseRoute]:
     """Return the membership request's routes (the public site's « Adhérer » form posts to them)."""
     book = ApplicationBook(service.store.path)
 
-    def form(status: int = 200, error: str = "", values: dict[str, str] | None = None) -> HTMLResponse:
+    def form(status: int = 200, problems: dict[str, str] | None = None, values: dict[str, str] | None = None) -> HTMLResponse:
         return service.page(
             "adhesion/formulaire.html.j2",
             status,
             title="Demander l'adhésion",
             join_action=JOIN_PATH,
-            join_error=error,
+            join_problems=problems or {},
             join_values=values or {},
             join_structures=STRUCTURES,
             join_professions=PROFESSIONS,
@@ -89,10 +92,10 @@ def routes(service: Service, settings: MembershipSettings) -> list[BaseRoute]:
         fields = await posted(request, service)
         if fields.get(HONEYPOT):
             return asked()
-        wanted, problem = read_request(fields)
+        wanted, problems = request_problems(fields)
         if wanted is None:
             kept = {k: v[:254] for k, v in fields.items() if k != HONEYPOT and k != "consentement"}
-            return form(400, problem, kept)
+            return form(400, problems, kept)
         await run_in_threadpool(receive, wanted)
         return asked()
 
@@ -188,7 +191,8 @@ def confirmation_mail(service: Service, application: Application) -> Mail:
         "Confirmez votre demande d'adhésion",
         "Bonjour,",
         [
-            f"Une demande d'adhésion à {service.federation.site_name} a été faite sur son site avec cette adresse comme contact.",
+            f"Une demande d'adhésion a été faite sur le site {service.federation.public_url} ({service.federation.site_name})"
+            " avec cette adresse comme contact.",
             "Si c'est bien vous, confirmez-la par le lien ci-dessous : elle sera alors transmise à l'équipe de la fédération,"
             f" qui vous répondra. Le lien vaut {CONFIRM_DAYS} jours.",
         ],
@@ -211,8 +215,10 @@ def staff_notice(service: Service, settings: MembershipSettings, application: Ap
         request_facts(r),
         after=[
             f"Pour l'accepter (compte de l'espace adhérents et lien pour choisir le mot de passe) : "
-            f"python build.py adhesions accepter {application.id}",
-            f'Pour la refuser : python build.py adhesions refuser {application.id} --motif "…"',
+            f"{typed_command('adhesions', 'accepter', str(application.id))}",
+            f"Pour la refuser : {typed_command('adhesions', 'refuser', str(application.id), '--motif', '…')}",
+            f"Ces commandes se lancent sur le serveur, dans le dossier {os.getcwd()}, avec les réglages du service"
+            " (LETTER_DB, LETTER_SECRET et SMTP_*, par exemple « set -a; . /srv/prive/lettres.env; set +a » avant).",
             "Répondre à ce message écrit à la personne à contacter.",
         ],
         reply_to=r.email,
@@ -237,7 +243,7 @@ def acknowledgement(service: Service, settings: MembershipSettings, application:
 
 def login_for(team: str) -> str:
     """Return a login made from the team's name: « MSP des Coteaux » → « msp-des-coteaux »."""
-    plain = unicodedata.normalize("NFKD", team).encode("ascii", "ignore").decode().lower()
+    plain = ascii_letters(team).lower()
     login = re.sub(r"[^a-z0-9]+", "-", plain).strip("-")[:60].strip("-")
     return login if len(login) >= 2 else f"equipe-{login or 'adherente'}"
 
@@ -272,7 +278,16 @@ def accept(
         raise StaffError(unconfirmed(number))
     now = service.clock()
     login = login or login_for(application.request.team)
-    end = end or settings.membership_end(now.date())
+    if end is None:
+        end = settings.membership_end(now.date())
+        if (end - now.date()).days < SHORT_MEMBERSHIP_DAYS:
+            raise StaffError(
+                f"Acceptée aujourd'hui, l'adhésion ne vaudrait que jusqu'au {date_fr(end)} ({(end - now.date()).days} jours)"
+                " pour une cotisation annuelle. Relancez avec la fin voulue, par exemple "
+                f"« {typed_command('adhesions', 'accepter', str(number), '--fin', date(end.year + 1, end.month, end.day).isoformat())} »"
+                f" (ou --fin {end.isoformat()} pour garder cette date) ; pour que cela se fasse seul, réglez"
+                ' extra.federation.membership.renewal_from dans mkdocs.yml (ex. "10-01"). Rien n\'a changé.'
+            )
     r = application.request
     try:
         renewed = accounts.open_for(login, r.email, r.team, end, now)

@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+from plugins.locking import private_file
 from plugins.privacy import PENDING_DAYS
 
 AUDIENCES = ("public", "adherents")
@@ -117,6 +118,7 @@ class Database:
         self.path = path
         if path.parent and not path.parent.exists():
             raise FileNotFoundError(f"le dossier {path.parent} n'existe pas")
+        private_file(path)  # readers, accounts, registrations, requests: personal data, for the service's user only
         db = self._connect()
         try:
             db.execute("PRAGMA journal_mode=WAL")
@@ -356,6 +358,15 @@ class ReaderStore(Database):
         finally:
             db.close()
         return rows
+
+    def excluded(self, audience: str) -> int:
+        """Return how many addresses this audience's letter leaves out: unsubscribed, or in error (here or elsewhere)."""
+        with self.reading() as db:
+            return db.execute(
+                "SELECT COUNT(*) FROM readers r WHERE audience = ? AND (state IN (?, ?) OR (state = ? AND EXISTS"
+                " (SELECT 1 FROM readers b WHERE b.email = r.email AND b.state = ?)))",
+                (audience, UNSUBSCRIBED, BOUNCED, SUBSCRIBED, BOUNCED),
+            ).fetchone()[0]
 
     def import_rows(self, rows: list[tuple[str, str, str]], form: str, when: datetime) -> list[tuple[str, str]]:
         """Subscribe (email, name, audience) rows vouched for by the operator; return (email, outcome) per row.
