@@ -37,15 +37,32 @@ CONSENT = (
     "J'accepte que la fédération conserve ces informations pour traiter la demande d'adhésion"
     " et, si elle est acceptée, gérer l'adhésion et l'accès à l'espace adhérents."
 )
+PROFESSIONALS = re.compile(r"([0-9]{1,3})-([0-9]{1,3})?")  # a fee's span of professionals: « 1-14 », « 15- »
 YEAR_END = re.compile(r"^(\d\d)-(\d\d)$")
 
 
 @dataclass(frozen=True)
 class Fee:
-    """One line of the fee grid: who pays it and how much, as the federation words them."""
+    """One line of the fee grid: who pays it and how much, as the federation words them; and, if the federation
+    says so, the kinds of structure and the numbers of professionals it is for (to tell a request its own fee)."""
 
     label: str
     amount: str
+    structures: tuple[str, ...] = ()
+    professionals: tuple[int, int | None] | None = None  # from, to (None: no upper bound)
+
+    def applies_to(self, request: MembershipRequest) -> bool:
+        """Return whether this line is the request's (a line that says nothing of whom it is for never is)."""
+        if not self.structures and self.professionals is None:
+            return False
+        if self.structures and request.structure not in self.structures:
+            return False
+        if self.professionals is not None:
+            low, high = self.professionals
+            count = sum(request.professionals.values())
+            if count < low or (high is not None and count > high):
+                return False
+        return True
 
 
 @dataclass(frozen=True)
@@ -80,10 +97,42 @@ class MembershipSettings:
             raise ValueError(f"{where}.fees : attendu la grille des cotisations, une ligne « - label: …, amount: … » chacune")
         grid = []
         for n, fee in enumerate(fees, 1):
-            if not isinstance(fee, Mapping) or set(fee) != {"label", "amount"} or not fee["label"] or fee["amount"] in ("", None):
-                raise ValueError(f"{where}.fees, ligne {n} : attendu label (qui paie) et amount (combien), ex. amount: 150 €")
+            if (
+                not isinstance(fee, Mapping)
+                or not {"label", "amount"} <= set(fee) <= {"label", "amount", "structures", "professionals"}
+                or not fee["label"]
+                or fee["amount"] in ("", None)
+            ):
+                raise ValueError(
+                    f"{where}.fees, ligne {n} : attendu label (qui paie) et amount (combien), ex. amount: 150 €,"
+                    " et facultativement structures et professionals (pour qui)"
+                )
             amount = fee["amount"]
-            grid.append(Fee(str(fee["label"]), f"{amount} €" if isinstance(amount, (int, float)) else str(amount)))
+            structures = fee.get("structures") or []
+            if isinstance(structures, str):
+                structures = [structures]
+            if not isinstance(structures, list) or not set(structures) <= set(STRUCTURES):
+                raise ValueError(
+                    f"{where}.fees, ligne {n} : structures « {fee.get('structures')} » : attendu une liste parmi"
+                    f" {', '.join(STRUCTURES)}"
+                )
+            span = None
+            if fee.get("professionals") is not None:
+                found = PROFESSIONALS.fullmatch(str(fee["professionals"]).strip())
+                if found is None or (found.group(2) and int(found.group(2)) < int(found.group(1))):
+                    raise ValueError(
+                        f"{where}.fees, ligne {n} : professionals « {fee['professionals']} » : attendu un nombre de"
+                        ' professionnels de…à, entre guillemets (ex. "1-14", ou "15-" sans limite)'
+                    )
+                span = (int(found.group(1)), int(found.group(2)) if found.group(2) else None)
+            grid.append(
+                Fee(
+                    str(fee["label"]),
+                    f"{amount} €" if isinstance(amount, (int, float)) else str(amount),
+                    tuple(structures),
+                    span,
+                )
+            )
         payment_url, transfer = str(raw.get("payment_url") or ""), str(raw.get("transfer") or "")
         if payment_url and (urlsplit(payment_url).scheme != "https" or not urlsplit(payment_url).netloc):
             raise ValueError(f"{where}.payment_url « {payment_url} » : attendu une adresse https:// de paiement en ligne")
@@ -109,6 +158,11 @@ class MembershipSettings:
                     ' acceptée vaut aussi pour l\'année suivante, MM-JJ entre guillemets (ex. "10-01")'
                 ) from None
         return cls(staff, tuple(grid), payment_url, transfer, year_end, renewal_from)
+
+    def fee_for(self, request: MembershipRequest) -> Fee | None:
+        """Return the one line of the grid that is the request's, or None when the grid does not tell."""
+        found = [fee for fee in self.fees if fee.applies_to(request)]
+        return found[0] if len(found) == 1 else None
 
     def membership_end(self, day: date) -> date:
         """Return the end of the membership accepted on day: the year end that day falls before, or the next one

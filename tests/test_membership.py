@@ -439,3 +439,45 @@ def test_every_wrong_field_is_named_at_once_beside_its_field(world: World) -> No
         assert f'aria-describedby="fed-adhesion-{name}-erreur"' in body, name
     assert 'id="fed-adhesion-commune-erreur"' not in body  # a right field is left alone
     assert 'value="Clisson"' in body  # and what was typed is kept
+
+
+def test_the_fee_that_applies_and_the_payment_link(world: World) -> None:
+    email = "cotisation@example.org"
+    assert post(world.public + "/adherer/demande", request_fields("MSP Sept Pros", email))[0] == 200  # 4 + 3 professionals
+    wait_for(lambda: world.mailbox.to(email, "Confirmez votre demande d'adhésion"))
+    link = world.local(link_in(world.mailbox.to(email, "Confirmez votre demande d'adhésion")[-1], "/adherer/confirmer"))
+    status, body = post(link, b"")
+    page = html.unescape(body)
+    assert status == 200 and "Cotisation annuelle : 150 € (MSP ou centre de santé de moins de 15 professionnels)." in page
+    assert "300 €" not in page and "50 €" not in page.replace("150 €", "")
+    assert '<a href="https://www.helloasso.com/' in body
+    wait_for(lambda: world.mailbox.to(email, "bien reçue"))
+    ack = world.mailbox.to(email, "bien reçue")[0]
+    assert '<a href="https://www.helloasso.com/' in ack.get_body(("html",)).get_content()
+    text = ack.get_body(("plain",)).get_content()
+    assert "Paiement en ligne : https://www.helloasso.com/" in text and "150 € (MSP" in text and "300 €" not in text
+
+
+def test_the_whole_grid_in_french_typography_when_it_cannot_tell() -> None:
+    from plugins.membership import MembershipRequest, MembershipSettings
+    from plugins.readers.membership import payment_lines
+
+    settings = MembershipSettings.from_settings(
+        {
+            "email": "a@example.org",
+            "membership": {
+                "fees": [{"label": "Équipe en projet", "amount": 50}, {"label": "MSP", "amount": "150 €"}],
+                "transfer": "par virement",
+            },
+        }
+    )
+    assert settings is not None
+    request = MembershipRequest("MSP X", "msp", "Clisson", "44", {"medecin": 3}, "Claire", "c@example.org", "0240")
+    assert payment_lines(settings, request)[0] == "Cotisation annuelle : Équipe en projet : 50 € ; MSP : 150 €."
+    with pytest.raises(ValueError, match="professionals « 15-3 »"):
+        MembershipSettings.from_settings(
+            {
+                "email": "a@example.org",
+                "membership": {"fees": [{"label": "x", "amount": 1, "professionals": "15-3"}], "transfer": "v"},
+            }
+        )

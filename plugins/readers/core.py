@@ -9,11 +9,11 @@ from __future__ import annotations
 import contextlib
 import signal
 import sqlite3
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 from urllib.parse import parse_qs, urlsplit
 
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
@@ -43,6 +43,13 @@ HEADERS = {
     "Content-Security-Policy": "default-src 'none'; style-src 'unsafe-inline'; img-src 'self'; form-action 'self';"
     " base-uri 'none'; frame-ancestors 'none'",
 }
+
+
+class Linked(NamedTuple):
+    """A line of a page or an email that ends with an address: a link in HTML, the address itself in text."""
+
+    before: str
+    url: str
 
 
 @dataclass
@@ -75,7 +82,9 @@ class Service:
         body = self.env.get_template(template).render(federation=self.federation, **values)
         return HTMLResponse(body, status_code=status, headers=HEADERS)
 
-    def message(self, title: str, lines: list[str], status: int = 200, link: tuple[str, str] | None = None) -> HTMLResponse:
+    def message(
+        self, title: str, lines: Sequence[str | Linked], status: int = 200, link: tuple[str, str] | None = None
+    ) -> HTMLResponse:
         """Return a French page that says something in a few lines, with an optional link onward."""
         return self.page("message.html.j2", status, title=title, lines=lines, **({"link": link} if link else {}))
 
@@ -103,7 +112,7 @@ class Service:
         to: str,
         subject: str,
         greeting: str,
-        paragraphs: list[str],
+        paragraphs: Sequence[str | Linked],
         facts: list[tuple[str, str]] | None = None,
         link: tuple[str, str] | None = None,
         after: list[str] | None = None,

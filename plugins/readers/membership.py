@@ -27,7 +27,7 @@ from plugins.readers import tokens
 from plugins.readers.access import password_link
 from plugins.readers.account_store import AccountConflict, AccountStore
 from plugins.readers.applications import Answered, Application, ApplicationBook, Unconfirmed
-from plugins.readers.core import Service, posted
+from plugins.readers.core import Linked, Service, posted
 from plugins.readers.mail import Mail
 from plugins.readers.paths import HONEYPOT, JOIN_CONFIRM_PATH, JOIN_PATH
 
@@ -36,11 +36,15 @@ CONFIRM_DAYS = 7
 SHORT_MEMBERSHIP_DAYS = 92  # an acceptance that would give less than three months asks the staff for the end date
 
 
-def payment_lines(settings: MembershipSettings) -> list[str]:
-    """Return how to pay the fee, in French."""
-    lines = [f"Cotisation annuelle : {'; '.join(f'{fee.label} : {fee.amount}' for fee in settings.fees)}."]
+def payment_lines(settings: MembershipSettings, request: MembershipRequest | None = None) -> list[str | Linked]:
+    """Return how to pay the fee, in French: the request's own fee when the grid tells it, else the whole grid."""
+    fee = settings.fee_for(request) if request is not None else None
+    if fee is not None:
+        lines: list[str | Linked] = [f"Cotisation annuelle : {fee.amount} ({fee.label})."]
+    else:
+        lines = [f"Cotisation annuelle : {' ; '.join(f'{fee.label} : {fee.amount}' for fee in settings.fees)}."]
     if settings.payment_url:
-        lines.append(f"Paiement en ligne : {settings.payment_url}")
+        lines.append(Linked("Paiement en ligne :", settings.payment_url))
     if settings.transfer:
         lines.append(f"Ou bien : {settings.transfer}" if settings.payment_url else f"Règlement : {settings.transfer}")
     return lines
@@ -168,7 +172,7 @@ def routes(service: Service, settings: MembershipSettings) -> list[BaseRoute]:
                 f"Merci : la demande de « {application.request.team} » est transmise à l'équipe de la fédération sous le"
                 f" n° {application.id}.",
                 "L'équipe l'étudie et vous répond par courriel.",
-                *payment_lines(settings),
+                *payment_lines(settings, application.request),
             ],
         )
 
@@ -233,7 +237,7 @@ def acknowledgement(service: Service, settings: MembershipSettings, application:
         "Bonjour,",
         [
             f"La fédération a bien reçu la demande d'adhésion de « {r.team} » (n° {application.id}) et vous répond au plus vite.",
-            *payment_lines(settings),
+            *payment_lines(settings, r),
         ],
         request_facts(r),
         after=["Une information est inexacte ? Répondez simplement à ce message."],
@@ -307,7 +311,7 @@ def accept(
             r.email,
             "Votre adhésion est renouvelée",
             f"Bonjour {r.contact},",
-            ["La fédération a accepté votre demande : l'adhésion de votre équipe est renouvelée.", *payment_lines(settings)],
+            ["La fédération a accepté votre demande : l'adhésion de votre équipe est renouvelée.", *payment_lines(settings, r)],
             facts,
             after=["Vos identifiants de l'espace adhérents restent les mêmes."],
         )
@@ -320,7 +324,7 @@ def accept(
             [
                 "La fédération a accepté votre demande d'adhésion : bienvenue dans le réseau !",
                 "Choisissez maintenant le mot de passe de l'espace adhérents de votre équipe ; le lien ci-dessous vaut 72 heures.",
-                *payment_lines(settings),
+                *payment_lines(settings, r),
             ],
             facts,
             link=(password_link(service, account), "Choisir mon mot de passe"),
