@@ -160,6 +160,9 @@ def test_two_builds_at_once_take_turns(project: Path) -> None:
     assert first.returncode == 0, out + err
     assert second.returncode == 0, second.stdout + second.stderr
     assert "Une autre construction est en cours" in second.stderr
+    # Its words: « adhérents » with its accent, and the singular below two (« 1 réécrite »).
+    assert "Site public : " in second.stdout and "Site adhérents : " in second.stdout, second.stdout
+    assert "1 réécrites" not in second.stdout and "1 pages" not in second.stdout
     # The lock, the editors' files parsed (plugins/model/cache.py), the pages cut for Pagefind and the theme's compiled
     # templates, beside the site;
     # SQLite's journal while the cache is being filled after a build.

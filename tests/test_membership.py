@@ -21,7 +21,7 @@ from aiosmtpd.controller import Controller
 
 from plugins.access.accounts import hash_secret
 from plugins.builder import build_all
-from plugins.membership import CONSENT
+from plugins.membership import CONSENT, MembershipRequest
 from plugins.readers import tokens
 from plugins.readers.account_store import AccountStore
 from plugins.readers.applications import Application, ApplicationBook
@@ -185,11 +185,19 @@ def test_request_in_the_browser_accept_choose_the_password_and_log_in_at_once(wo
     assert f"adhesions accepter {application.id}" in notice.get_body(("plain",)).get_content()
     wait_for(lambda: world.mailbox.to("claire@example.org", "Votre demande d'adhésion est bien reçue"))
 
+    # The commands as the staff can run them on the server, with the folder and the settings they need.
+    commands = [line for line in notice.get_body(("plain",)).get_content().splitlines() if "build.py adhesions" in line]
+    assert commands and all("« python build.py" not in line and " python build.py" not in line for line in commands)
+    printed = commands[0].split(" : ", 1)[1].split(" build.py", 1)[0]
+    assert Path(printed).is_absolute() or (Path(os.getcwd()) / printed).exists(), printed  # the interpreter exists
+    assert "LETTER_DB" in notice.get_body(("plain",)).get_content()
     listed = world.staff("lister", "--etat", "reçue")
     assert listed.returncode == 0 and "MSP des Coteaux (Clisson, 44)" in listed.stdout, listed.stderr
     accepted = world.staff("accepter", str(application.id))
     assert accepted.returncode == 0, accepted.stderr
     assert "identifiant « msp-des-coteaux »" in accepted.stdout
+    end = ApplicationBook(world.db).get(application.id).membership_end  # type: ignore[union-attr]
+    assert end and f"jusqu'au {end}" in world.staff("lister").stdout  # the staff see when each membership ends
     wait_for(lambda: world.mailbox.to("claire@example.org", "Bienvenue"))
     link = link_in(world.mailbox.to("claire@example.org", "Bienvenue")[0], "/acces/mot-de-passe")
     assert link.startswith("https://adherents.msp-pdl.example.org/acces/mot-de-passe?")
@@ -459,7 +467,7 @@ def test_the_fee_that_applies_and_the_payment_link(world: World) -> None:
 
 
 def test_the_whole_grid_in_french_typography_when_it_cannot_tell() -> None:
-    from plugins.membership import MembershipRequest, MembershipSettings
+    from plugins.membership import MembershipSettings
     from plugins.readers.membership import payment_lines
 
     settings = MembershipSettings.from_settings(
@@ -481,3 +489,38 @@ def test_the_whole_grid_in_french_typography_when_it_cannot_tell() -> None:
                 "membership": {"fees": [{"label": "x", "amount": 1, "professionals": "15-3"}], "transfer": "v"},
             }
         )
+
+
+def test_an_acceptance_that_would_give_less_than_three_months_asks_for_the_end(tmp_path: Path) -> None:
+    """Without renewal_from, a team accepted on 7 December would be a member until 31 December, for a year's fee."""
+    from email.headerregistry import Address
+
+    from plugins.membership import MembershipSettings
+    from plugins.readers import membership
+    from plugins.readers.core import Service
+    from plugins.readers.mail import Postman
+    from plugins.readers.store import ReaderStore
+    from plugins.settings import FederationSettings
+
+    settings = MembershipSettings.from_settings(
+        {"email": "a@example.org", "membership": {"fees": [{"label": "MSP", "amount": 150}], "transfer": "virement"}}
+    )
+    assert settings is not None
+    december = datetime(2026, 12, 7, 10, tzinfo=UTC)
+    service = Service(
+        FederationSettings("Fédération", "https://f.example.org/", "https://adherents.f.example.org/", email="a@example.org"),
+        ReaderStore(tmp_path / "service.sqlite"),
+        Postman(Address("Fédération", "f", "example.org"), None, tmp_path / "outbox"),
+        b"cle-de-seize-caracteres",
+        clock=lambda: december,
+    )
+    book = ApplicationBook(tmp_path / "service.sqlite")
+    request = MembershipRequest("MSP Tardive", "msp", "Clisson", "44", {"medecin": 2}, "Claire", "t@example.org", "0240")
+    application = book.add(request, CONSENT, december)
+    book.confirm(application.id, "t@example.org", application.created, december, lambda db, a: None)
+    accounts = AccountStore(tmp_path / "service.sqlite")
+    with pytest.raises(membership.StaffError, match="--fin 2027-12-31"):
+        membership.accept(service, accounts, book, settings, application.id, None, None)
+    assert book.get(application.id).status == "reçue" and accounts.get("msp-tardive") is None  # type: ignore[union-attr]
+    accepted, _ = membership.accept(service, accounts, book, settings, application.id, None, date(2027, 12, 31))
+    assert accepted.membership_end == "2027-12-31"
