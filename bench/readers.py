@@ -19,8 +19,10 @@ measures with keep-alive HTTP clients in threads, each POST with the site's own 
 from __future__ import annotations
 
 import argparse
+import html
 import http.client
 import os
+import re
 import shutil
 import statistics
 import subprocess
@@ -139,27 +141,37 @@ def project_with_event(work: Path, places: int) -> Path:
 
 
 def register_all(port: int, people: int) -> tuple[float, list[int]]:
-    """Send people registrations at once, one thread and connection each; return the seconds taken and the statuses."""
-    gate = threading.Barrier(people)
+    """Send people registrations at once, one thread and connection each; return the seconds taken and the statuses.
+
+    Each person has the form's page open first (its token, FORM_TOKEN): the time counts from the moment
+    all of them send it.
+    """
+    gate = threading.Barrier(people + 1)
     statuses: list[int] = []
     lock = threading.Lock()
+    path = "/agenda/inscription/banc-d-essai/"
 
     def one(n: int) -> None:
-        body = urlencode({"nom": f"Personne {n}", "adresse": f"inscrit{n}@example.org"}).encode()
         # One loopback address per person, as on the Internet: nginx's per-address limit applies to each.
         source = (f"127.0.{2 + n // 250}.{2 + n % 250}", 0)
         conn = http.client.HTTPConnection("127.0.0.1", port, timeout=120, source_address=source)
+        conn.request("GET", path)
+        page = conn.getresponse().read().decode()
+        found = re.search(r'name="jeton-formulaire" value="([^"]+)"', page)
+        token = html.unescape(found.group(1)) if found else ""
+        body = urlencode({"nom": f"Personne {n}", "adresse": f"inscrit{n}@example.org", "jeton-formulaire": token}).encode()
         gate.wait()
-        conn.request("POST", "/agenda/inscription/banc-d-essai/", body=body, headers=form_headers(port))
+        conn.request("POST", path, body=body, headers=form_headers(port))
         response = conn.getresponse()
         response.read()
         with lock:
             statuses.append(response.status)
 
     threads = [threading.Thread(target=one, args=(n,)) for n in range(people)]
-    start = time.perf_counter()
     for t in threads:
         t.start()
+    gate.wait()
+    start = time.perf_counter()
     for t in threads:
         t.join()
     return time.perf_counter() - start, statuses

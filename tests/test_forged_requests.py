@@ -6,6 +6,7 @@ the public host. Through the nginx that `build.py server --service` writes, the 
 from __future__ import annotations
 
 import base64
+import html
 import http.client
 import re
 import sqlite3
@@ -175,8 +176,9 @@ def test_the_members_letter_is_confirmed_only_inside_the_members_space(world: Wo
     on_members = world.local(link)
     on_public = world.public + on_members.removeprefix(world.members)
     # A stranger who typed an address and got the link: the public host refuses, the members' host asks a password.
-    status, body = post(on_public, b"")
-    assert status == 403 and "Confirmation depuis" in body
+    status, body, _ = http_request("GET", on_public)
+    assert status == 403 and "Confirmation depuis" in body.decode()
+    assert post(on_public, b"")[0] == 403
     assert http_request("GET", on_members)[0] == 401
     assert post(on_members, b"", {"Authorization": "Basic " + base64.b64encode(b"msp-loire:faux").decode()})[0] == 401
     assert ReaderStore(world.db).reader(reader, "adherents").state == "en attente"  # type: ignore[union-attr]
@@ -231,8 +233,9 @@ def test_a_cancellation_link_cancels_only_the_registration_it_was_sent_for(world
     wait_for(lambda: len(world.mailbox.to(person["adresse"], "Inscription confirmée")) == 1)
     again = book.active("atelier", person["adresse"])
     assert again is not None and again.is_confirmed
-    status, body = post(first, b"")  # the first link, replayed
-    assert status == 200 and "Aucune inscription" in body
+    status, body, _ = http_request("GET", first)  # the first link, replayed: its page says so, with no button
+    assert status == 200 and "Aucune inscription" in body.decode() and "<form" not in body.decode()
+    assert post(first, b"")[0] in (200, 403)  # posted anyway (no page token to carry): nothing cancelled
     assert book.active("atelier", person["adresse"]) == again
 
 
@@ -322,8 +325,34 @@ def test_a_membership_confirmation_link_tells_the_staff_once(world: World) -> No
     assert post(link, b"")[0] == 200
     assert post(link, b"")[0] == 200  # followed twice
     altered = link.replace("une-fois%40example.org", "autre%40example.org")
-    assert post(altered, b"")[0] == 400
+    assert http_request("GET", altered)[0] == 400 and post(altered, b"")[0] in (400, 403)
     wait_for(lambda: [m for m in world.mailbox.to(STAFF) if "MSP Une Fois" in m["Subject"]])
     time.sleep(0.5)
     assert len([m for m in world.mailbox.to(STAFF) if "MSP Une Fois" in m["Subject"]]) == 1
     assert len(world.mailbox.to(email, "bien reçue")) == 1
+
+
+def test_a_form_only_the_service_shows_needs_the_token_of_its_own_page(world: World) -> None:
+    """The second wall: the service's own forms carry a token signed for their path, the time and the member."""
+    from tests.test_readers import TOKEN
+
+    event = world.public + "/agenda/inscription/atelier/"
+    fields = {"nom": "Sans Jeton", "adresse": "sans-jeton@example.org", "question-profession": "Autre"}
+    before = world.stored()
+    assert post(event, fields, token=False)[0] == 403  # own Origin, no token
+    forgot_token = html.unescape(TOKEN.search(http_request("GET", world.members + "/acces/oubli")[1].decode()).group(1))  # type: ignore[union-attr]
+    assert post(event, {**fields, "jeton-formulaire": forgot_token}, token=False)[0] == 403  # another form's token
+    # The members' event form, with a token its page gave on the public host (no member) or to nobody.
+    members_event = world.members + "/agenda/inscription/reserve/"
+    assert (
+        post(members_event, {"nom": "A", "adresse": "a@example.org", "jeton-formulaire": forgot_token}, CREDENTIALS, token=False)[
+            0
+        ]
+        == 403
+    )
+    assert (
+        post(members_event, {"nom": "A", "adresse": "a@example.org", "jeton-formulaire": "1.abc"}, CREDENTIALS, token=False)[0]
+        == 403
+    )
+    assert world.stored() == before
+    assert post(event, fields)[0] == 200  # the page's own token: taken

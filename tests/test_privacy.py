@@ -15,7 +15,7 @@ from plugins.readers.account_store import MemberAccount
 from plugins.readers.core import Service
 from plugins.readers.letters import LETTER_NAMES
 from plugins.readers.mail import Postman
-from plugins.readers.paths import FORGOT_PATH, HONEYPOT, JOIN_PATH, PASSWORD_PATH, SUBSCRIBE_PATH
+from plugins.readers.paths import FORGOT_PATH, FORM_TOKEN, HONEYPOT, JOIN_PATH, PASSWORD_PATH, SUBSCRIBE_PATH
 from plugins.readers.store import ReaderStore
 from plugins.settings import FederationSettings
 from tests.conftest import REPO
@@ -133,7 +133,7 @@ def test_no_form_collects_a_field_the_page_does_not_name(sample_site: Path, tmp_
     pages += service_form_pages(tmp_path)
     forms = [form for html in pages for form in parsed(html).forms]
     assert len(forms) > 300  # the footer of every page, the letters pages, the service's form
-    collected = {field_family(name) for form in forms for name in form["fields"]} - {HONEYPOT}
+    collected = {field_family(name) for form in forms for name in form["fields"]} - {HONEYPOT, FORM_TOKEN}
     assert collected, "no form found"
     assert collected <= named, f"champs collectés sans être nommés sur la page {PAGE} : {sorted(collected - named)}"
     assert all(any(PAGE in link for link in form["links"]) for form in forms)

@@ -235,6 +235,7 @@ def routes(service: Service, passwords: Passwords, gate: MembersGate | None = No
         return service.page(
             "acces/mot-de-passe.html.j2",
             status,
+            request,
             title="Choisir votre mot de passe",
             account=account,
             error=error,
@@ -275,18 +276,18 @@ def routes(service: Service, passwords: Passwords, gate: MembersGate | None = No
             (service.federation.members_url, "Entrer dans l'espace adhérents"),
         )
 
-    def forgot_form(status: int = 200, error: str = "") -> HTMLResponse:
-        return service.page("acces/oubli.html.j2", status, title="Mot de passe oublié", error=error, action=FORGOT_PATH)
+    def forgot_form(request: Request, status: int = 200, error: str = "") -> HTMLResponse:
+        return service.page("acces/oubli.html.j2", status, request, title="Mot de passe oublié", error=error, action=FORGOT_PATH)
 
     async def forgot_page(request: Request) -> HTMLResponse:
-        return forgot_form()
+        return forgot_form(request)
 
     async def forgot(request: Request) -> HTMLResponse:
         fields = await posted(request, service)
         email = fields.get("adresse", "").strip()
         if len(email) > 254 or not ADDRESS.match(email):
             return forgot_form(
-                400, "Cette adresse électronique n'est pas valide : vérifiez-la (exemple : prenom.nom@exemple.fr)."
+                request, 400, "Cette adresse électronique n'est pas valide : vérifiez-la (exemple : prenom.nom@exemple.fr)."
             )
         response = service.message(
             "Demande envoyée",

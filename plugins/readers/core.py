@@ -22,8 +22,10 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse, Response
 from starlette.routing import BaseRoute
 
+from plugins.readers import tokens
 from plugins.readers.mail import Mail, Postman
 from plugins.readers.outbox import Caps, Outbox, Worker
+from plugins.readers.paths import FORM_TOKEN, MEMBER_HEADER
 from plugins.readers.store import ReaderStore
 from plugins.settings import FederationSettings
 
@@ -77,16 +79,18 @@ class Service:
             lstrip_blocks=True,
         )
 
-    def page(self, template: str, status: int = 200, **values: Any) -> HTMLResponse:
-        """Return a French page of the service (escaped by default)."""
-        body = self.env.get_template(template).render(federation=self.federation, **values)
+    def page(self, template: str, status: int = 200, request: Request | None = None, **values: Any) -> HTMLResponse:
+        """Return a French page of the service (escaped by default); with the request, its form carries its token."""
+        action = values.get("action") or values.get("join_action") or ""
+        token = form_token(self, request, action) if request is not None and action else ""
+        body = self.env.get_template(template).render(federation=self.federation, form_token=token, **values)
         return HTMLResponse(body, status_code=status, headers=HEADERS)
 
     def message(
         self, title: str, lines: Sequence[str | Linked], status: int = 200, link: tuple[str, str] | None = None
     ) -> HTMLResponse:
         """Return a French page that says something in a few lines, with an optional link onward."""
-        return self.page("message.html.j2", status, title=title, lines=lines, **({"link": link} if link else {}))
+        return self.page("message.html.j2", status, title=title, lines=lines, link=link)
 
     def owe(self, db: sqlite3.Connection | None, purpose: str, mail: Mail, unproven: bool) -> bool:
         """Queue an email in the outbox (inside the caller's transaction db, or in one of its own); the worker sends it.
@@ -165,12 +169,55 @@ def from_own_pages(request: Request, federation: FederationSettings) -> bool:
     return referer is not None and origin_of(referer) in own
 
 
-async def posted(request: Request, service: Service) -> dict[str, str]:
-    """Return a POSTed form's fields; raise ForeignOrigin unless it comes from the federation's own pages."""
+FORM_TOKEN_PURPOSE = "formulaire"
+FORM_TOKEN_MAX_AGE = timedelta(days=1)  # a form left open a while still posts
+
+
+def form_token(service: Service, request: Request, action: str) -> str:
+    """Return the token a form of the service carries: signed for its action's path, the time and the member.
+
+    The member is the login nginx found (members' host), so that a page of one member cannot make
+    a token for another's browser.
+    """
+    member = request.headers.get(MEMBER_HEADER, "")
+    signed = tokens.sign(service.secret, FORM_TOKEN_PURPOSE, (urlsplit(action).path, member), service.clock())
+    return f"{signed.issued}.{signed.signature}"
+
+
+def form_token_valid(service: Service, request: Request, value: str) -> bool:
+    issued, _, signature = value.partition(".")
+    member = request.headers.get(MEMBER_HEADER, "")
+    state = tokens.check(
+        service.secret,
+        FORM_TOKEN_PURPOSE,
+        (request.url.path, member),
+        issued,
+        signature,
+        FORM_TOKEN_MAX_AGE,
+        service.clock(),
+    )
+    return state == "ok"
+
+
+async def posted(request: Request, service: Service, token: bool = True) -> dict[str, str]:
+    """Return a POSTed form's fields; raise ForeignOrigin unless it comes from the federation's own pages.
+
+    token: the form is one only the service shows, so it must carry its token (FORM_TOKEN); the
+    forms the static sites show too (a letter's subscription, the membership request) cannot carry
+    one (their pages are built once for everyone), and their token is checked only when present.
+    """
     fields = await form_fields(request)
+    vouch(request, service, fields, token)
+    return fields
+
+
+def vouch(request: Request, service: Service, fields: dict[str, str], token: bool = True) -> None:
+    """Raise ForeignOrigin unless these POSTed fields come from the federation's own pages (see posted)."""
     if not from_own_pages(request, service.federation):
         raise ForeignOrigin
-    return fields
+    carried = fields.get(FORM_TOKEN, "")
+    if (token or carried) and not form_token_valid(service, request, carried):
+        raise ForeignOrigin
 
 
 async def form_fields(request: Request, limit: int = BODY_LIMIT) -> dict[str, str]:

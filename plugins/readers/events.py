@@ -31,7 +31,7 @@ from plugins.letters.subscribers import ADDRESS, CONTROL
 from plugins.model import Audience, ContentError, Event, load_content
 from plugins.outputs.calendar import location, render_calendar
 from plugins.readers import tokens
-from plugins.readers.core import Service, posted, space
+from plugins.readers.core import Service, form_fields, posted, space, vouch
 from plugins.readers.mail import Attachment, Mail
 from plugins.readers.paths import EVENTS_PATH, HONEYPOT
 from plugins.readers.registrations import (
@@ -200,12 +200,13 @@ def routes(service: Service, calendar: EventCalendar, months: int = 12) -> list[
             )
         return None
 
-    def form(event: Event, status: int = 200, error: str = "") -> HTMLResponse:
+    def form(request: Request, event: Event, status: int = 200, error: str = "") -> HTMLResponse:
         assert event.sign_up
         left = book.places_left(event.slug, event.sign_up.places, service.clock(), promote(event))
         return service.page(
             "evenements/formulaire.html.j2",
             status,
+            request,
             title=f"S'inscrire : {event.title}",
             event=event,
             when=when_fr(event),
@@ -264,7 +265,7 @@ def routes(service: Service, calendar: EventCalendar, months: int = 12) -> list[
 
     async def form_page(request: Request) -> HTMLResponse:
         event = await run_in_threadpool(calendar.event, request.path_params["slug"])
-        return refusal(request, event) or form(event)  # type: ignore[arg-type]
+        return refusal(request, event) or form(request, event)  # type: ignore[arg-type]
 
     def asked(event: Event) -> HTMLResponse:
         # The same page whatever the store holds (a place, the waiting list, full, already registered).
@@ -281,23 +282,27 @@ def routes(service: Service, calendar: EventCalendar, months: int = 12) -> list[
         )
 
     async def submit(request: Request) -> HTMLResponse:
-        fields = await posted(request, service)
+        fields = await form_fields(request)
         event = await run_in_threadpool(calendar.event, request.path_params["slug"])
         refused = refusal(request, event)
         if refused or event is None:
             return refused or service.message("Inscriptions introuvables", [], 404)
+        vouch(request, service, fields)  # after the refusals: a closed or unknown event says so, whoever asks
         if fields.get(HONEYPOT):
             return asked(event)
         name, email = fields.get("nom", "").strip(), fields.get("adresse", "").strip()
         if not name or len(name) > 100 or CONTROL.search(name):
-            return form(event, 400, "Indiquez vos prénom et nom (100 caractères au plus).")
+            return form(request, event, 400, "Indiquez vos prénom et nom (100 caractères au plus).")
         if len(email) > 254 or not ADDRESS.match(email):
             return form(
-                event, 400, "Cette adresse électronique n'est pas valide : vérifiez-la (exemple : prenom.nom@exemple.fr)."
+                request,
+                event,
+                400,
+                "Cette adresse électronique n'est pas valide : vérifiez-la (exemple : prenom.nom@exemple.fr).",
             )
         answers, problem = answers_of(event, fields)
         if problem:
-            return form(event, 400, problem)
+            return form(request, event, 400, problem)
         await run_in_threadpool(ask, event, email, name, answers)
         return asked(event)
 
@@ -327,6 +332,7 @@ def routes(service: Service, calendar: EventCalendar, months: int = 12) -> list[
             return stale()
         return service.page(
             "evenements/confirmer.html.j2",
+            request=request,
             title="Confirmer l'inscription",
             event=event,
             when=when_fr(event),
@@ -405,6 +411,7 @@ def routes(service: Service, calendar: EventCalendar, months: int = 12) -> list[
             )
         return service.page(
             "evenements/annuler.html.j2",
+            request=request,
             title="Annuler l'inscription",
             event=event,
             when=when_fr(event),

@@ -21,9 +21,9 @@ from starlette.routing import BaseRoute, Route
 from plugins.letters.message import token
 from plugins.letters.subscribers import ADDRESS
 from plugins.readers import tokens
-from plugins.readers.core import ForeignOrigin, Service, form_fields, from_own_pages, posted, space
+from plugins.readers.core import ForeignOrigin, Service, form_fields, form_token_valid, from_own_pages, posted, space
 from plugins.readers.mail import Mail
-from plugins.readers.paths import CONFIRM_PATH, HONEYPOT, MEMBER_HEADER, SUBSCRIBE_PATH
+from plugins.readers.paths import CONFIRM_PATH, FORM_TOKEN, HONEYPOT, MEMBER_HEADER, SUBSCRIBE_PATH
 from plugins.readers.store import request_stamp
 
 LETTER_NAMES = {"public": "la lettre d'information", "adherents": "la lettre des adhérents"}
@@ -75,6 +75,7 @@ def routes(service: Service, unsubscribe_path: str = "/lettres/desinscription/")
         return service.page(
             "lettres/formulaire.html.j2",
             status,
+            request,
             title="S'inscrire à une lettre",
             error=error,
             audiences=audiences(request),
@@ -114,7 +115,7 @@ def routes(service: Service, unsubscribe_path: str = "/lettres/desinscription/")
         return form(request)
 
     async def subscribe(request: Request) -> HTMLResponse:
-        fields = await posted(request, service)
+        fields = await posted(request, service, token=False)  # the sites' footers show it too
         if fields.get(HONEYPOT):
             return sent()
         audience = fields.get("lettre", "public")
@@ -185,6 +186,7 @@ def routes(service: Service, unsubscribe_path: str = "/lettres/desinscription/")
             return refused
         return service.page(
             "lettres/confirmer.html.j2",
+            request=request,
             title="Confirmer l'inscription",
             email=email,
             letter=LETTER_NAMES[audience],
@@ -263,6 +265,7 @@ def routes(service: Service, unsubscribe_path: str = "/lettres/desinscription/")
             return done(email, audience)
         return service.page(
             "lettres/desinscrire.html.j2",
+            request=request,
             title="Se désinscrire",
             email=email,
             letter=LETTER_NAMES[audience],
@@ -274,7 +277,9 @@ def routes(service: Service, unsubscribe_path: str = "/lettres/desinscription/")
         one_click = fields.get("List-Unsubscribe") == "One-Click"
         # The one exception to the own-pages rule: mail providers post RFC 8058's one-click with no Origin.
         # It changes nothing but the one subscription its signed link names.
-        if not one_click and not from_own_pages(request, service.federation):
+        if not one_click and (
+            not from_own_pages(request, service.federation) or not form_token_valid(service, request, fields.get(FORM_TOKEN, ""))
+        ):
             raise ForeignOrigin
         audience, email, _ = unsubscribe_state(request)
         if audience is None:

@@ -66,10 +66,13 @@ def routes(service: Service, settings: MembershipSettings) -> list[BaseRoute]:
     """Return the membership request's routes (the public site's « Adhérer » form posts to them)."""
     book = ApplicationBook(service.store.path)
 
-    def form(status: int = 200, problems: dict[str, str] | None = None, values: dict[str, str] | None = None) -> HTMLResponse:
+    def form(
+        request: Request, status: int = 200, problems: dict[str, str] | None = None, values: dict[str, str] | None = None
+    ) -> HTMLResponse:
         return service.page(
             "adhesion/formulaire.html.j2",
             status,
+            request,
             title="Demander l'adhésion",
             join_action=JOIN_PATH,
             join_problems=problems or {},
@@ -90,16 +93,16 @@ def routes(service: Service, settings: MembershipSettings) -> list[BaseRoute]:
         book.add(request, CONSENT, service.clock(), owe)
 
     async def show(request: Request) -> HTMLResponse:
-        return form()
+        return form(request)
 
     async def submit(request: Request) -> HTMLResponse:
-        fields = await posted(request, service)
+        fields = await posted(request, service, token=False)  # the « Adhérer » page shows it too
         if fields.get(HONEYPOT):
             return asked()
         wanted, problems = request_problems(fields)
         if wanted is None:
             kept = {k: v[:254] for k, v in fields.items() if k != HONEYPOT and k != "consentement"}
-            return form(400, problems, kept)
+            return form(request, 400, problems, kept)
         await run_in_threadpool(receive, wanted)
         return asked()
 
@@ -145,6 +148,7 @@ def routes(service: Service, settings: MembershipSettings) -> list[BaseRoute]:
             return bad_link(state)
         return service.page(
             "adhesion/confirmer.html.j2",
+            request=request,
             title="Confirmer la demande d'adhésion",
             email=email,
             action=f"{JOIN_CONFIRM_PATH}?{request.url.query}",

@@ -12,3 +12,4 @@ VERIFY_PATH = "/_acces/verification"  # nginx asks here whether a members' host 
 CLIENT_HEADER = "x-federation-client"  # the client's address, set by nginx on that check
 MEMBER_HEADER = "X-Federation-Member"  # the login the check found, passed on by nginx to the service's pages
 JOIN_CONFIRM_PATH = "/adherer/confirmer"  # the link that confirms a membership request's contact address
+FORM_TOKEN = "jeton-formulaire"  # hidden field of the service's own forms: signed for the form, the time and the member
