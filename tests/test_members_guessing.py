@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import base64
 import re
-import subprocess
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -16,8 +15,8 @@ from pathlib import Path
 import pytest
 
 from plugins.builder import build_all
-from tests.conftest import NGINX, TODAY, free_port, http_request, make_project
-from tests.test_readers import build_py, service_env, start_service
+from tests.conftest import NGINX, TODAY, free_port, http_request, make_project, served_sites
+from tests.test_readers import service_env, start_service
 
 pytestmark = pytest.mark.skipif(not Path(NGINX).exists(), reason="nginx absent : lancez bash scripts/install.sh --test")
 
@@ -41,50 +40,20 @@ class Members:
 
 @pytest.fixture(scope="module")
 def members(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Members]:
-    from plugins.access.nginx import LocalNginx
-
     root = tmp_path_factory.mktemp("devinettes")
     (root / "projet").mkdir()
     project = make_project(root / "projet")
     build_all(project, project / "site", TODAY)
     (root / "prive").mkdir()
     db = root / "prive" / "service.sqlite"
-    (root / "comptes.csv").write_text(ACCOUNTS, encoding="utf-8")
-    service_port, public, members_port = free_port(), free_port(), free_port()
+    (root / "comptes-devinettes.csv").write_text(ACCOUNTS, encoding="utf-8")
+    service_port = free_port()
     service = start_service(service_env(free_port(), db), project, service_port)
     try:
-        written = subprocess.run(
-            build_py(
-                "--project",
-                str(project),
-                "server",
-                "--accounts",
-                str(root / "comptes.csv"),
-                "--db",
-                str(db),
-                "--dest",
-                str(root / "conf"),
-                "--service",
-                f"127.0.0.1:{service_port}",
-                "--public-listen",
-                f"127.0.0.1:{public}",
-                "--members-listen",
-                f"127.0.0.1:{members_port}",
-                "--access-log",
-                str(root / "access.log"),
-            ),
-            capture_output=True,
-            text=True,
-            timeout=120,
-            check=False,
-        )
-        assert written.returncode == 0, written.stderr
-        nginx = LocalNginx(root / "nginx", root / "conf" / "nginx.conf", NGINX)
-        nginx.start(f"http://127.0.0.1:{public}/")
-        try:
-            yield Members(f"http://127.0.0.1:{members_port}", f"http://127.0.0.1:{public}", root)
-        finally:
-            nginx.stop()
+        # The last --accounts wins: three accounts instead of served_sites' one.
+        extra = ("--db", str(db), "--accounts", str(root / "comptes-devinettes.csv"))
+        with served_sites(project, root, service_port, extra) as (public, members_base):
+            yield Members(members_base, public, root)
     finally:
         service.kill()
         service.wait(timeout=10)

@@ -248,3 +248,30 @@ def test_tls_options_are_checked_before_anything_is_written(world: Path, project
     assert not dest.exists()
     plain = server_command(project, dest, world / "comptes.csv")
     assert plain.returncode == 0 and "en clair" in plain.stdout
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="nginx ne change d'utilisateur que lancé par root")
+def test_the_readmes_server_example_serves_members_with_debian_s_www_data_workers(world: Path, project: Path) -> None:
+    """As the README writes it (no --group), run by root, Debian's defaults: nginx's workers as www-data, umask 022."""
+    dest, public, members = world / "conf-readme", free_port(), free_port()
+    previous = os.umask(0o022)
+    try:
+        written = server_command(
+            project,
+            dest,
+            world / "comptes.csv",
+            "--public-listen",
+            f"127.0.0.1:{public}",
+            "--members-listen",
+            f"127.0.0.1:{members}",
+        )
+    finally:
+        os.umask(previous)
+    assert written.returncode == 0, written.stderr
+    nginx = LocalNginx(world / "nginx-www-data", dest / "nginx.conf", NGINX, user="www-data www-data")
+    nginx.start(f"http://127.0.0.1:{public}/")
+    try:
+        assert http_request("GET", f"http://127.0.0.1:{members}/", headers=auth(MEMBER))[0] == 200  # not nginx's 500
+        assert http_request("GET", f"http://127.0.0.1:{members}/")[0] == 401
+    finally:
+        nginx.stop()
