@@ -8,8 +8,6 @@ cd "$(dirname "$0")/.."
 want_test=0
 [ "${1:-}" = "--test" ] && want_test=1
 
-as_root() { if [ "$(id -u)" = 0 ]; then "$@"; else sudo "$@"; fi; }
-
 if [ "$want_test" = 1 ]; then
   missing=()
   command -v chromium >/dev/null 2>&1 || missing+=(chromium)
@@ -21,17 +19,7 @@ if [ "$want_test" = 1 ]; then
   command -v soffice >/dev/null 2>&1 || missing+=(libreoffice-calc-nogui)   # opens the staff's CSV exports in the tests
   if [ "${#missing[@]}" -gt 0 ]; then
     echo "Installation des paquets Debian : ${missing[*]}"
-    # Right after boot the automatic updates may hold apt's lock: wait for it (5 minutes at most).
-    # apt's own lines go to a log, shown only if it fails.
-    log="$(mktemp -t installation-apt.XXXXXX)"
-    if ! { as_root apt-get -o DPkg::Lock::Timeout=300 update -qq &&
-      as_root env DEBIAN_FRONTEND=noninteractive apt-get -o DPkg::Lock::Timeout=300 install -y -qq \
-        --no-install-recommends "${missing[@]}"; } >"$log" 2>&1; then
-      tail -n 20 "$log" >&2
-      echo "L'installation des paquets Debian a échoué (journal complet : $log)." >&2
-      exit 1
-    fi
-    rm -f "$log"
+    bash scripts/apt-install.sh "${missing[@]}" || exit 1
   fi
 fi
 

@@ -165,3 +165,37 @@ def test_the_home_page_title_names_the_site_once(sample_site: Path) -> None:
     page = (sample_site / "public" / "index.html").read_text(encoding="utf-8")
     title = page.split("<title>", 1)[1].split("</title>", 1)[0]
     assert title.count("Fédération régionale") == 1, title
+
+
+@pytest.mark.skipif(os.geteuid() != 0 or not Path("/usr/bin/apt-get").exists(), reason="apt de Debian, lancé par root")
+def test_the_install_waits_for_apt_held_by_the_automatic_updates(tmp_path: Path) -> None:
+    """Right after boot, the automatic updates hold apt's locks: the install waited for nothing and stopped at once."""
+    holder = subprocess.Popen(
+        [
+            sys.executable,
+            "-c",
+            "import fcntl, os, sys, time\n"
+            "for path in ('/var/lib/apt/lists/lock', '/var/lib/dpkg/lock-frontend'):\n"
+            "    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o640)\n"
+            "    fcntl.lockf(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)\n"
+            "print('pris', flush=True)\n"
+            "time.sleep(6)\n",
+        ],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert holder.stdout is not None and holder.stdout.readline().strip() == "pris"
+        done = subprocess.run(
+            ["bash", str(REPO / "scripts" / "apt-install.sh"), "nginx-light"],  # installed already: apt only checks
+            capture_output=True,
+            text=True,
+            timeout=600,
+            check=False,
+        )
+    finally:
+        holder.kill()
+        holder.wait()
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "Could not get lock" not in done.stdout + done.stderr
+    assert done.stdout.strip() == "apt est occupé (mises à jour automatiques ?) : attente de sa fin, 5 minutes au plus…"
