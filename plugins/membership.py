@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from datetime import date
 from urllib.parse import urlsplit
 
-from plugins.letters.subscribers import ADDRESS, CONTROL
+from plugins.model.fields import ADDRESS, CONTROL
 
 # The kinds of structure that may ask to join, as the form offers them.
 STRUCTURES = {

@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 
 from plugins.access.accounts import LOGIN, hash_secret, read_accounts
-from plugins.letters.subscribers import ADDRESS, CONTROL
 from plugins.membership import read_request
+from plugins.model.fields import ADDRESS, CONTROL
 from plugins.model.problems import ContentError
 from plugins.readers.access import secret_problem
 from plugins.readers.applications import ApplicationBook

@@ -6,9 +6,9 @@ from __future__ import annotations
 from html.parser import HTMLParser
 from pathlib import Path
 
-from plugins.federation.filters import when_fr
 from plugins.membership import CONSENT, PROFESSIONS, STRUCTURES, MembershipSettings
 from plugins.model import load_content
+from plugins.model.french import when_fr
 from plugins.outputs.calendar import location
 from plugins.privacy import PAGE, field_family, form_fields
 from plugins.readers.account_store import MemberAccount

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import bcrypt
 
-from plugins.letters.subscribers import ADDRESS
+from plugins.model.fields import ADDRESS
 from plugins.model.problems import ContentError, Problem
 
 # nginx checks the hash on every request, assets included: see bench/auth_cost.py for the measure.

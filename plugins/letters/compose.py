@@ -70,13 +70,13 @@ def previous_letter(content: Content, letter: Letter) -> Letter | None:
 
 
 def _when(event: Event) -> str:
-    from plugins.federation.filters import when_fr  # plain functions, no MkDocs
+    from plugins.model.french import when_fr
 
     return when_fr(event)
 
 
 def _meta(item: Item) -> str:
-    from plugins.federation.filters import date_fr
+    from plugins.model.french import date_fr
 
     if isinstance(item, Event):
         place = "En ligne" if item.online else ", ".join(p for p in (item.place, item.commune) if p)

@@ -59,7 +59,7 @@ def _environment(autoescape: bool) -> Environment:
 
 
 def _context(composed: ComposedLetter, identity: Identity, html: bool) -> dict:
-    from plugins.federation.filters import date_fr
+    from plugins.model.french import date_fr
 
     letter = composed.letter
     return {

@@ -3,18 +3,11 @@
 from __future__ import annotations
 
 import csv
-import re
 from dataclasses import dataclass
 from pathlib import Path
 
 from plugins.model import Audience
-
-# Deliberately simple and ASCII only (no SMTPUTF8): local part, @, a domain with a dot.
-# \Z, not $: « $ » also matches before a final newline.
-ADDRESS = re.compile(r"^[A-Za-z0-9._%+'-]+@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,}\Z")
-# No form field may hold a control character (a CRLF would split a header or a CSV line), nor NEL and the
-# Unicode line and paragraph separators, which Python's email library refuses in a header.
-CONTROL = re.compile(r"[\x00-\x1f\x7f\x85\u2028\u2029]")
+from plugins.model.fields import ADDRESS  # the one email rule of the project
 
 
 @dataclass(frozen=True)

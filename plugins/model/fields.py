@@ -22,7 +22,12 @@ Check = Callable[[Any], Any]
 
 _DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 _DATETIME = re.compile(r"^(\d{4}-\d{2}-\d{2})[T ](\d{2}:\d{2}(?::\d{2})?)(Z|[+-]\d{2}:?\d{2})?$")
-_EMAIL = re.compile(r"^[^@\s<>\"]+@[^@\s<>\"]+\.[A-Za-z]{2,}$")
+# The one email rule of the project (content, forms, CSV files, accounts). Deliberately simple and ASCII only
+# (no SMTPUTF8): local part, @, a domain with a dot. \Z, not $: « $ » also matches before a final newline.
+ADDRESS = re.compile(r"^[A-Za-z0-9._%+'-]+@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,}\Z")
+# No form field may hold a control character (a CRLF would split a header or a CSV line), nor NEL and the
+# Unicode line and paragraph separators, which Python's email library refuses in a header.
+CONTROL = re.compile(r"[\x00-\x1f\x7f\x85\u2028\u2029]")
 
 
 # What `build.py new` writes where the editor must write: `check` refuses it until it is replaced.
@@ -184,7 +189,7 @@ def url(value: Any) -> str:
 
 def email(value: Any) -> str:
     raw = text(value)
-    if not _EMAIL.match(raw):
+    if not ADDRESS.match(raw):
         raise FieldError(f"{quote(raw)} n'est pas une adresse e-mail, attendu nom@domaine.fr")
     return raw
 

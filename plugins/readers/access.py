@@ -26,10 +26,9 @@ from starlette.responses import HTMLResponse, Response
 from starlette.routing import BaseRoute, Route
 
 from plugins.access.accounts import DEFAULT_COST, MIN_SECRET_LENGTH, hash_secret
-from plugins.federation.filters import date_fr
-from plugins.letters.subscribers import ADDRESS, CONTROL
 from plugins.model import ContentError
-from plugins.model.fields import PARIS
+from plugins.model.fields import ADDRESS, CONTROL, PARIS
+from plugins.model.french import date_fr
 from plugins.readers import tokens
 from plugins.readers.account_store import AccountStore, MemberAccount
 from plugins.readers.core import Service, posted

@@ -11,8 +11,8 @@ from email.headerregistry import Address
 from pathlib import Path
 from urllib.parse import urlsplit
 
-from plugins.letters.subscribers import ADDRESS
 from plugins.locking import private_text
+from plugins.model.fields import ADDRESS
 from plugins.readers.spreadsheet import cell, rows
 from plugins.readers.store import AUDIENCES, ReaderStore
 

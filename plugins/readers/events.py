@@ -23,12 +23,12 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse
 from starlette.routing import BaseRoute, Route
 
-from plugins.federation.filters import when_fr
 from plugins.letters.ledger import SendLedger
 from plugins.letters.message import message_id
 from plugins.letters.send import LostDuringData, PermanentFailure, TemporaryFailure
-from plugins.letters.subscribers import ADDRESS, CONTROL
 from plugins.model import Audience, ContentError, Event, load_content
+from plugins.model.fields import ADDRESS, CONTROL
+from plugins.model.french import when_fr
 from plugins.outputs.calendar import location, render_calendar
 from plugins.readers import tokens
 from plugins.readers.core import Service, form_fields, posted, space, vouch

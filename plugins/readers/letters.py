@@ -19,7 +19,7 @@ from starlette.responses import HTMLResponse
 from starlette.routing import BaseRoute, Route
 
 from plugins.letters.message import token
-from plugins.letters.subscribers import ADDRESS
+from plugins.model.fields import ADDRESS
 from plugins.readers import tokens
 from plugins.readers.core import ForeignOrigin, Service, form_fields, form_token_valid, from_own_pages, posted, space
 from plugins.readers.mail import Mail

@@ -19,10 +19,10 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse
 from starlette.routing import BaseRoute, Route
 
-from plugins.federation.filters import date_fr
 from plugins.french_cli import typed_command
 from plugins.membership import CONSENT, PROFESSIONS, STRUCTURES, MembershipRequest, MembershipSettings, request_problems
 from plugins.model.fields import ascii_letters
+from plugins.model.french import date_fr
 from plugins.readers import tokens
 from plugins.readers.access import password_link
 from plugins.readers.account_store import AccountConflict, AccountStore
