@@ -14,7 +14,7 @@ from urllib.parse import urlsplit
 from plugins.builder import build_all, federation_settings, quiet_mkdocs
 from plugins.french_cli import counted, port_taken, speak_french, typed_command
 from plugins.model import ContentError, load_content
-from plugins.settings import SettingsError
+from plugins.settings import SettingsError, read_mkdocs_yml
 
 PROJECT = Path(__file__).resolve().parent
 
@@ -233,7 +233,7 @@ def command_send(args: argparse.Namespace) -> int:
         now=args.now,
         retry=RetryPolicy(backoff=float(env.get("LETTER_RETRY_BACKOFF", "2"))),
     )
-    return run_send(content, federation_settings(args.project).letters(), request)
+    return run_send(content, read_mkdocs_yml(args.project).letters(), request)  # no MkDocs needed to send
 
 
 def command_service(args: argparse.Namespace) -> int:
@@ -285,7 +285,7 @@ def command_replies(args: argparse.Namespace, store) -> int:
     try:
         mailbox = bounces.FolderMailbox(args.dossier) if args.dossier else bounces.imap_from_env()
         content = load_content(args.project)
-        secret = letter_secret(os.environ.get("LETTER_SECRET", ""), federation_settings(args.project).letters())
+        secret = letter_secret(os.environ.get("LETTER_SECRET", ""), read_mkdocs_yml(args.project).letters())
         return commands.process_replies(store, mailbox, secret, content)
     except (ValueError, bounces.MailboxError) as exc:
         raise commands.OperatorError(str(exc)) from exc

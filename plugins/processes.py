@@ -20,7 +20,8 @@ from collections.abc import Callable
 from multiprocessing.connection import Connection
 from typing import Any, Generic, TypeVar
 
-from plugins.federation.plugin import RenderedPage
+# A page's conversion as the MkDocs adapter makes it (RenderedPage): carried as it is, never looked into here.
+Page = Any
 
 F_SETPIPE_SZ = getattr(fcntl, "F_SETPIPE_SZ", 1031)  # Linux
 PIPE_SIZE = 1 << 20  # Linux's largest for an unprivileged process (/proc/sys/fs/pipe-max-size)
@@ -162,12 +163,12 @@ class SentPages(dict):
         self._send = send
         with contextlib.suppress(OSError):  # a larger pipe: fewer wake-ups of the reading process
             fcntl.fcntl(send.fileno(), F_SETPIPE_SZ, PIPE_SIZE)
-        self._batch: list[tuple[tuple[str, str], RenderedPage]] = []
+        self._batch: list[tuple[tuple[str, str], Page]] = []
         self._queue: queue.SimpleQueue = queue.SimpleQueue()
         self._thread = threading.Thread(target=self._run, daemon=True)
         self._thread.start()
 
-    def __setitem__(self, key: tuple[str, str], page: RenderedPage) -> None:
+    def __setitem__(self, key: tuple[str, str], page: Page) -> None:
         self._batch.append((key, page))
         if len(self._batch) == BATCH:
             self._queue.put(self._batch)
@@ -223,7 +224,7 @@ class ReceivedPages(dict):
             return default
         return page
 
-    def __setitem__(self, key: tuple[str, str], page: RenderedPage) -> None:
+    def __setitem__(self, key: tuple[str, str], page: Page) -> None:
         pass  # no other build needs this site's conversions
 
     def close(self) -> None:

@@ -9,14 +9,44 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
-from plugins.letters.publish import LetterSettings
-from plugins.letters.render import Identity
+import yaml
+
 from plugins.membership import MembershipSettings
 from plugins.model import Audience
 from plugins.privacy import PAGE as PRIVACY_PAGE
 from plugins.privacy import PrivacySettings
+
+
+@dataclass(frozen=True)
+class Identity:
+    """The sender's identity and look, from mkdocs.yml."""
+
+    site_name: str
+    address: str = ""
+    email: str = ""
+    primary: str = "#0b6e69"
+    link: str = "#0a5f5b"
+    social: tuple[tuple[str, str], ...] = ()
+    privacy_url: str = ""
+
+
+@dataclass(frozen=True)
+class LetterSettings:
+    """Where letters link to and how they are signed, from mkdocs.yml."""
+
+    identity: Identity
+    public_url: str
+    members_url: str
+    unsubscribe_url: str
+    sender_name: str
+    sender_email: str
+
+    def site_url(self, audience: Audience) -> str:
+        return self.members_url if audience is Audience.ADHERENTS else self.public_url
+
 
 WHERE = "mkdocs.yml : extra.federation"
 COLOR = re.compile(r"^#[0-9A-Fa-f]{6}$")
@@ -187,3 +217,34 @@ def _mapping(raw: Mapping[str, Any], name: str, problems: list[str]) -> Mapping[
         problems.append(f"{WHERE}.{name} : attendu un ensemble de champs")
         return {}
     return value
+
+
+def read_mkdocs_yml(project: Path) -> FederationSettings:
+    """Return the federation's settings from the project's mkdocs.yml, read as YAML: no MkDocs, no theme, no plugin.
+
+    For the service and the commands that only need extra.federation and the sites' addresses;
+    the build and `check` read the file through MkDocs, which also checks MkDocs' own settings.
+    Raise SettingsError (French) when the file cannot be read or its settings are wrong.
+    """
+    path = project / "mkdocs.yml"
+    try:
+        raw = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    except OSError as exc:
+        raise SettingsError([f"{path} illisible : {exc.strerror or exc}"]) from exc
+    except yaml.YAMLError as exc:
+        where = getattr(exc, "problem_mark", None)
+        line = f" (ligne {where.line + 1})" if where is not None else ""
+        raise SettingsError([f"mkdocs.yml{line} : YAML illisible, lancez « build.py check » pour le détail"]) from exc
+    if not isinstance(raw, Mapping):
+        raise SettingsError(["mkdocs.yml : attendu des réglages « nom: valeur »"])
+    options: Mapping[str, Any] = {}
+    for entry in raw.get("plugins") or []:
+        if isinstance(entry, Mapping) and "federation" in entry:
+            options = entry["federation"] or {}
+    return FederationSettings.read(
+        str(raw.get("site_name") or ""),
+        str(raw.get("site_url") or ""),
+        raw.get("extra") or {},
+        str(options.get("public_site_url") or ""),
+        str(options.get("members_site_url") or ""),
+    )

@@ -21,6 +21,8 @@ LAYERS: list[tuple[str, tuple[str, ...]]] = [
     ("plan", ("plugins.website",)),
     ("render", ("plugins.federation",)),
     ("outputs", ("plugins.outputs",)),
+    # The accounts' CSV, their bcrypt hashes and the htpasswd written from them (plugins/access/accounts.py): the
+    # records the service keeps (plugins/readers/account_store.py) need them; nginx's files (deploy) only read them.
     (
         "records",
         (
@@ -30,6 +32,7 @@ LAYERS: list[tuple[str, tuple[str, ...]]] = [
             "plugins.readers.account_store",
             "plugins.readers.outbox",
             "plugins.readers.guard",
+            "plugins.access.accounts",
         ),
     ),
     ("letters", ("plugins.letters",)),
@@ -39,19 +42,7 @@ LAYERS: list[tuple[str, tuple[str, ...]]] = [
 ]
 
 # (importing module, imported module) pairs that still point up: to remove, never to add.
-UPWARD: set[tuple[str, str]] = {
-    ("plugins.federation.plugin", "plugins.outputs.feeds"),  # FEED_SECTIONS: a plan's matter
-    ("plugins.federation.plugin", "plugins.outputs.structured"),
-    ("plugins.processes", "plugins.federation.plugin"),  # typed on RenderedPage
-    ("plugins.readers.access", "plugins.access.accounts"),  # hash_secret: the records' matter
-    ("plugins.readers.account_store", "plugins.access.accounts"),
-    ("plugins.readers.commands", "plugins.access.accounts"),
-    ("plugins.readers.commands", "plugins.builder"),  # federation_settings: the service boots by importing the build
-    ("plugins.readers.outbox", "plugins.letters.send"),  # the SMTP transport and its failures: a mail floor to make
-    ("plugins.readers.outbox", "plugins.readers.mail"),
-    ("plugins.settings", "plugins.letters.publish"),  # LetterSettings
-    ("plugins.settings", "plugins.letters.render"),  # Identity
-}
+UPWARD: set[tuple[str, str]] = set()  # none left: keep it so
 # The MkDocs adapter is the build's alone: nothing else may need MkDocs to run (the service, send, the letters).
 ADAPTER = "plugins.federation"
 ADAPTER_USERS = ("plugins.builder", "plugins.preview", "plugins.federation")

@@ -23,6 +23,7 @@ from mkdocs.structure.nav import Navigation
 from mkdocs.structure.pages import Page as MkPage
 from mkdocs.structure.toc import get_toc
 
+from plugins.federation import structured
 from plugins.federation.config import FederationConfig
 from plugins.federation.filters import FILTERS
 from plugins.federation.fragments import Fragments, fragment_key
@@ -31,12 +32,10 @@ from plugins.federation.themeenv import share_theme_work
 from plugins.fingerprint import code_version, digest
 from plugins.membership import CONSENT, PROFESSIONS, STRUCTURES
 from plugins.model import Audience, Content, ContentError, Event, JobOffer, NewsItem, Story, load_content, vocabulary
-from plugins.outputs import structured
-from plugins.outputs.feeds import FEED_SECTIONS
 from plugins.privacy import PAGE as PRIVACY_PAGE
 from plugins.readers.paths import EVENTS_PATH, JOIN_PATH, SUBSCRIBE_PATH
 from plugins.settings import FederationSettings, SettingsError
-from plugins.website.plan import PageSpec, SitePlan, item_uri, search_bundles
+from plugins.website.plan import FEED_SECTIONS, PageSpec, SitePlan, item_uri, search_bundles
 from plugins.website.static import public_static_files
 
 LINK = re.compile(r"\]\(|\]:|\bhref=|\bsrc=")  # a Markdown or HTML link or image in a page's Markdown

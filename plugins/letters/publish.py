@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import json
 import os
-from dataclasses import dataclass
 from pathlib import Path
 
 from plugins.fingerprint import code_version, digest
 from plugins.letters.compose import Catalogue, compose
-from plugins.letters.render import Identity, RenderedLetter, render_letter
+from plugins.letters.render import RenderedLetter, render_letter
 from plugins.model import Audience, Content, Letter
+from plugins.settings import LetterSettings
 from plugins.website.plan import item_uri, page_url
 
 OPERATOR_DIR = "lettres"
@@ -18,21 +18,6 @@ ARCHIVE_NAMES = ("lettre.html", "lettre.txt")
 NOINDEX = '<head><meta name="robots" content="noindex, nofollow">'
 CACHE_FILE = ".lettres-cache.json"  # each letter's fingerprint, for the next build (beside the operators' copies)
 CACHE_VERSION = 1
-
-
-@dataclass(frozen=True)
-class LetterSettings:
-    """Where letters link to and how they are signed, from mkdocs.yml."""
-
-    identity: Identity
-    public_url: str
-    members_url: str
-    unsubscribe_url: str
-    sender_name: str
-    sender_email: str
-
-    def site_url(self, audience: Audience) -> str:
-        return self.members_url if audience is Audience.ADHERENTS else self.public_url
 
 
 def rendered(content: Content, letter: Letter, settings: LetterSettings, catalogue: Catalogue | None = None) -> RenderedLetter:

@@ -12,24 +12,12 @@ from mjml import mjml2html
 
 from plugins.letters.compose import ComposedLetter
 from plugins.model import Audience
+from plugins.settings import Identity
 
 TEMPLATES = Path(__file__).parent / "templates"
 # Replaced per recipient after rendering: MJML runs once per letter, not once per subscriber.
 UNSUBSCRIBE_PLACEHOLDER = "https://desinscription.invalid/%%JETON%%"
 AUDIENCE_LABELS = {Audience.ADHERENTS: "La lettre des adhérents", Audience.PUBLIC: "La lettre d'information"}
-
-
-@dataclass(frozen=True)
-class Identity:
-    """The sender's identity and look, from mkdocs.yml."""
-
-    site_name: str
-    address: str = ""
-    email: str = ""
-    primary: str = "#0b6e69"
-    link: str = "#0a5f5b"
-    social: tuple[tuple[str, str], ...] = ()
-    privacy_url: str = ""
 
 
 @dataclass(frozen=True)

@@ -44,13 +44,6 @@ FEED_KINDS = ("rss", "atom")
 # A feed holds its newest entries only: a reader learns what is new from it, and polls it (every hour, for some). With
 # every item, the toolbox's feed was 2 MB at ten times the federation's volume, and an old sheet's edit wrote it again.
 FEED_LENGTH = 50
-FEED_SECTIONS = {
-    "offres": "Postes à pourvoir",
-    "inspir-cafe": "Récits",
-    "actualites": "Actualités",
-    "agenda": "Agenda",
-    "boite-a-outils": "Nouveaux outils",
-}
 
 
 def paris(day: date | datetime) -> datetime:

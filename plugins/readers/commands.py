@@ -254,11 +254,10 @@ def make_service(project: Path, db: Path | None, outbox: Path | None, create: bo
 
 def settings_of(project: Path):
     """Return the federation's settings; a mistake in them stops the command (French message)."""
-    from plugins.builder import federation_settings
-    from plugins.settings import SettingsError
+    from plugins.settings import SettingsError, read_mkdocs_yml
 
     try:
-        return federation_settings(project)
+        return read_mkdocs_yml(project)  # no MkDocs: the service does not boot by importing the build
     except SettingsError as exc:
         raise OperatorError(str(exc)) from exc
 

@@ -24,8 +24,9 @@ from starlette.routing import BaseRoute
 
 from plugins.readers import tokens
 from plugins.readers.mail import Mail, Postman
-from plugins.readers.outbox import Caps, Outbox, Worker
+from plugins.readers.outbox import Caps, Outbox
 from plugins.readers.paths import FORM_TOKEN, MEMBER_HEADER
+from plugins.readers.sending import Worker
 from plugins.readers.store import ReaderStore
 from plugins.settings import FederationSettings
 

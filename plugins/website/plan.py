@@ -17,6 +17,16 @@ from plugins.privacy import PAGE as PRIVACY_PAGE
 from plugins.privacy import PrivacySettings, processings
 from plugins.website.static import linked_files
 
+# The sections that have feeds (RSS and Atom), and their names in French.
+FEED_SECTIONS = {
+    "offres": "Postes à pourvoir",
+    "inspir-cafe": "Récits",
+    "actualites": "Actualités",
+    "agenda": "Agenda",
+    "boite-a-outils": "Nouveaux outils",
+}
+
+
 TOOLBOX = "boite-a-outils"
 SHEETS = f"{TOOLBOX}/fiches"
 FACET_FOLDERS = {"theme": "theme", "type": "type", "stage": "etape", "keyword": "mot-cle"}
