@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import csv
 import grp
 import os
 import re
@@ -15,6 +14,7 @@ import bcrypt
 
 from plugins.model.fields import ADDRESS
 from plugins.model.problems import ContentError, Problem
+from plugins.model.tables import table
 
 # nginx checks the hash on every request, assets included: see bench/auth_cost.py for the measure.
 DEFAULT_COST = 8
@@ -59,11 +59,9 @@ def read_accounts(path: Path) -> list[Account]:
         raise ContentError([Problem(name, 1, "fichier", f"introuvable : {path}")]) from None
     except UnicodeDecodeError:
         raise ContentError([Problem(name, 1, "fichier", "encodage illisible, attendu un CSV en UTF-8")]) from None
-    delimiter = ";" if text.split("\n", 1)[0].count(";") > text.split("\n", 1)[0].count(",") else ","
-    reader = csv.DictReader(text.splitlines(), delimiter=delimiter)
+    reader = table(text)
     problems: list[Problem] = []
-    header = [h.strip().lower() for h in reader.fieldnames or []]
-    reader.fieldnames = header
+    header = list(reader.fieldnames or [])
     if "login" not in header or not ({"password", "hash"} & set(header)):
         problems.append(
             Problem(name, 1, "en-tête", "colonnes attendues : login, password ou hash, et facultativement expires, name, email")

@@ -11,6 +11,7 @@ from typing import Any
 import markdown
 
 from plugins.model import Audience, Content, Event, Item, JobOffer, Letter, NewsItem, Story, ToolboxSheet
+from plugins.model.french import date_fr, when_fr
 from plugins.website.plan import item_uri, page_url
 
 # Without a previous letter, the window a letter looks back over (monthly and bimonthly letters).
@@ -70,13 +71,11 @@ def previous_letter(content: Content, letter: Letter) -> Letter | None:
 
 
 def _when(event: Event) -> str:
-    from plugins.model.french import when_fr
 
     return when_fr(event)
 
 
 def _meta(item: Item) -> str:
-    from plugins.model.french import date_fr
 
     if isinstance(item, Event):
         place = "En ligne" if item.online else ", ".join(p for p in (item.place, item.commune) if p)

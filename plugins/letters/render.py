@@ -12,6 +12,7 @@ from mjml import mjml2html
 
 from plugins.letters.compose import ComposedLetter
 from plugins.model import Audience
+from plugins.model.french import date_fr
 from plugins.settings import Identity
 
 TEMPLATES = Path(__file__).parent / "templates"
@@ -47,7 +48,6 @@ def _environment(autoescape: bool) -> Environment:
 
 
 def _context(composed: ComposedLetter, identity: Identity, html: bool) -> dict:
-    from plugins.model.french import date_fr
 
     letter = composed.letter
     return {

@@ -20,8 +20,10 @@ from plugins.french_cli import counted
 from plugins.letters.dkim import DkimKey
 from plugins.letters.ledger import Delivery, LedgerBusy, SendLedger
 from plugins.letters.message import build_message, message_id, token, unsubscribe_links
+from plugins.letters.publish import rendered
 from plugins.letters.render import RenderedLetter
-from plugins.letters.subscribers import Subscriber
+from plugins.letters.subscribers import Subscriber, check_columns, read_subscribers, read_suppressed
+from plugins.readers.store import ReaderStore
 
 
 class TemporaryFailure(Exception):
@@ -325,7 +327,6 @@ def _say(text: str) -> None:
 
 
 def _envelope(content, letter, settings, secret: str) -> LetterEnvelope:
-    from plugins.letters.publish import rendered
 
     domain = settings.sender_email.rsplit("@", 1)[1]
     return LetterEnvelope(
@@ -358,7 +359,6 @@ def check_inputs(request: SendRequest) -> str | None:
 
     Everything is checked before the first message: a typo must never send more than asked.
     """
-    from plugins.letters.subscribers import check_columns
 
     if not request.ledger:
         return "Indiquez le registre des envois : --ledger FICHIER.sqlite ou la variable LETTER_LEDGER."
@@ -438,7 +438,6 @@ def run_send(content, settings, request: SendRequest) -> int:
 
 def _recipients(request: SendRequest, letter, store, blocked: Callable[[str], bool]) -> tuple[list[Subscriber], int]:
     """Return the letter's recipients and how many were left out: the store's subscribers, or the CSV filtered by the store."""
-    from plugins.letters.subscribers import read_subscribers, read_suppressed
 
     suppressed = read_suppressed(request.suppressed)
     audience = letter.audience.value
@@ -454,7 +453,6 @@ def _recipients(request: SendRequest, letter, store, blocked: Callable[[str], bo
 
 
 def _send_one(content, settings, request, letter, ledger) -> int:
-    from plugins.readers.store import ReaderStore
 
     store = ReaderStore(request.store) if request.store else None
     gate = store.gate(letter.audience.value) if store else contextlib.nullcontext(lambda _: False)

@@ -8,6 +8,7 @@ from pathlib import Path
 
 from plugins.model import Audience
 from plugins.model.fields import ADDRESS  # the one email rule of the project
+from plugins.model.tables import table
 
 
 @dataclass(frozen=True)
@@ -26,11 +27,8 @@ class SubscriberList:
 
 
 def _rows(path: Path) -> tuple[list[str], list[tuple[int, dict[str, str]]]]:
-    text = path.read_text(encoding="utf-8-sig")
-    first = text.split("\n", 1)[0]
-    reader = csv.DictReader(text.splitlines(), delimiter=";" if first.count(";") > first.count(",") else ",")
-    header = [h.strip().lower() for h in reader.fieldnames or []]
-    reader.fieldnames = header
+    reader = table(path.read_text(encoding="utf-8-sig"))
+    header = list(reader.fieldnames or [])
     return header, [(reader.line_num, {k: (v or "").strip() for k, v in row.items() if k}) for row in reader]
 
 

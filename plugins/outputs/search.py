@@ -140,7 +140,7 @@ def index_sources(site_dir: Path, name: str, kept: Path | None = None) -> None:
 
 def pagefind_binary() -> str:
     """Return the Pagefind program of the pinned pagefind[bin] package (`python -m pagefind` starts Python to find it)."""
-    from pagefind.service import get_executable
+    from pagefind.service import get_executable  # deferred on purpose: only a build indexes
 
     found = get_executable()
     if found is None:

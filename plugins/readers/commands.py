@@ -11,10 +11,26 @@ from email.headerregistry import Address
 from pathlib import Path
 from urllib.parse import urlsplit
 
+from plugins.access.accounts import LOGIN, AccountsSummary
+from plugins.letters.ledger import LedgerBusy, SendLedger
+from plugins.letters.send import LostDuringData, PermanentFailure, SmtpSettings, TemporaryFailure
 from plugins.locking import private_text
-from plugins.model.fields import ADDRESS
+from plugins.model import ContentError, load_content
+from plugins.model.fields import ADDRESS, PARIS
+from plugins.model.tables import table
+from plugins.readers import access, events, letters, membership
+from plugins.readers.account_store import AccountConflict, AccountStore
+from plugins.readers.applications import ApplicationBook
+from plugins.readers.bounces import understood
+from plugins.readers.core import Service, create_app
+from plugins.readers.events import export_rows, send_reminders
+from plugins.readers.mail import Postman
+from plugins.readers.membership import request_facts
+from plugins.readers.outbox import Caps
+from plugins.readers.registrations import RegistrationBook
 from plugins.readers.spreadsheet import cell, rows
 from plugins.readers.store import AUDIENCES, ReaderStore
+from plugins.settings import SettingsError, read_mkdocs_yml
 
 
 class OperatorError(Exception):
@@ -48,10 +64,8 @@ def read_import(path: Path, default_audience: str | None) -> tuple[list[tuple[st
     """Return the rows of an import CSV (email, name, audience) and its problems, one French line each."""
     if not path.is_file():
         raise OperatorError(f"Fichier introuvable : {path}")
-    text = path.read_text(encoding="utf-8-sig")
-    first = text.split("\n", 1)[0]
-    reader = csv.DictReader(io.StringIO(text), delimiter=";" if first.count(";") > first.count(",") else ",")
-    reader.fieldnames = [h.strip().lower() for h in reader.fieldnames or []]
+    reader = table(path.read_text(encoding="utf-8-sig"))
+    reader.fieldnames = list(reader.fieldnames or [])
     if "email" not in reader.fieldnames or ("audience" not in reader.fieldnames and not default_audience):
         raise OperatorError(
             f"{path.name}:1: en-tête: colonnes attendues email, name, audience (ou --audience) ; trouvé : {', '.join(reader.fieldnames)}"
@@ -137,7 +151,6 @@ def erase(store: ReaderStore, email: str) -> int:
 
 def process_replies(store: ReaderStore, mailbox, secret: bytes, content) -> int:
     """Apply the bounces and mailto unsubscriptions of a mailbox to the store; print each; leave the rest."""
-    from plugins.readers.bounces import understood
 
     letters = sorted(content.letters, key=lambda lt: (lt.date, lt.slug))
     audience_of = {lt.slug: lt.audience.value for lt in letters}
@@ -164,10 +177,6 @@ def process_replies(store: ReaderStore, mailbox, secret: bytes, content) -> int:
 
 def remind(db: Path | None, project: Path, ledger_path: Path | None, outbox: Path | None, now: datetime | None) -> int:
     """Send the reminders of the events starting within two days, once each (the daily timer's job)."""
-    from plugins.letters.ledger import LedgerBusy, SendLedger
-    from plugins.model import ContentError, load_content
-    from plugins.model.fields import PARIS
-    from plugins.readers.events import send_reminders
 
     ledger_path = ledger_path or (Path(os.environ["LETTER_LEDGER"]) if os.environ.get("LETTER_LEDGER") else None)
     if ledger_path is None:
@@ -195,9 +204,6 @@ def remind(db: Path | None, project: Path, ledger_path: Path | None, outbox: Pat
 
 def export_registrations(db: Path | None, project: Path, slug: str, output: Path | None) -> int:
     """Write an event's registrants as CSV for the federation's spreadsheet (UTF-8 with BOM, « ; »); print the counts."""
-    from plugins.model import ContentError, load_content
-    from plugins.readers.events import export_rows
-    from plugins.readers.registrations import RegistrationBook
 
     path = store_path(db, project)
     if not path.is_file():
@@ -226,9 +232,6 @@ def export_registrations(db: Path | None, project: Path, slug: str, output: Path
 
 def make_service(project: Path, db: Path | None, outbox: Path | None, create: bool = True):
     """Return the service's shared core (store, mail, key, pages) from the project's settings and the environment."""
-    from plugins.letters.send import SmtpSettings
-    from plugins.readers.core import Service
-    from plugins.readers.mail import Postman
 
     secret = os.environ.get("LETTER_SECRET", "")
     if len(secret) < 16:
@@ -243,7 +246,6 @@ def make_service(project: Path, db: Path | None, outbox: Path | None, create: bo
         postman = Postman(sender, smtp, outbox)
     except ValueError as exc:
         raise OperatorError(f"Envoi des messages impossible : {exc}.") from exc
-    from plugins.readers.outbox import Caps
 
     try:
         caps = Caps.from_env(os.environ.get("SERVICE_MAIL_CAPS"))
@@ -254,7 +256,6 @@ def make_service(project: Path, db: Path | None, outbox: Path | None, create: bo
 
 def settings_of(project: Path):
     """Return the federation's settings; a mistake in them stops the command (French message)."""
-    from plugins.settings import SettingsError, read_mkdocs_yml
 
     try:
         return read_mkdocs_yml(project)  # no MkDocs: the service does not boot by importing the build
@@ -276,8 +277,6 @@ def htpasswd_path(option: Path | None) -> Path | None:
 
 def service_app(project: Path, db: Path | None, outbox: Path | None, htpasswd: Path | None = None):
     """Return the readers service's application from the project's settings and the environment."""
-    from plugins.readers import access, events, letters, membership
-    from plugins.readers.core import create_app
 
     service = make_service(project, db, outbox)
     settings = service.federation
@@ -304,11 +303,6 @@ def membership_requests(
     status: str | None = None,
 ) -> int:
     """The staff's commands on membership requests: lister, voir, accepter, refuser, payee."""
-    from plugins.access.accounts import LOGIN
-    from plugins.letters.send import LostDuringData, PermanentFailure, TemporaryFailure
-    from plugins.readers import membership
-    from plugins.readers.account_store import AccountStore
-    from plugins.readers.applications import ApplicationBook
 
     settings = settings_of(project).membership
     if settings is None:
@@ -372,7 +366,6 @@ def list_requests(book, status: str | None) -> int:
 
 
 def show_request(book, number: int) -> int:
-    from plugins.readers.membership import request_facts
 
     application = book.get(number)
     if application is None:
@@ -393,8 +386,6 @@ def htpasswd_from_store(
     project: Path, db: Path, accounts: list | None, htpasswd: Path, today: date, cost: int, group: str | None
 ):
     """Copy the accounts CSV (None: none given) into the service's base, then write nginx's htpasswd from the base."""
-    from plugins.access.accounts import AccountsSummary
-    from plugins.readers.account_store import AccountConflict, AccountStore
 
     store = AccountStore(open_store(db, project, create=True).path)
     if accounts is not None:

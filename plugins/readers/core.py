@@ -295,7 +295,7 @@ def create_app(service: Service, purposes: list[Callable[[Service], list[BaseRou
 
 def serve(app: Starlette, host: str, port: int, ready: Callable[[str], None] = print, worker: Worker | None = None) -> None:
     """Serve with uvicorn until SIGTERM or Ctrl+C (both finish the requests under way); worker sends the outbox meanwhile."""
-    import uvicorn
+    import uvicorn  # deferred on purpose: only `build.py service` runs a server
 
     if worker is not None:
         worker.start()
