@@ -11,6 +11,7 @@ from datetime import date, datetime
 from pathlib import Path
 from urllib.parse import urlsplit
 
+from plugins import environment
 from plugins.builder import build_all, federation_settings, quiet_mkdocs
 from plugins.french_cli import counted, port_taken, speak_french, typed_command
 from plugins.model import ContentError, load_content
@@ -97,8 +98,8 @@ def command_server(args: argparse.Namespace) -> int:
     from plugins.access.nginx import NGINX_CONF, ServerSettings, nginx_group, write_server_files
     from plugins.readers.commands import OperatorError, htpasswd_from_store
 
-    accounts_file = args.accounts or (Path(os.environ["FEDERATION_ACCOUNTS"]) if os.environ.get("FEDERATION_ACCOUNTS") else None)
-    db = args.db or (Path(os.environ["LETTER_DB"]) if os.environ.get("LETTER_DB") else None)
+    accounts_file = args.accounts or environment.path("FEDERATION_ACCOUNTS")
+    db = args.db or environment.path("LETTER_DB")
     if args.service and db is None:
         print(
             "Avec --service, les mots de passe de l'espace adhérents sont vérifiés par le service, dans sa base : "
@@ -215,8 +216,7 @@ def command_send(args: argparse.Namespace) -> int:
     except ContentError as exc:
         print(exc.report("aucune lettre n'a été envoyée"), file=sys.stderr)
         return 1
-    env = os.environ
-    path = lambda value, name: Path(value) if value else (Path(env[name]) if env.get(name) else None)  # noqa: E731
+    path = lambda value, name: Path(value) if value else environment.path(name)  # noqa: E731
     request = SendRequest(
         letter=args.letter,
         due=args.due,
@@ -225,13 +225,13 @@ def command_send(args: argparse.Namespace) -> int:
         ledger=path(args.ledger, "LETTER_LEDGER"),
         store=path(args.db, "LETTER_DB"),
         outbox=path(args.outbox, "LETTER_OUTBOX") or args.project / "outbox",
-        rate=args.rate if args.rate is not None else float(env.get("LETTER_RATE", "10")),
+        rate=args.rate if args.rate is not None else float(environment.text("LETTER_RATE", "10")),
         dry_run=args.dry_run,
         test_to=args.test_to,
         retry_unknown=args.retry_unknown,
-        secret=env.get("LETTER_SECRET", ""),
+        secret=environment.text("LETTER_SECRET"),
         now=args.now,
-        retry=RetryPolicy(backoff=float(env.get("LETTER_RETRY_BACKOFF", "2"))),
+        retry=RetryPolicy(backoff=float(environment.text("LETTER_RETRY_BACKOFF", "2"))),
     )
     return run_send(content, read_mkdocs_yml(args.project).letters(), request)  # no MkDocs needed to send
 
@@ -285,7 +285,7 @@ def command_replies(args: argparse.Namespace, store) -> int:
     try:
         mailbox = bounces.FolderMailbox(args.dossier) if args.dossier else bounces.imap_from_env()
         content = load_content(args.project)
-        secret = letter_secret(os.environ.get("LETTER_SECRET", ""), read_mkdocs_yml(args.project).letters())
+        secret = letter_secret(environment.text("LETTER_SECRET"), read_mkdocs_yml(args.project).letters())
         return commands.process_replies(store, mailbox, secret, content)
     except (ValueError, bounces.MailboxError) as exc:
         raise commands.OperatorError(str(exc)) from exc

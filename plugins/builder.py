@@ -22,6 +22,7 @@ from mkdocs.config import load_config
 from mkdocs.config.defaults import MkDocsConfig
 from mkdocs.exceptions import Abort, ConfigurationError
 
+from plugins import environment
 from plugins.federation.incremental import Fingerprinter, Incremental
 from plugins.federation.plugin import FederationPlugin, settings_of
 from plugins.federation.themeenv import BYTECODE
@@ -455,7 +456,7 @@ def write_all_letters(content: Content, staging: Path, settings: FederationSetti
 
 def build_processes() -> int:
     """Return how many processes a build may use: BUILD_PROCESSES if set, else the cores this process may run on."""
-    value = os.environ.get("BUILD_PROCESSES", "")
+    value = environment.text("BUILD_PROCESSES")
     if value:
         if not value.isdigit() or int(value) < 1:
             raise ValueError(f"BUILD_PROCESSES « {value} » : attendu un nombre de processus, 1 ou plus")

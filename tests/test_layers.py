@@ -15,7 +15,7 @@ from tests.conftest import REPO
 
 # Bottom first. A module belongs to the first floor one of whose prefixes it starts with.
 LAYERS: list[tuple[str, tuple[str, ...]]] = [
-    ("base", ("plugins.fingerprint", "plugins.locking", "plugins.french_cli", "plugins.processes")),
+    ("base", ("plugins.fingerprint", "plugins.locking", "plugins.french_cli", "plugins.processes", "plugins.environment")),
     ("model", ("plugins.model", "plugins.scaffold")),
     ("settings", ("plugins.settings", "plugins.membership", "plugins.privacy", "plugins.readers.paths")),
     ("plan", ("plugins.website",)),
@@ -115,3 +115,29 @@ def test_imports_are_at_the_top_but_five_deferred_on_purpose() -> None:
                         deferred.append((module_of(path), inner.lineno, lines[inner.lineno - 1]))
     assert len(deferred) <= 5, deferred
     assert all("deferred on purpose" in line for _, _, line in deferred), deferred
+
+
+def test_the_environment_is_read_in_one_module() -> None:
+    """LETTER_DB, SMTP_*…: plugins/environment.py names and reads them all; nothing else touches os.environ."""
+    from plugins.environment import VARIABLES
+
+    readers = []
+    named = set()
+    for path in [*(REPO / "plugins").rglob("*.py"), REPO / "build.py"]:
+        if path == REPO / "plugins" / "environment.py":
+            continue
+        tree = ast.parse(path.read_text(encoding="utf-8"))
+        for node in ast.walk(tree):
+            if isinstance(node, ast.Attribute) and node.attr in ("environ", "getenv"):
+                readers.append(f"{path.relative_to(REPO)}:{node.lineno}")
+            if (
+                isinstance(node, ast.Call)
+                and isinstance(node.func, ast.Attribute)
+                and isinstance(node.func.value, ast.Name)
+                and node.func.value.id == "environment"
+                and node.args
+                and isinstance(node.args[0], ast.Constant)
+            ):
+                named.add(node.args[0].value)
+    assert readers == []
+    assert named and named <= set(VARIABLES), sorted(named - set(VARIABLES))

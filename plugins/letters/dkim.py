@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-import os
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
 import dkim
+
+from plugins import environment
 
 # RFC 8058 §4: the signature must cover List-Unsubscribe and List-Unsubscribe-Post.
 SIGNED_HEADERS = (
@@ -34,7 +35,7 @@ class DkimKey:
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> DkimKey | None:
         """Return the key named by DKIM_SELECTOR, DKIM_DOMAIN and DKIM_KEY_FILE, None if none is set; raise ValueError (French)."""
-        env = os.environ if environ is None else environ
+        env = environment.current() if environ is None else environ
         given = {name: env.get(name, "").strip() for name in VARIABLES}
         if not any(given.values()):
             return None

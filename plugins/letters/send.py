@@ -5,7 +5,6 @@ from __future__ import annotations
 import contextlib
 import functools
 import hashlib
-import os
 import smtplib
 import ssl
 import time
@@ -16,6 +15,7 @@ from datetime import UTC, datetime
 from email.headerregistry import Address
 from pathlib import Path
 
+from plugins import environment
 from plugins.french_cli import counted
 from plugins.letters.dkim import DkimKey
 from plugins.letters.ledger import Delivery, LedgerBusy, SendLedger
@@ -50,7 +50,7 @@ class SmtpSettings:
     @classmethod
     def from_env(cls, environ: dict[str, str] | None = None) -> SmtpSettings | None:
         """Return the settings from SMTP_* variables, or None when SMTP_HOST is unset (outbox mode)."""
-        env = os.environ if environ is None else environ
+        env = environment.current() if environ is None else environ
         if not env.get("SMTP_HOST"):
             return None
         security = env.get("SMTP_SECURITY", "starttls").lower()

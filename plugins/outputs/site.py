@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import functools
 import gzip
-import os
 from collections.abc import Callable, Iterable
 from datetime import UTC, date, datetime
 from pathlib import Path
@@ -16,6 +15,7 @@ from urllib.parse import urljoin
 
 from markupsafe import escape
 
+from plugins import environment
 from plugins.model import Audience, Content
 from plugins.outputs.calendar import write_calendars
 from plugins.outputs.feeds import section_feeds, write_feeds
@@ -73,7 +73,7 @@ def write_site_outputs(
 
 def build_date() -> str:
     """Return the date the sitemap gives every page, as MkDocs dates them: SOURCE_DATE_EPOCH (reproducible builds), else today (UTC)."""
-    epoch = os.environ.get("SOURCE_DATE_EPOCH")
+    epoch = environment.text("SOURCE_DATE_EPOCH") or None
     moment = datetime.fromtimestamp(int(epoch), UTC) if epoch is not None else datetime.now(UTC)
     return moment.strftime("%Y-%m-%d")
 

@@ -9,7 +9,6 @@ from __future__ import annotations
 import email
 import hmac
 import imaplib
-import os
 import re
 import ssl
 import unicodedata
@@ -23,6 +22,7 @@ from email.utils import collapse_rfc2231_value, getaddresses
 from pathlib import Path
 from typing import Protocol
 
+from plugins import environment
 from plugins.letters.message import token
 from plugins.model import Audience
 
@@ -357,7 +357,7 @@ def _quoted(folder: str) -> str:
 
 def imap_from_env(environ: Mapping[str, str] | None = None) -> ImapMailbox:
     """Return the mailbox described by the IMAP_* variables; raise ValueError naming a missing or wrong one."""
-    env = os.environ if environ is None else environ
+    env = environment.current() if environ is None else environ
     for name in ("IMAP_HOST", "IMAP_USER", "IMAP_PASSWORD"):
         if not env.get(name):
             raise ValueError(f"variable d'environnement {name} manquante : elle est nécessaire pour lire la boîte des retours")

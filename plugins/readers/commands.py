@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import csv
 import io
-import os
 import sys
 from datetime import UTC, date, datetime
 from email.headerregistry import Address
 from pathlib import Path
 from urllib.parse import urlsplit
 
+from plugins import environment
 from plugins.access.accounts import LOGIN, AccountsSummary
 from plugins.letters.ledger import LedgerBusy, SendLedger
 from plugins.letters.send import LostDuringData, PermanentFailure, SmtpSettings, TemporaryFailure
@@ -39,7 +39,7 @@ class OperatorError(Exception):
 
 def store_path(option: Path | None, project: Path) -> Path:
     """Return the store's path from --db or LETTER_DB, refusing one inside the built sites (nginx would serve it)."""
-    value = option or (Path(os.environ["LETTER_DB"]) if os.environ.get("LETTER_DB") else None)
+    value = option or environment.path("LETTER_DB")
     if value is None:
         raise OperatorError("Indiquez la base des lecteurs : --db FICHIER.sqlite ou la variable LETTER_DB.")
     value = value.resolve()
@@ -178,7 +178,7 @@ def process_replies(store: ReaderStore, mailbox, secret: bytes, content) -> int:
 def remind(db: Path | None, project: Path, ledger_path: Path | None, outbox: Path | None, now: datetime | None) -> int:
     """Send the reminders of the events starting within two days, once each (the daily timer's job)."""
 
-    ledger_path = ledger_path or (Path(os.environ["LETTER_LEDGER"]) if os.environ.get("LETTER_LEDGER") else None)
+    ledger_path = ledger_path or environment.path("LETTER_LEDGER")
     if ledger_path is None:
         raise OperatorError("Indiquez le registre des envois : --ledger FICHIER.sqlite ou la variable LETTER_LEDGER.")
     try:
@@ -233,7 +233,7 @@ def export_registrations(db: Path | None, project: Path, slug: str, output: Path
 def make_service(project: Path, db: Path | None, outbox: Path | None, create: bool = True):
     """Return the service's shared core (store, mail, key, pages) from the project's settings and the environment."""
 
-    secret = os.environ.get("LETTER_SECRET", "")
+    secret = environment.text("LETTER_SECRET")
     if len(secret) < 16:
         raise OperatorError(
             "LETTER_SECRET manquant ou trop court (16 caractères au moins) : c'est la clé des liens signés, "
@@ -248,7 +248,7 @@ def make_service(project: Path, db: Path | None, outbox: Path | None, create: bo
         raise OperatorError(f"Envoi des messages impossible : {exc}.") from exc
 
     try:
-        caps = Caps.from_env(os.environ.get("SERVICE_MAIL_CAPS"))
+        caps = Caps.from_env(environment.text("SERVICE_MAIL_CAPS"))
     except ValueError as exc:
         raise OperatorError(str(exc)) from exc
     return Service(federation, open_store(db, project, create=create), postman, secret.encode(), caps=caps)
@@ -265,7 +265,7 @@ def settings_of(project: Path):
 
 def htpasswd_path(option: Path | None) -> Path | None:
     """Return the htpasswd nginx reads, from --htpasswd or FEDERATION_HTPASSWD (None: passwords wait for `server`)."""
-    value = option or (Path(os.environ["FEDERATION_HTPASSWD"]) if os.environ.get("FEDERATION_HTPASSWD") else None)
+    value = option or environment.path("FEDERATION_HTPASSWD")
     if value is None:
         return None
     if not value.is_file():
