@@ -25,7 +25,7 @@ from plugins.readers.registrations import RegistrationBook
 from plugins.readers.store import ReaderStore
 from tests.conftest import MEMBER, NGINX, TODAY, free_port, http_request, make_project, served_sites, static_server
 from tests.test_events_registration import EVENTS
-from tests.test_membership import request_fields
+from tests.test_membership import link_in, request_fields
 from tests.test_readers import LETTERS, Mailbox, post, service_env, start_service, wait_for
 
 pytestmark = pytest.mark.skipif(not Path(NGINX).exists(), reason="nginx absent : lancez bash scripts/install.sh --test")
@@ -161,11 +161,6 @@ def only_mail(world: World, address: str, subject: str) -> EmailMessage:
     wait_for(lambda: world.mailbox.to(address, subject))
     (message,) = world.mailbox.to(address, subject)
     return message
-
-
-def link_in(message: EmailMessage, path: str) -> str:
-    text = message.get_body(("plain",)).get_content()
-    return re.search(rf"https?://\S+{re.escape(path)}\?\S+", text).group(0)  # type: ignore[union-attr]
 
 
 def test_the_members_letter_is_confirmed_only_inside_the_members_space(world: World) -> None:

@@ -85,20 +85,20 @@ def site_of(service: Service, event: Event) -> str:
     return service.federation.members_url if event.access is Audience.ADHERENTS else service.federation.public_url
 
 
-def cancel_link(service: Service, event: Event, registration: Registration) -> str:
-    """Return the signed link that cancels this one registration (not a later one of the same address)."""
+def registration_link(service: Service, event: Event, registration: Registration, purpose: str, path: str) -> str:
+    """Return a signed link bound to this one registration (not to a later one of the same address)."""
     values = (event.slug, registration.email.lower(), str(registration.id))
-    signed = tokens.sign(service.secret, CANCEL, values, service.clock())
+    signed = tokens.sign(service.secret, purpose, values, service.clock())
     query = urlencode({"evenement": event.slug, "adresse": values[1], "inscription": values[2]}) + "&" + signed.query()
-    return site_of(service, event).rstrip("/") + CANCEL_PATH + "?" + query
+    return site_of(service, event).rstrip("/") + path + "?" + query
+
+
+def cancel_link(service: Service, event: Event, registration: Registration) -> str:
+    return registration_link(service, event, registration, CANCEL, CANCEL_PATH)
 
 
 def confirm_link(service: Service, event: Event, registration: Registration) -> str:
-    """Return the signed link that confirms this one registration request."""
-    values = (event.slug, registration.email.lower(), str(registration.id))
-    signed = tokens.sign(service.secret, CONFIRM, values, service.clock())
-    query = urlencode({"evenement": event.slug, "adresse": values[1], "inscription": values[2]}) + "&" + signed.query()
-    return site_of(service, event).rstrip("/") + CONFIRM_PATH + "?" + query
+    return registration_link(service, event, registration, CONFIRM, CONFIRM_PATH)
 
 
 def request_mail(service: Service, event: Event, outcome: Outcome, email: str) -> Mail:
@@ -306,15 +306,19 @@ def routes(service: Service, calendar: EventCalendar, months: int = 12) -> list[
         await run_in_threadpool(ask, event, email, name, answers)
         return asked(event)
 
-    def confirmation(request: Request) -> tuple[Event | None, str, int]:
+    def linked(request: Request, purpose: str, max_age: timedelta) -> tuple[Event | None, str, int]:
+        """Return the event, address and registration number of a registration_link; no event if it is not one."""
         q = request.query_params
         slug, email, number = q.get("evenement", ""), q.get("adresse", "").lower(), q.get("inscription", "")
         state = tokens.check(
-            service.secret, CONFIRM, (slug, email, number), q.get("t", ""), q.get("jeton", ""), CONFIRM_MAX_AGE, service.clock()
+            service.secret, purpose, (slug, email, number), q.get("t", ""), q.get("jeton", ""), max_age, service.clock()
         )
         if state != "ok" or not (number.isascii() and number.isdigit()):
             return None, email, 0
         return calendar.event(slug), email, int(number)
+
+    def confirmation(request: Request) -> tuple[Event | None, str, int]:
+        return linked(request, CONFIRM, CONFIRM_MAX_AGE)
 
     def stale() -> HTMLResponse:
         return service.message(
@@ -384,14 +388,8 @@ def routes(service: Service, calendar: EventCalendar, months: int = 12) -> list[
             409,
         )
 
-    def cancellation(request: Request) -> tuple[str, Event | None, str, int]:
-        q = request.query_params
-        slug, email, number = q.get("evenement", ""), q.get("adresse", "").lower(), q.get("inscription", "")
-        state = tokens.check(
-            service.secret, CANCEL, (slug, email, number), q.get("t", ""), q.get("jeton", ""), CANCEL_MAX_AGE, service.clock()
-        )
-        ok = state == "ok" and number.isascii() and number.isdigit()
-        return state, calendar.event(slug) if ok else None, email, int(number) if ok else 0
+    def cancellation(request: Request) -> tuple[Event | None, str, int]:
+        return linked(request, CANCEL, CANCEL_MAX_AGE)
 
     def bad_link() -> HTMLResponse:
         return service.message(
@@ -401,8 +399,8 @@ def routes(service: Service, calendar: EventCalendar, months: int = 12) -> list[
         )
 
     async def cancel_page(request: Request) -> HTMLResponse:
-        state, event, email, number = await run_in_threadpool(cancellation, request)
-        if state != "ok" or event is None:
+        event, email, number = await run_in_threadpool(cancellation, request)
+        if event is None:
             return bad_link()
         active = await run_in_threadpool(book.active, event.slug, email)
         if active is None or active.id != number:
@@ -426,8 +424,8 @@ def routes(service: Service, calendar: EventCalendar, months: int = 12) -> list[
 
     async def cancel(request: Request) -> HTMLResponse:
         await posted(request, service)
-        state, event, email, number = await run_in_threadpool(cancellation, request)
-        if state != "ok" or event is None:
+        event, email, number = await run_in_threadpool(cancellation, request)
+        if event is None:
             return bad_link()
         if not await run_in_threadpool(cancel_and_promote, event, email, number):
             return service.message(

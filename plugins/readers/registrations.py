@@ -207,14 +207,12 @@ class RegistrationBook(Database):
             registration = self._get(db, number)
             if registration is None or registration.email != email:
                 return None
-            if registration.is_confirmed and registration.status != CANCELLED:
+            if registration.is_confirmed:  # confirmed before; or confirmed, then cancelled by its own link
+                if registration.status == CANCELLED:
+                    return None
                 return Outcome(ALREADY, registration, self._rank(db, registration) if registration.status == WAITING else 0)
-            running = registration.held_until is not None and registration.held_until > stamp(when)
-            lapsed_by_now = registration.status == CANCELLED and not registration.is_confirmed
-            if registration.status == CANCELLED and not lapsed_by_now:
-                return None
-            if running and registration.status != CANCELLED:
-                status = registration.status
+            if registration.status != CANCELLED and (registration.held_until or "") > stamp(when):
+                status = registration.status  # confirmed in time: it keeps its place or its rank
             else:
                 # The hold lapsed: it takes what is left now (its former place may have gone to someone else).
                 db.execute("UPDATE registrations SET status = ? WHERE id = ?", (CANCELLED, number))
@@ -231,13 +229,16 @@ class RegistrationBook(Database):
                 "UPDATE registrations SET status = ?, confirmed = ?, held_until = NULL, updated = ? WHERE id = ?",
                 (status, stamp(when), stamp(when), number),
             )
+            if status == WAITING:
+                # Confirmed while waiting: a place may be free (lapsed holds). Whoever it goes to is told, but for
+                # this registration itself, whose answer (and notice) says so already.
+                def others(db: sqlite3.Connection, promoted: Registration) -> None:
+                    if promoted.id != number and promote is not None:
+                        promote(db, promoted)
+
+                self._settle(db, registration.event, places, when, others)
             confirmed = self._get(db, number)
             assert confirmed is not None
-            if status == WAITING:
-                # Confirmed while waiting: a place may be free for them already.
-                self._settle(db, registration.event, places, when, None)
-                confirmed = self._get(db, number)
-                assert confirmed is not None
             rank = self._rank(db, confirmed) if confirmed.status == WAITING else 0
             return Outcome(confirmed.status, confirmed, rank)
 

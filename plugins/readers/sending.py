@@ -6,7 +6,7 @@ import sqlite3
 import threading
 import time
 from collections.abc import Callable
-from datetime import UTC, datetime
+from datetime import datetime
 
 from plugins.letters.send import LostDuringData, PermanentFailure, SmtpTransport, TemporaryFailure
 from plugins.readers.mail import Postman
@@ -56,7 +56,7 @@ class Worker:
                 continue
             self.hang_up()  # idle: the connection is not kept open for nothing
             upcoming = self.outbox.next_try()
-            wait = 30.0 if upcoming is None else max(0.05, min(30.0, (upcoming - datetime.now(UTC)).total_seconds()))
+            wait = 30.0 if upcoming is None else max(0.05, min(30.0, (upcoming - self.clock()).total_seconds()))
             self.outbox.wake.wait(wait)
 
     def send_due(self) -> bool:

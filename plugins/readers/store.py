@@ -101,11 +101,9 @@ class Reader:
 
 @dataclass(frozen=True)
 class Request:
-    """What a subscription request did: whether a confirmation email is due now, for which request."""
+    """What a subscription request did: the stamp its confirmation link is bound to ("" when none is due now)."""
 
-    send_confirmation: bool
-    already: bool  # the address already receives this letter
-    request: str = ""  # the stamp the confirmation link is bound to
+    request: str = ""
 
 
 class Database:
@@ -210,10 +208,10 @@ class ReaderStore(Database):
             # Each request writes its line, whatever the store holds: the answer takes the same time.
             if row and row.state == SUBSCRIBED:
                 self._log(db, email, audience, when, "demande d'inscription", f"{form} ; déjà abonnée, rien envoyé")
-                return Request(send_confirmation=False, already=True)
+                return Request()
             if row and row.confirmation_sent and when - datetime.fromisoformat(row.confirmation_sent) < CONFIRMATION_INTERVAL:
                 self._log(db, email, audience, when, "demande d'inscription", f"{form} ; confirmation déjà envoyée dans l'heure")
-                return Request(send_confirmation=False, already=False)
+                return Request()
             asked = request_stamp(when)
             if row is None:
                 db.execute(
@@ -231,7 +229,7 @@ class ReaderStore(Database):
             self._log(db, email, audience, when, "demande d'inscription", form)
             if owe is not None:
                 owe(db, asked)
-            return Request(send_confirmation=True, already=False, request=asked)
+            return Request(asked)
 
     @staticmethod
     def _forget_unconfirmed(db: sqlite3.Connection, when: datetime) -> None:

@@ -56,10 +56,6 @@ export async function options(settings) {
   await Promise.all((await instances).map((p) => p.options(settings)));
 }
 
-export async function init() {
-  await Promise.all((await instances).map((p) => p.init && p.init()));
-}
-
 export async function mergeIndex() {
   // The bundles are this module's own: nothing to merge.
 }
@@ -87,11 +83,6 @@ export async function search(term, settings) {
     totalFilters: mergeFilters(all.map((r) => r && r.totalFilters)),
     timings: all.map((r) => r && r.timings),
   };
-}
-
-export async function debouncedSearch(term, settings, wait) {
-  await new Promise((done) => setTimeout(done, wait || 300));
-  return search(term, settings);
 }
 
 export async function destroy() {
