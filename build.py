@@ -11,11 +11,11 @@ from datetime import date, datetime
 from pathlib import Path
 from urllib.parse import urlsplit
 
-from plugins import environment
-from plugins.builder import build_all, federation_settings, quiet_mkdocs
-from plugins.french_cli import counted, port_taken, speak_french, typed_command
+from plugins.base import environment
+from plugins.base.french_cli import counted, port_taken, speak_french, typed_command
+from plugins.build.sites import build_all, federation_settings, quiet_mkdocs
 from plugins.model import ContentError, load_content
-from plugins.settings import SettingsError, read_mkdocs_yml
+from plugins.settings.federation import SettingsError, read_mkdocs_yml
 
 PROJECT = Path(__file__).resolve().parent
 
@@ -79,7 +79,7 @@ def command_check(args: argparse.Namespace) -> int:
 
 
 def command_new(args: argparse.Namespace) -> int:
-    from plugins.scaffold import ScaffoldError, write_new
+    from plugins.model.scaffold import ScaffoldError, write_new
 
     try:
         path = write_new(args.project, args.kind, args.title, args.today, args.audience)
@@ -93,10 +93,10 @@ def command_new(args: argparse.Namespace) -> int:
 
 
 def command_server(args: argparse.Namespace) -> int:
-    from plugins.access.accounts import read_accounts, write_htpasswd
-    from plugins.access.csp import content_security_policy
-    from plugins.access.nginx import NGINX_CONF, ServerSettings, nginx_group, write_server_files
-    from plugins.readers.commands import OperatorError, htpasswd_from_store
+    from plugins.deploy.csp import content_security_policy
+    from plugins.deploy.nginx import NGINX_CONF, ServerSettings, nginx_group, write_server_files
+    from plugins.records.htpasswd import read_accounts, write_htpasswd
+    from plugins.service.commands import OperatorError, htpasswd_from_store
 
     accounts_file = args.accounts or environment.path("FEDERATION_ACCOUNTS")
     db = args.db or environment.path("LETTER_DB")
@@ -237,8 +237,8 @@ def command_send(args: argparse.Namespace) -> int:
 
 
 def command_service(args: argparse.Namespace) -> int:
-    from plugins.readers.commands import OperatorError, service_app
-    from plugins.readers.core import serve
+    from plugins.service.commands import OperatorError, service_app
+    from plugins.service.core import serve
 
     taken = port_taken(args.host, args.port)
     if taken:
@@ -258,7 +258,7 @@ def command_service(args: argparse.Namespace) -> int:
 
 
 def command_readers(args: argparse.Namespace) -> int:
-    from plugins.readers import commands
+    from plugins.service import commands
 
     try:
         store = commands.open_store(args.db, args.project, create=args.action == "importer")
@@ -277,8 +277,9 @@ def command_readers(args: argparse.Namespace) -> int:
 
 
 def command_replies(args: argparse.Namespace, store) -> int:
+    from plugins.letters import bounces
     from plugins.letters.send import letter_secret
-    from plugins.readers import bounces, commands
+    from plugins.service import commands
 
     if args.dossier is not None and not args.dossier.is_dir():
         raise commands.OperatorError(f"Dossier introuvable : {args.dossier}")
@@ -294,7 +295,7 @@ def command_replies(args: argparse.Namespace, store) -> int:
 
 
 def command_registrations(args: argparse.Namespace) -> int:
-    from plugins.readers import commands
+    from plugins.service import commands
 
     try:
         if args.action == "rappels":
@@ -306,7 +307,7 @@ def command_registrations(args: argparse.Namespace) -> int:
 
 
 def command_membership(args: argparse.Namespace) -> int:
-    from plugins.readers import commands
+    from plugins.service import commands
 
     try:
         return commands.membership_requests(
@@ -326,7 +327,7 @@ def command_membership(args: argparse.Namespace) -> int:
 
 
 def command_serve(args: argparse.Namespace) -> int:
-    from plugins.preview import serve
+    from plugins.build.preview import serve
 
     for port, what in ((args.port, "--port"), (args.port + 1, "--port (l'espace adhérents prend le port suivant)")):
         taken = port_taken(args.host, port, what)
@@ -339,7 +340,7 @@ def command_serve(args: argparse.Namespace) -> int:
 
 
 def parser() -> argparse.ArgumentParser:
-    from plugins.scaffold import KINDS
+    from plugins.model.scaffold import KINDS
 
     speak_french()
     p = argparse.ArgumentParser(prog="build.py", description="Construit et publie les sites de la fédération.")

@@ -34,11 +34,11 @@ from urllib.parse import urljoin
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from plugins.access.accounts import DEFAULT_COST, Account, write_htpasswd  # noqa: E402
-from plugins.access.nginx import LocalNginx, ServerSettings, write_server_files  # noqa: E402
-from plugins.builder import build_all, quiet_mkdocs  # noqa: E402
-from plugins.readers.account_store import AccountStore  # noqa: E402
-from plugins.settings import FederationSettings  # noqa: E402
+from plugins.build.sites import build_all, quiet_mkdocs  # noqa: E402
+from plugins.deploy.nginx import LocalNginx, ServerSettings, write_server_files  # noqa: E402
+from plugins.records.accounts import AccountStore  # noqa: E402
+from plugins.records.htpasswd import DEFAULT_COST, Account, write_htpasswd  # noqa: E402
+from plugins.settings.federation import FederationSettings  # noqa: E402
 from tests.conftest import free_port  # noqa: E402
 
 LOGIN, SECRET = "msp-bench", "mot-de-passe-de-mesure"

@@ -40,12 +40,12 @@ sys.path.insert(0, str(ROOT))
 
 from aiosmtpd.controller import Controller  # noqa: E402
 
-from plugins.access.nginx import LocalNginx, ServerSettings, write_server_files  # noqa: E402
-from plugins.builder import build_all  # noqa: E402
+from plugins.build.sites import build_all  # noqa: E402
+from plugins.deploy.nginx import LocalNginx, ServerSettings, write_server_files  # noqa: E402
 from plugins.letters.message import token  # noqa: E402
-from plugins.readers.registrations import RegistrationBook  # noqa: E402
-from plugins.readers.store import ReaderStore  # noqa: E402
-from plugins.settings import FederationSettings  # noqa: E402
+from plugins.records.readers import ReaderStore  # noqa: E402
+from plugins.records.registrations import RegistrationBook  # noqa: E402
+from plugins.settings.federation import FederationSettings  # noqa: E402
 from tests.conftest import free_port  # noqa: E402
 
 SECRET = "secret-du-banc-d-essai-des-lecteurs"

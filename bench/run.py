@@ -38,7 +38,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from bench.generate import generate  # noqa: E402
-from plugins.website.plan import is_search_bundle  # noqa: E402
+from plugins.plan.pages import is_search_bundle  # noqa: E402
 from tests.conftest import free_port  # noqa: E402
 
 PY = sys.executable
@@ -219,7 +219,7 @@ def rebuild_after_edit(project: Path) -> tuple[float, float]:
 
     Twice: its body (a members' sheet: the public site shows its teaser only), then its title (both sites).
     """
-    from plugins.website.plan import OWN_BUNDLE, SHARED_BUNDLE
+    from plugins.plan.pages import OWN_BUNDLE, SHARED_BUNDLE
 
     port = free_port()
     serve = subprocess.Popen(
@@ -289,7 +289,7 @@ def edit_one_sheet(project: Path, line: str) -> None:
 
 
 def letter_render_seconds(project: Path) -> float:
-    from plugins.builder import federation_settings
+    from plugins.build.sites import federation_settings
     from plugins.letters.publish import rendered
     from plugins.model import load_content
 
@@ -510,7 +510,7 @@ def main() -> int:
             ours, bare_run = sorted(rounds, key=lambda pair: pair[0].seconds / pair[1].seconds)[len(rounds) // 2]
             edit_one_sheet(project, "Modification avant la construction tiède.")
             # After an editor's one-file push: the unchanged pages, outputs and search bundles of the previous build are
-            # taken as they are (plugins/federation/incremental.py).
+            # taken as they are (plugins/render/incremental.py).
             warm = measured(build)
             wait_for_discard(project / "site")
             hugo_run = None

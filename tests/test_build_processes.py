@@ -17,9 +17,9 @@ from pathlib import Path
 import pytest
 from mkdocs.structure.toc import get_toc
 
-from plugins.federation.plugin import RenderedPage, rendered_key
+from plugins.base.processes import ReceivedPages, SentPages, Worker
 from plugins.outputs.search import SearchIndexError, index_bundle
-from plugins.processes import ReceivedPages, SentPages, Worker
+from plugins.render.plugin import RenderedPage, rendered_key
 
 KEYS = [rendered_key(f"actualites/item-{n}.md", f"# Titre {n}\n\nTexte {n} é.") for n in range(300)]
 
@@ -202,8 +202,8 @@ def test_a_search_index_failing_on_the_public_site_stops_the_build_and_leaves_no
     """The public site's search bundles are indexed in a thread while this process writes the letters, then the
     members' site's in another: the first one's failure is the build's, in French; the second is not started, the
     staging folder is deleted once nothing writes into it any more, and the site built before stays as it was."""
-    from plugins import builder
-    from plugins.website.plan import OWN_BUNDLE
+    from plugins.build import sites as builder
+    from plugins.plan.pages import OWN_BUNDLE
     from tests.conftest import TODAY, make_project, write_files
 
     root = make_project(tmp_path)

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from plugins.scaffold import KINDS
+from plugins.model.scaffold import KINDS
 from tests.conftest import REPO, make_project, write_files
 
 LINE = re.compile(r"^(?P<file>[\w./-]+\.(?:md|yml)):(?P<line>\d+): (?P<field>[^:]+): (?P<message>.+)$")

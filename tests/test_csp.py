@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from plugins.builder import build_all
+from plugins.build.sites import build_all
 from tests.conftest import NGINX, TODAY, make_project, served_sites, static_server
 
 pytestmark = pytest.mark.skipif(not Path(NGINX).exists(), reason="nginx absent : lancez bash scripts/install.sh --test")

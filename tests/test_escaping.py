@@ -10,7 +10,7 @@ from urllib.parse import quote
 import feedparser
 import pytest
 
-from plugins.builder import build_all
+from plugins.build.sites import build_all
 from tests.conftest import TODAY, make_project, static_server
 
 pytestmark = pytest.mark.browser

@@ -18,9 +18,9 @@ import pytest
 from aiosmtpd.controller import Controller
 from icalendar import Calendar
 
-from plugins.builder import build_all
+from plugins.build.sites import build_all
 from plugins.model import ContentError, load_content
-from plugins.readers.registrations import RegistrationBook
+from plugins.records.registrations import RegistrationBook
 from tests.conftest import MEMBER, NGINX, TODAY, free_port, make_project, served_sites
 from tests.test_readers import TOKEN, Mailbox, build_py, get, post, service_env, start_service, wait_for
 

@@ -8,7 +8,7 @@ import feedparser
 import icalendar
 import pytest
 
-from plugins.builder import build_all
+from plugins.build.sites import build_all
 from tests.conftest import TODAY, make_project
 from tests.test_build import SECRET_SHEET
 

@@ -1,4 +1,4 @@
-"""Page plans' fingerprints (plugins/federation/incremental.py): what decides that a page is written again."""
+"""Page plans' fingerprints (plugins/render/incremental.py): what decides that a page is written again."""
 
 from __future__ import annotations
 
@@ -6,8 +6,8 @@ import copy
 import dataclasses
 from dataclasses import dataclass, field
 
-from plugins.federation.incremental import Fingerprinter
 from plugins.model import load_content
+from plugins.render.incremental import Fingerprinter
 from tests.conftest import REPO
 
 

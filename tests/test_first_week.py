@@ -14,9 +14,9 @@ from pathlib import Path
 
 import pytest
 
-from plugins.builder import build_all
-from plugins.membership import MembershipSettings
+from plugins.build.sites import build_all
 from plugins.model.fields import slugify
+from plugins.settings.membership import MembershipSettings
 from tests.conftest import REPO, TODAY, make_project
 
 MEMBERSHIP = {
@@ -87,7 +87,7 @@ def test_server_as_the_readme_writes_it_gives_htpasswd_to_nginx_s_group(tmp_path
     """Debian's nginx runs its workers as www-data: a root-owned htpasswd gave members a 500."""
     import grp
 
-    from plugins.access.nginx import nginx_group
+    from plugins.deploy.nginx import nginx_group
 
     (tmp_path / "projet").mkdir()
     project = make_project(tmp_path / "projet")
@@ -123,8 +123,8 @@ def test_files_of_personal_data_are_private_whatever_the_umask(tmp_path: Path) -
     """Debian's default umask 022 made the stores and exports readable by every local user."""
     from datetime import UTC, datetime
 
-    from plugins.letters.ledger import SendLedger
-    from plugins.readers.store import ReaderStore
+    from plugins.mail.ledger import SendLedger
+    from plugins.records.readers import ReaderStore
 
     previous = os.umask(0o022)
     try:

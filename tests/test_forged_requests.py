@@ -20,9 +20,9 @@ from urllib.parse import urlsplit
 import pytest
 from aiosmtpd.controller import Controller
 
-from plugins.builder import build_all
-from plugins.readers.registrations import RegistrationBook
-from plugins.readers.store import ReaderStore
+from plugins.build.sites import build_all
+from plugins.records.readers import ReaderStore
+from plugins.records.registrations import RegistrationBook
 from tests.conftest import MEMBER, NGINX, TODAY, free_port, http_request, make_project, served_sites, static_server
 from tests.test_events_registration import EVENTS
 from tests.test_membership import link_in, request_fields

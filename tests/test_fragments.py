@@ -7,10 +7,10 @@ from pathlib import Path
 
 import pytest
 
-from plugins.builder import build_all
-from plugins.federation import fragments
-from plugins.federation.plugin import FederationPlugin
-from plugins.website.plan import is_search_bundle
+from plugins.build.sites import build_all
+from plugins.plan.pages import is_search_bundle
+from plugins.render import fragments
+from plugins.render.plugin import FederationPlugin
 from tests.conftest import REPO, TODAY
 
 

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import pytest
 
-from plugins.builder import federation_settings
-from plugins.federation.plugin import LINK, has_link
+from plugins.build.sites import federation_settings
 from plugins.model import Audience, load_content
-from plugins.website.plan import SitePlan
+from plugins.plan.pages import SitePlan
+from plugins.render.plugin import LINK, has_link
 from tests.conftest import REPO, TODAY
 
 CASES = [

@@ -7,13 +7,13 @@ from pathlib import Path
 
 import pytest
 
-from plugins.access.accounts import LOGIN, hash_secret, read_accounts
-from plugins.membership import read_request
 from plugins.model.fields import ADDRESS, CONTROL
 from plugins.model.problems import ContentError
-from plugins.readers.access import secret_problem
-from plugins.readers.applications import ApplicationBook
-from plugins.readers.commands import OperatorError, membership_requests
+from plugins.records.applications import ApplicationBook
+from plugins.records.htpasswd import LOGIN, hash_secret, read_accounts
+from plugins.service.commands import OperatorError, membership_requests
+from plugins.service.passwords import secret_problem
+from plugins.settings.membership import read_request
 from tests.conftest import make_project
 
 

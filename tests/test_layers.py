@@ -13,39 +13,27 @@ from pathlib import Path
 
 from tests.conftest import REPO
 
-# Bottom first. A module belongs to the first floor one of whose prefixes it starts with.
+# Bottom first: one package per floor, each a folder of plugins/ whose name says what it owns.
 LAYERS: list[tuple[str, tuple[str, ...]]] = [
-    ("base", ("plugins.fingerprint", "plugins.locking", "plugins.french_cli", "plugins.processes", "plugins.environment")),
-    ("model", ("plugins.model", "plugins.scaffold")),
-    ("settings", ("plugins.settings", "plugins.membership", "plugins.privacy", "plugins.readers.paths")),
-    ("plan", ("plugins.website",)),
-    ("render", ("plugins.federation",)),
-    ("outputs", ("plugins.outputs",)),
-    # The accounts' CSV, their bcrypt hashes and the htpasswd written from them (plugins/access/accounts.py): the
-    # records the service keeps (plugins/readers/account_store.py) need them; nginx's files (deploy) only read them.
-    (
-        "records",
-        (
-            "plugins.readers.store",
-            "plugins.readers.registrations",
-            "plugins.readers.applications",
-            "plugins.readers.account_store",
-            "plugins.readers.outbox",
-            "plugins.readers.guard",
-            "plugins.access.accounts",
-        ),
-    ),
-    ("letters", ("plugins.letters",)),
-    ("service", ("plugins.readers",)),
-    ("deploy", ("plugins.access",)),
-    ("build", ("plugins.builder", "plugins.preview")),
+    ("base", ("plugins.base",)),  # fingerprints, locks, processes, French argparse, the environment: stdlib only
+    ("model", ("plugins.model",)),  # editors' files -> typed content, French dates, the one email rule
+    ("settings", ("plugins.settings",)),  # mkdocs.yml's settings read without MkDocs, the service's paths
+    ("plan", ("plugins.plan",)),  # what each site is made of: pages, URLs, feeds, search bundles
+    ("render", ("plugins.render",)),  # the MkDocs adapter: plugin, templates, assets, incremental builds
+    ("outputs", ("plugins.outputs",)),  # feeds, calendars, map data, sitemap, Pagefind
+    ("mail", ("plugins.mail",)),  # SMTP and outbox transports, DKIM, the send-once ledger
+    ("records", ("plugins.records",)),  # the service's SQLite stores and the htpasswd written from the accounts
+    ("letters", ("plugins.letters",)),  # compose, MJML, publish, the send loop, bounces
+    ("service", ("plugins.service",)),  # the Starlette app behind nginx and the operators' commands
+    ("deploy", ("plugins.deploy",)),  # nginx's configuration, the CSP
+    ("build", ("plugins.build",)),  # the one build of a site, for `build.py build` and the preview
 ]
 
 # (importing module, imported module) pairs that still point up: to remove, never to add.
 UPWARD: set[tuple[str, str]] = set()  # none left: keep it so
 # The MkDocs adapter is the build's alone: nothing else may need MkDocs to run (the service, send, the letters).
-ADAPTER = "plugins.federation"
-ADAPTER_USERS = ("plugins.builder", "plugins.preview", "plugins.federation")
+ADAPTER = "plugins.render"
+ADAPTER_USERS = ("plugins.build.sites", "plugins.build.preview", "plugins.render")
 
 
 def floor(module: str) -> int | None:
@@ -68,7 +56,7 @@ def imports() -> set[tuple[str, str]]:
     for path in (REPO / "plugins").rglob("*.py"):
         for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
             if isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
-                # « from plugins.readers import tokens » imports the module plugins.readers.tokens.
+                # « from plugins.service import tokens » imports the module plugins.service.tokens.
                 targets = [f"{node.module}.{a.name}" if f"{node.module}.{a.name}" in MODULES else node.module for a in node.names]
             elif isinstance(node, ast.Import):
                 targets = [a.name for a in node.names]
@@ -97,6 +85,26 @@ def test_imports_only_point_down_but_for_the_listed_ones() -> None:
     assert sorted(UPWARD - found) == [], "imports retirés : enlevez-les de UPWARD"
 
 
+def test_no_module_imports_itself_back() -> None:
+    """No cycle between modules either (floors rule out one between packages): each can be read after what it imports."""
+    graph: dict[str, set[str]] = {}
+    for importer, imported in imports():
+        if importer != imported:
+            graph.setdefault(importer, set()).add(imported)
+    done: set[str] = set()
+
+    def visit(module: str, path: tuple[str, ...]) -> None:
+        assert module not in path, f"cycle : {' -> '.join((*path[path.index(module) :], module))}"
+        if module in done:
+            return
+        for imported in sorted(graph.get(module, ())):
+            visit(imported, (*path, module))
+        done.add(module)
+
+    for module in sorted(graph):
+        visit(module, ())
+
+
 def test_only_the_build_imports_the_mkdocs_adapter() -> None:
     users = {a for a, b in imports() if b.startswith(ADAPTER) and not a.startswith(ADAPTER_USERS)}
     assert sorted(users - {a for a, b in UPWARD if b.startswith(ADAPTER)}) == []
@@ -118,13 +126,13 @@ def test_imports_are_at_the_top_but_five_deferred_on_purpose() -> None:
 
 
 def test_the_environment_is_read_in_one_module() -> None:
-    """LETTER_DB, SMTP_*…: plugins/environment.py names and reads them all; nothing else touches os.environ."""
-    from plugins.environment import VARIABLES
+    """LETTER_DB, SMTP_*…: plugins/base/environment.py names and reads them all; nothing else touches os.environ."""
+    from plugins.base.environment import VARIABLES
 
     readers = []
     named = set()
     for path in [*(REPO / "plugins").rglob("*.py"), REPO / "build.py"]:
-        if path == REPO / "plugins" / "environment.py":
+        if path == REPO / "plugins" / "base" / "environment.py":
             continue
         tree = ast.parse(path.read_text(encoding="utf-8"))
         for node in ast.walk(tree):

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from plugins.builder import build_all
+from plugins.build.sites import build_all
 from tests.conftest import TODAY, make_project
 
 PNG = bytes.fromhex(

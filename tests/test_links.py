@@ -6,7 +6,7 @@ from html.parser import HTMLParser
 from pathlib import Path
 from urllib.parse import unquote, urljoin, urlsplit
 
-from plugins.readers.paths import CONFIRM_PATH, EVENTS_PATH, JOIN_PATH, SUBSCRIBE_PATH
+from plugins.settings.paths import CONFIRM_PATH, EVENTS_PATH, JOIN_PATH, SUBSCRIBE_PATH
 
 SITES = {"public": "https://msp-pdl.example.org/", "adherents": "https://adherents.msp-pdl.example.org/"}
 SERVICE = {SUBSCRIBE_PATH, CONFIRM_PATH, JOIN_PATH, "/lettres/desinscription/"}  # proxied to `build.py service` by nginx

@@ -15,7 +15,7 @@ from plugins.model import load_content
 from tests.conftest import REPO, static_server
 from tests.test_map import PNG
 
-OUTLINE = REPO / "plugins" / "assets" / "departements" / "pays-de-la-loire.geojson"
+OUTLINE = REPO / "plugins" / "render" / "assets" / "departements" / "pays-de-la-loire.geojson"
 REGION = {"44": "Loire-Atlantique", "49": "Maine-et-Loire", "53": "Mayenne", "72": "Sarthe", "85": "Vendée"}
 TILES = "https://tile.openstreetmap.org/**"
 STYLE_OF = """selector => {

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from plugins.builder import build_all
+from plugins.build.sites import build_all
 from tests.conftest import NGINX, TODAY, free_port, http_request, make_project, served_sites
 from tests.test_readers import service_env, start_service
 
@@ -24,7 +24,7 @@ MEMBER = ("msp-loire", "correct-cheval-pile-agrafe")
 TARGET = ("msp-cible", "une-phrase-longue-et-secrete")  # the account the many-address guesser aims at
 READER = ("msp-lectrice", "elle-lit-pendant-l-attaque")  # reads the site while TARGET's account is attacked
 ACCOUNTS = "login;password;expires\n" + "".join(f"{login};{secret};2027-12-31\n" for login, secret in (MEMBER, TARGET, READER))
-PER_CLIENT, PER_ACCOUNT = 20, 10  # Limits' defaults (plugins/readers/guard.py)
+PER_CLIENT, PER_ACCOUNT = 20, 10  # Limits' defaults (plugins/service/guard.py)
 
 
 def auth(login: str, secret: str) -> dict[str, str]:

@@ -19,12 +19,12 @@ from urllib.parse import urlsplit
 import pytest
 from aiosmtpd.controller import Controller
 
-from plugins.access.accounts import hash_secret
-from plugins.builder import build_all
-from plugins.membership import CONSENT, MembershipRequest
-from plugins.readers import tokens
-from plugins.readers.account_store import AccountStore
-from plugins.readers.applications import Application, ApplicationBook
+from plugins.build.sites import build_all
+from plugins.records.accounts import AccountStore
+from plugins.records.applications import Application, ApplicationBook
+from plugins.records.htpasswd import hash_secret
+from plugins.service import tokens
+from plugins.settings.membership import CONSENT, MembershipRequest
 from tests.conftest import MEMBER, NGINX, TODAY, free_port, http_request, make_project, served_sites
 from tests.test_readers import SECRET, Mailbox, build_py, check_page, post, service_env, start_service, wait_for
 
@@ -472,8 +472,8 @@ def test_the_fee_that_applies_and_the_payment_link(world: World) -> None:
 
 
 def test_the_whole_grid_in_french_typography_when_it_cannot_tell() -> None:
-    from plugins.membership import MembershipSettings
-    from plugins.readers.membership import payment_lines
+    from plugins.service.joining import payment_lines
+    from plugins.settings.membership import MembershipSettings
 
     settings = MembershipSettings.from_settings(
         {
@@ -500,12 +500,12 @@ def test_an_acceptance_that_would_give_less_than_three_months_asks_for_the_end(t
     """Without renewal_from, a team accepted on 7 December would be a member until 31 December, for a year's fee."""
     from email.headerregistry import Address
 
-    from plugins.membership import MembershipSettings
-    from plugins.readers import membership
-    from plugins.readers.core import Service
-    from plugins.readers.mail import Postman
-    from plugins.readers.store import ReaderStore
-    from plugins.settings import FederationSettings
+    from plugins.records.readers import ReaderStore
+    from plugins.service import joining as membership
+    from plugins.service.core import Service
+    from plugins.service.emails import Postman
+    from plugins.settings.federation import FederationSettings
+    from plugins.settings.membership import MembershipSettings
 
     settings = MembershipSettings.from_settings(
         {"email": "a@example.org", "membership": {"fees": [{"label": "MSP", "amount": 150}], "transfer": "virement"}}

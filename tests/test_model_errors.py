@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from plugins.model import ContentError, load_content
-from plugins.scaffold import KINDS, write_new
+from plugins.model.scaffold import KINDS, write_new
 from tests.conftest import REPO, TODAY, make_project
 from tests.test_validation import OFFER, SHEET, offer
 

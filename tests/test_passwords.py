@@ -7,12 +7,12 @@ from pathlib import Path
 
 import bcrypt
 
-from plugins.readers.access import Passwords
-from plugins.readers.account_store import AccountStore
-from plugins.readers.core import Service
-from plugins.readers.mail import Postman
-from plugins.readers.store import ReaderStore
-from plugins.settings import FederationSettings
+from plugins.records.accounts import AccountStore
+from plugins.records.readers import ReaderStore
+from plugins.service.core import Service
+from plugins.service.emails import Postman
+from plugins.service.passwords import Passwords
+from plugins.settings.federation import FederationSettings
 
 
 def service(tmp_path: Path) -> Service:

@@ -1,4 +1,4 @@
-"""The plan's pages as MkDocs files (plugins/federation/plugin.py, PlannedPage): what File.generated makes of them."""
+"""The plan's pages as MkDocs files (plugins/render/plugin.py, PlannedPage): what File.generated makes of them."""
 
 from __future__ import annotations
 
@@ -7,10 +7,10 @@ from pathlib import Path
 import pytest
 from mkdocs.structure.files import File, InclusionLevel
 
-from plugins.builder import federation_settings, site_config
-from plugins.federation.plugin import PlannedPage
+from plugins.build.sites import federation_settings, site_config
 from plugins.model import Audience, load_content
-from plugins.website.plan import SitePlan
+from plugins.plan.pages import SitePlan
+from plugins.render.plugin import PlannedPage
 from tests.conftest import REPO, TODAY
 
 FIELDS = ("src_uri", "src_path", "src_dir", "dest_uri", "dest_path", "url", "abs_src_path", "abs_dest_path", "name")

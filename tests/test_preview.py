@@ -15,12 +15,12 @@ from pathlib import Path
 
 import pytest
 
-from plugins.builder import build_site, federation_settings
-from plugins.federation.incremental import CACHE_FILE
+from plugins.build.preview import ORDER, Preview
+from plugins.build.sites import build_site, federation_settings
 from plugins.model import Audience, load_content
 from plugins.model.content import carry_over
-from plugins.preview import ORDER, Preview
-from plugins.website.plan import OWN_BUNDLE, SHARED_BUNDLE, is_search_bundle
+from plugins.plan.pages import OWN_BUNDLE, SHARED_BUNDLE, is_search_bundle
+from plugins.render.incremental import CACHE_FILE
 from tests.conftest import REPO, TODAY, free_port
 
 SOURCES = ("content", "toolbox", "newsletters")
@@ -186,7 +186,7 @@ def test_the_other_servers_call_returns_once_a_refresh_has_seen_its_change(
 ) -> None:
     """Both servers call refresh for each change: the call that waited while the other refreshed does not list the files
     again (its server shows the new pages only once it returns), unless that refresh failed."""
-    from plugins import preview as preview_module
+    from plugins.build import preview as preview_module
 
     preview = CountingPreview(copy_sample(tmp_path / "projet"), TODAY, port=free_port())
     try:
@@ -339,7 +339,7 @@ def test_a_failure_in_the_public_sites_process_is_made_good_next_time(
     preview: Preview, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys
 ) -> None:
     """The forked process may have written part of the public site before failing: the next refresh redoes it all."""
-    from plugins import preview as preview_module
+    from plugins.build import preview as preview_module
 
     monkeypatch.setenv("BUILD_PROCESSES", "2")
     project = preview.project
@@ -368,7 +368,7 @@ def test_the_preview_hears_edits_not_reads(tmp_path: Path) -> None:
 
     from watchdog.events import FileSystemEventHandler
 
-    from plugins.preview import ChangesObserver
+    from plugins.build.preview import ChangesObserver
 
     source = tmp_path / "fiche.md"
     source.write_text("---\ntitle: Fiche\n---\n", "utf-8")

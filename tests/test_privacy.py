@@ -6,18 +6,18 @@ from __future__ import annotations
 from html.parser import HTMLParser
 from pathlib import Path
 
-from plugins.membership import CONSENT, PROFESSIONS, STRUCTURES, MembershipSettings
 from plugins.model import load_content
 from plugins.model.french import when_fr
 from plugins.outputs.calendar import location
-from plugins.privacy import PAGE, field_family, form_fields
-from plugins.readers.account_store import MemberAccount
-from plugins.readers.core import Service
-from plugins.readers.letters import LETTER_NAMES
-from plugins.readers.mail import Postman
-from plugins.readers.paths import FORGOT_PATH, FORM_TOKEN, HONEYPOT, JOIN_PATH, PASSWORD_PATH, SUBSCRIBE_PATH
-from plugins.readers.store import ReaderStore
-from plugins.settings import FederationSettings
+from plugins.records.accounts import MemberAccount
+from plugins.records.readers import ReaderStore
+from plugins.service.core import Service
+from plugins.service.emails import Postman
+from plugins.service.subscriptions import LETTER_NAMES
+from plugins.settings.federation import FederationSettings
+from plugins.settings.membership import CONSENT, PROFESSIONS, STRUCTURES, MembershipSettings
+from plugins.settings.paths import FORGOT_PATH, FORM_TOKEN, HONEYPOT, JOIN_PATH, PASSWORD_PATH, SUBSCRIBE_PATH
+from plugins.settings.privacy import PAGE, field_family, form_fields
 from tests.conftest import REPO
 
 

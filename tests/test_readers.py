@@ -31,9 +31,9 @@ from urllib.parse import urlencode, urlsplit
 import pytest
 from aiosmtpd.controller import Controller
 
-from plugins.builder import build_all
-from plugins.readers import tokens
-from plugins.readers.store import ReaderStore
+from plugins.build.sites import build_all
+from plugins.records.readers import ReaderStore
+from plugins.service import tokens
 from tests.conftest import MEMBER, NGINX, REPO, TODAY, free_port, http_request, make_project, served_sites
 
 AXE = REPO / ".venv/axe/node_modules/axe-core/axe.min.js"
@@ -157,7 +157,7 @@ def setup(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Setup]:
         smtp.stop()
 
 
-# The forms only the service shows (plugins/readers/paths.py FORM_TOKEN): a browser loads the page, then posts it.
+# The forms only the service shows (plugins/settings/paths.py FORM_TOKEN): a browser loads the page, then posts it.
 SERVICE_ONLY = re.compile(
     r"/(lettres/inscription/confirmer|lettres/desinscription/|agenda/inscription/(confirmer|annuler|[a-z0-9-]+/)"
     r"|adherer/confirmer|acces/(oubli|mot-de-passe))"
@@ -596,7 +596,7 @@ def test_the_service_stops_on_sigterm(setup: Setup) -> None:
 
 
 def test_requests_never_confirmed_are_erased_after_the_stated_delay(tmp_path: Path) -> None:
-    from plugins.privacy import PENDING_DAYS
+    from plugins.settings.privacy import PENDING_DAYS
 
     store = ReaderStore(tmp_path / "lecteurs.sqlite")
     long_ago = datetime.now(UTC) - timedelta(days=PENDING_DAYS + 1)

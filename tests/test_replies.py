@@ -12,7 +12,7 @@ from email.mime.text import MIMEText
 from pathlib import Path
 
 from plugins.letters.message import message_id, token
-from plugins.readers.store import ReaderStore
+from plugins.records.readers import ReaderStore
 from tests.conftest import REPO, TODAY, make_project
 from tests.test_bounces import recipient, status_block, unsubscription
 

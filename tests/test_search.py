@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from plugins.model import Audience, load_content
-from plugins.website.plan import item_uri, page_url
+from plugins.plan.pages import item_uri, page_url
 from tests.conftest import REPO, TODAY, static_server
 from tests.pages import OPEN_SEARCH
 

@@ -12,9 +12,9 @@ from pathlib import Path
 
 import pytest
 
-from plugins.access.nginx import LocalNginx
-from plugins.builder import build_all
-from plugins.federation.incremental import CACHE_FILE
+from plugins.build.sites import build_all
+from plugins.deploy.nginx import LocalNginx
+from plugins.render.incremental import CACHE_FILE
 from tests.conftest import REPO, TODAY, free_port, http_request, make_project
 
 NGINX = shutil.which("nginx") or "/usr/sbin/nginx"

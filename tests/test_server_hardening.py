@@ -21,8 +21,8 @@ from urllib.parse import urljoin, urlsplit
 
 import pytest
 
-from plugins.access.nginx import LocalNginx
-from plugins.builder import build_all
+from plugins.build.sites import build_all
+from plugins.deploy.nginx import LocalNginx
 from tests.conftest import REPO, TODAY, free_port, http_request, make_project
 
 NGINX = shutil.which("nginx") or "/usr/sbin/nginx"

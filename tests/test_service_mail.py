@@ -18,8 +18,8 @@ from pathlib import Path
 import pytest
 from aiosmtpd.controller import Controller
 
-from plugins.builder import build_all
-from plugins.readers.outbox import Caps, mailbox_of
+from plugins.build.sites import build_all
+from plugins.records.outbox import Caps, mailbox_of
 from tests.conftest import NGINX, TODAY, free_port, make_project, served_sites
 from tests.test_events_registration import EVENTS
 from tests.test_membership import request_fields

@@ -10,8 +10,8 @@ from pathlib import Path
 import pytest
 import yaml
 
-from plugins.builder import federation_settings
-from plugins.settings import FederationSettings, SettingsError
+from plugins.build.sites import federation_settings
+from plugins.settings.federation import FederationSettings, SettingsError
 from tests.conftest import REPO, TODAY
 
 

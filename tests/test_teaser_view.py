@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import date
 
 from plugins.model import Audience, ToolboxSheet, load_content
-from plugins.website.plan import SheetTeaser, SitePlan
+from plugins.plan.pages import SheetTeaser, SitePlan
 from tests.conftest import REPO, TODAY
 
 

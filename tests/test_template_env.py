@@ -5,7 +5,7 @@ from __future__ import annotations
 import jinja2
 import pytest
 
-from plugins.federation.themeenv import flatten_globals
+from plugins.render.themeenv import flatten_globals
 
 
 def environment(**templates: str) -> jinja2.Environment:

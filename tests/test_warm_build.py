@@ -15,12 +15,13 @@ from pathlib import Path
 import jinja2
 import pytest
 
-from plugins import builder, fingerprint
-from plugins.builder import build_all
-from plugins.federation.incremental import CACHE_FILE
-from plugins.federation.themeenv import BYTECODE
-from plugins.fingerprint import code_version
-from plugins.website.plan import is_search_bundle
+from plugins.base import fingerprint
+from plugins.base.fingerprint import code_version
+from plugins.build import sites as builder
+from plugins.build.sites import build_all
+from plugins.plan.pages import is_search_bundle
+from plugins.render.incremental import CACHE_FILE
+from plugins.render.themeenv import BYTECODE
 from tests.conftest import REPO, TODAY
 
 SOURCES = ("content", "toolbox", "newsletters")

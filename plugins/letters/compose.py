@@ -12,7 +12,7 @@ import markdown
 
 from plugins.model import Audience, Content, Event, Item, JobOffer, Letter, NewsItem, Story, ToolboxSheet
 from plugins.model.french import date_fr, when_fr
-from plugins.website.plan import item_uri, page_url
+from plugins.plan.pages import item_uri, page_url
 
 # Without a previous letter, the window a letter looks back over (monthly and bimonthly letters).
 DEFAULT_WINDOW = {Audience.ADHERENTS: timedelta(days=31), Audience.PUBLIC: timedelta(days=61)}

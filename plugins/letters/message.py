@@ -9,14 +9,11 @@ import hmac
 from datetime import datetime
 from email.headerregistry import Address
 from email.message import EmailMessage
-from email.policy import SMTP
 from email.utils import format_datetime, formataddr
 from urllib.parse import quote
 
 from plugins.letters.render import UNSUBSCRIBE_PLACEHOLDER, RenderedLetter
-
-# The stdlib's SMTP policy RFC 2047-encodes a long List-Unsubscribe, which breaks it; 998 keeps it intact.
-POLICY = SMTP.clone(max_line_length=998)
+from plugins.mail.transport import POLICY
 
 
 def token(secret: bytes, letter_audience: str, email: str) -> str:

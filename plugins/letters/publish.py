@@ -6,12 +6,12 @@ import json
 import os
 from pathlib import Path
 
-from plugins.fingerprint import code_version, digest
+from plugins.base.fingerprint import code_version, digest
 from plugins.letters.compose import Catalogue, compose
 from plugins.letters.render import RenderedLetter, render_letter
 from plugins.model import Audience, Content, Letter
-from plugins.settings import LetterSettings
-from plugins.website.plan import item_uri, page_url
+from plugins.plan.pages import item_uri, page_url
+from plugins.settings.federation import LetterSettings
 
 OPERATOR_DIR = "lettres"
 ARCHIVE_NAMES = ("lettre.html", "lettre.txt")

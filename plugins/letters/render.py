@@ -13,7 +13,7 @@ from mjml import mjml2html
 from plugins.letters.compose import ComposedLetter
 from plugins.model import Audience
 from plugins.model.french import date_fr
-from plugins.settings import Identity
+from plugins.settings.federation import Identity
 
 TEMPLATES = Path(__file__).parent / "templates"
 # Replaced per recipient after rendering: MJML runs once per letter, not once per subscriber.

@@ -28,7 +28,7 @@ import sys
 import time
 from pathlib import Path
 
-from plugins.fingerprint import code_version
+from plugins.base.fingerprint import code_version
 from plugins.model.problems import Problem
 from plugins.model.source import SourceDocument, parse_read
 

@@ -180,7 +180,7 @@ class Content:
 def carry_over(previous: Content | None, content: Content) -> Content:
     """Return content with each item equal to previous's item of the same file replaced by previous's object.
 
-    For the preview (plugins/preview.py), which fingerprints items by object (incremental.Fingerprinter)
+    For the preview (plugins/build/preview.py), which fingerprints items by object (incremental.Fingerprinter)
     and keeps the fingerprints between refreshes: an item carried over is fingerprinted once for all of
     them. Equal is every field equal (the dataclasses' ==), the MSP of an offer or a story included, so
     an item carried over is the very item a new load makes. The offers and stories not carried over are

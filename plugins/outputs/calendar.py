@@ -14,7 +14,7 @@ from icalendar import Event as VEvent
 from plugins.model import Event
 from plugins.model.fields import PARIS
 from plugins.model.vocabulary import department_label
-from plugins.website.plan import item_uri, page_url
+from plugins.plan.pages import item_uri, page_url
 
 
 def location(event: Event) -> str:

@@ -13,7 +13,7 @@ from feedgen.feed import FeedGenerator
 
 from plugins.model import Audience, Content, Event, JobOffer, NewsItem, Story, ToolboxSheet
 from plugins.model.fields import PARIS
-from plugins.website.plan import item_uri, page_url
+from plugins.plan.pages import item_uri, page_url
 
 
 @dataclass(frozen=True)

@@ -7,7 +7,7 @@ from pathlib import Path
 
 from plugins.model import Msp
 from plugins.model.vocabulary import department_label
-from plugins.website.plan import item_uri, page_url
+from plugins.plan.pages import item_uri, page_url
 
 GEOJSON = "msp/msp.geojson"
 

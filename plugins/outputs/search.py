@@ -1,6 +1,6 @@
 """Full-text search with Pagefind: each site's search bundles, made from its written pages.
 
-A site's search merges up to two bundles in the browser (plugins/website/plan.py, search_bundles):
+A site's search merges up to two bundles in the browser (plugins/plan/pages.py, search_bundles):
 the pages both sites show alike, indexed once on the public site and copied to the members' site,
 and the site's own pages. A bundle holds nothing the site it is served from does not show.
 """
@@ -14,7 +14,7 @@ import shutil
 import subprocess
 from pathlib import Path
 
-from plugins.website.plan import SHARED_BUNDLE, page_dest
+from plugins.plan.pages import SHARED_BUNDLE, page_dest
 
 # The "#" that Markdown's toc extension appends to every heading of editors' text: no template can mark it
 # data-pagefind-ignore, and indexed it would end every sub-result's title and sit in the excerpts.

@@ -1,6 +1,6 @@
 """Everything a built site has beside its pages: feeds, calendars, the map's data, robots and sitemap, the search index.
 
-Called by the build (plugins/builder.py) and the preview after MkDocs wrote the pages; reads the
+Called by the build (plugins/build/sites.py) and the preview after MkDocs wrote the pages; reads the
 content model, never the pages' HTML (Pagefind aside).
 """
 
@@ -15,12 +15,12 @@ from urllib.parse import urljoin
 
 from markupsafe import escape
 
-from plugins import environment
+from plugins.base import environment
 from plugins.model import Audience, Content
 from plugins.outputs.calendar import write_calendars
 from plugins.outputs.feeds import section_feeds, write_feeds
 from plugins.outputs.geo import write_geojson
-from plugins.website.plan import SHARED_BUNDLE, page_url
+from plugins.plan.pages import SHARED_BUNDLE, page_url
 
 EMPTY_SITEMAP = '<?xml version="1.0" encoding="UTF-8"?>\n<urlset xmlns="http://www.sitemaps.org/schemas/sitemap/0.9"></urlset>\n'
 
@@ -82,7 +82,7 @@ def sitemap(site_url: str, pages: Iterable[str], built: str) -> str:
     """Return the sitemap MkDocs' template (mkdocs/templates/sitemap.xml, which Material uses) makes of these pages.
 
     Written here rather than by MkDocs: MkDocs lists the pages it was given, and a build gives it only
-    those it renders anew (plugins/federation/plugin.py). The same bytes (tests/test_sitemap.py).
+    those it renders anew (plugins/render/plugin.py). The same bytes (tests/test_sitemap.py).
     """
     base = site_url if site_url.endswith("/") else site_url + "/"
     urls = "".join(

@@ -1,0 +1,154 @@
+"""The send ledger (SQLite): one row per (letter, recipient), so that a rerun sends only what is unsent.
+
+States: pending (not sent; safe to send), inflight (DATA under way), sent (the server accepted it),
+failed (permanent refusal, 5xx), unknown (connection lost during DATA: the server may have it),
+skipped (the reader left or bounced after the letter's list was drawn up: never sent).
+A row found inflight when a run starts belongs to a run that died: see SendLedger.recover().
+Only one run sends with a given ledger at a time (SendLedger.hold()); that is also what
+makes "inflight means dead" true.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+
+from plugins.base.locking import Busy, FileLock, private_file
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS deliveries (
+    letter TEXT NOT NULL,
+    email TEXT NOT NULL,
+    name TEXT NOT NULL DEFAULT '',
+    message_id TEXT NOT NULL,
+    status TEXT NOT NULL CHECK (status IN ('pending', 'inflight', 'sent', 'failed', 'unknown', 'skipped')),
+    attempts INTEGER NOT NULL DEFAULT 0,
+    last_error TEXT NOT NULL DEFAULT '',
+    updated TEXT NOT NULL,
+    PRIMARY KEY (letter, email)
+);
+CREATE TABLE IF NOT EXISTS letters (
+    letter TEXT PRIMARY KEY,
+    completed TEXT
+);
+"""
+
+
+def now() -> str:
+    return datetime.now(UTC).isoformat(timespec="seconds")
+
+
+@dataclass(frozen=True)
+class Delivery:
+    email: str
+    name: str
+    message_id: str
+    status: str
+    attempts: int
+
+
+LedgerBusy = Busy  # another process is sending with this ledger
+
+
+class SendLedger:
+    """What was sent to whom; every state change is committed before the next SMTP step."""
+
+    def __init__(self, path: Path):
+        path.parent.mkdir(parents=True, exist_ok=True)
+        self.path = path
+        self.lock = FileLock(path.with_name(path.name + ".lock"))
+        private_file(path)  # who received which letter: personal data
+        self.db = sqlite3.connect(path, isolation_level=None, timeout=30)
+        self.db.execute("PRAGMA journal_mode=WAL")
+        self.db.execute("PRAGMA synchronous=NORMAL")
+        self._migrate()
+        self.db.executescript(SCHEMA)
+
+    def _migrate(self) -> None:
+        """Rebuild a ledger written before the 'skipped' state existed (SQLite cannot alter a CHECK)."""
+        row = self.db.execute("SELECT sql FROM sqlite_master WHERE type = 'table' AND name = 'deliveries'").fetchone()
+        if row is None or "'skipped'" in row[0]:
+            return
+        self.db.execute("BEGIN IMMEDIATE")
+        self.db.execute("ALTER TABLE deliveries RENAME TO deliveries_before_skipped")
+        self.db.execute(SCHEMA.split("CREATE TABLE IF NOT EXISTS letters")[0])
+        self.db.execute("INSERT INTO deliveries SELECT * FROM deliveries_before_skipped")
+        self.db.execute("DROP TABLE deliveries_before_skipped")
+        self.db.execute("COMMIT")
+
+    def hold(self) -> None:
+        """Take the ledger for this process until close(); raise LedgerBusy if another process has it.
+
+        Two runs reading the same pending rows would both send them, and the second one's
+        recover() would take the first one's inflight rows for a dead run's.
+        """
+        self.lock.acquire(wait=False)
+
+    def close(self) -> None:
+        self.db.close()
+        self.lock.release()
+
+    def enlist(self, letter: str, recipients: list[tuple[str, str, str]]) -> int:
+        """Add (email, name, message_id) rows as pending; rows already there keep their state."""
+        before = self.db.total_changes
+        with self.db:
+            self.db.executemany(
+                "INSERT OR IGNORE INTO deliveries (letter, email, name, message_id, status, updated) VALUES (?, ?, ?, ?, 'pending', ?)",
+                [(letter, e.lower(), n, m, now()) for e, n, m in recipients],
+            )
+        return self.db.total_changes - before
+
+    def recover(self, letter: str) -> int:
+        """Turn rows left inflight by a dead run back to pending; return how many.
+
+        The ledger marks a row sent as soon as the server accepts it, so a row still inflight
+        was most probably never accepted; if the run died in the instant between the two, the
+        resend carries the same Message-ID and is a recognisable duplicate.
+        """
+        with self.db:
+            cur = self.db.execute(
+                "UPDATE deliveries SET status = 'pending', last_error = 'reprise après interruption', updated = ? WHERE letter = ? AND status = 'inflight'",
+                (now(), letter),
+            )
+        return cur.rowcount
+
+    def to_send(self, letter: str, retry_unknown: bool = False) -> list[Delivery]:
+        states = ("pending", "unknown") if retry_unknown else ("pending",)
+        rows = self.db.execute(
+            f"SELECT email, name, message_id, status, attempts FROM deliveries WHERE letter = ? AND status IN ({','.join('?' * len(states))}) ORDER BY rowid",
+            (letter, *states),
+        )
+        return [Delivery(*row) for row in rows]
+
+    def mark(self, letter: str, email: str, status: str, error: str = "", attempt: bool = False) -> None:
+        self.db.execute(
+            "UPDATE deliveries SET status = ?, last_error = ?, updated = ?, attempts = attempts + ? WHERE letter = ? AND email = ?",
+            (status, error, now(), 1 if attempt else 0, letter, email.lower()),
+        )
+
+    def done(self, letter: str) -> set[str]:
+        """Return the addresses this letter reached, permanently failed to reach, or must not reach any more."""
+        rows = self.db.execute(
+            "SELECT email FROM deliveries WHERE letter = ? AND status IN ('sent', 'failed', 'skipped')", (letter,)
+        )
+        return {row[0] for row in rows}
+
+    def counts(self, letter: str) -> dict[str, int]:
+        rows = self.db.execute("SELECT status, COUNT(*) FROM deliveries WHERE letter = ? GROUP BY status", (letter,))
+        return dict(rows.fetchall())
+
+    def failures(self, letter: str, status: str) -> list[tuple[str, str]]:
+        return self.db.execute(
+            "SELECT email, last_error FROM deliveries WHERE letter = ? AND status = ? ORDER BY email", (letter, status)
+        ).fetchall()
+
+    def complete(self, letter: str) -> None:
+        with self.db:
+            self.db.execute("INSERT OR REPLACE INTO letters (letter, completed) VALUES (?, ?)", (letter, now()))
+
+    def is_complete(self, letter: str) -> bool:
+        return (
+            self.db.execute("SELECT 1 FROM letters WHERE letter = ? AND completed IS NOT NULL", (letter,)).fetchone() is not None
+        )

@@ -1,0 +1,1 @@
+"""The service's SQLite stores: readers, registrations, membership requests, accounts, the outbox; and the htpasswd written from the accounts."""

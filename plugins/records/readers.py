@@ -1,0 +1,439 @@
+"""The readers' store (SQLite): who receives which letter, since when, on whose word, and what happened since.
+
+One row per (address, audience) with its state:
+- « en attente »: asked on a form, confirmation link not followed yet (receives nothing);
+- « abonné »: confirmed (or imported by the operator, who vouches for the consent);
+- « désabonné »: left (link, one-click, mailto or operator); never written to again by `send`;
+- « en erreur »: the address bounced (one hard bounce, or soft bounces on three letters in a row).
+Every change is one transaction and leaves a line in the history. An erased address (RGPD
+art. 17) leaves only its SHA-256 in the suppression list, so that a later import cannot bring
+it back; only the person's own confirmed subscription can.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import sqlite3
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+from plugins.base.locking import private_file
+from plugins.settings.privacy import PENDING_DAYS
+
+AUDIENCES = ("public", "adherents")
+PENDING, SUBSCRIBED, UNSUBSCRIBED, BOUNCED = "en attente", "abonné", "désabonné", "en erreur"
+STATES = (PENDING, SUBSCRIBED, UNSUBSCRIBED, BOUNCED)
+FORM, IMPORT, OPERATOR = "formulaire", "import", "opérateur"
+CONFIRMATION_INTERVAL = timedelta(hours=1)  # at most one confirmation email per address and hour
+
+SCHEMA = f"""
+CREATE TABLE IF NOT EXISTS readers (
+    email TEXT NOT NULL,
+    audience TEXT NOT NULL CHECK (audience IN {AUDIENCES}),
+    name TEXT NOT NULL DEFAULT '',
+    state TEXT NOT NULL CHECK (state IN {STATES}),
+    source TEXT NOT NULL CHECK (source IN ('{FORM}', '{IMPORT}', '{OPERATOR}')),
+    created TEXT NOT NULL,
+    updated TEXT NOT NULL,
+    consent_at TEXT,
+    consent_form TEXT NOT NULL DEFAULT '',
+    confirmed_at TEXT,
+    confirmation_sent TEXT,
+    pending TEXT,
+    PRIMARY KEY (email, audience)
+);
+CREATE TABLE IF NOT EXISTS history (
+    id INTEGER PRIMARY KEY,
+    email TEXT NOT NULL,
+    audience TEXT NOT NULL,
+    at TEXT NOT NULL,
+    event TEXT NOT NULL,
+    detail TEXT NOT NULL DEFAULT ''
+);
+CREATE INDEX IF NOT EXISTS history_email ON history (email);
+CREATE TABLE IF NOT EXISTS bounces (
+    email TEXT NOT NULL,
+    letter TEXT NOT NULL,
+    kind TEXT NOT NULL CHECK (kind IN ('hard', 'soft')),
+    at TEXT NOT NULL,
+    status TEXT NOT NULL DEFAULT '',
+    PRIMARY KEY (email, letter, kind)
+);
+CREATE TABLE IF NOT EXISTS erased (
+    digest TEXT PRIMARY KEY,
+    at TEXT NOT NULL
+);
+"""
+
+
+def stamp(when: datetime) -> str:
+    return when.astimezone(UTC).isoformat(timespec="seconds")
+
+
+def request_stamp(when: datetime) -> str:
+    """Return the stamp of a subscription request made at when: what its confirmation link is bound to."""
+    return when.astimezone(UTC).isoformat(timespec="microseconds")
+
+
+def digest(email: str) -> str:
+    """Return what the suppression list keeps of an erased address."""
+    return hashlib.sha256(email.strip().lower().encode()).hexdigest()
+
+
+@dataclass(frozen=True)
+class Reader:
+    email: str
+    audience: str
+    name: str
+    state: str
+    source: str
+    created: str
+    updated: str
+    consent_at: str | None
+    consent_form: str
+    confirmed_at: str | None
+    confirmation_sent: str | None
+    pending: str | None  # the request awaiting confirmation (its stamp): the one its link may confirm
+
+
+@dataclass(frozen=True)
+class Request:
+    """What a subscription request did: the stamp its confirmation link is bound to ("" when none is due now)."""
+
+    request: str = ""
+
+
+class Database:
+    """One SQLite file shared by the service's purposes; one short connection per operation, so that threads
+    and processes share it safely, and every change in one transaction."""
+
+    schema = ""
+
+    def __init__(self, path: Path):
+        self.path = path
+        if path.parent and not path.parent.exists():
+            raise FileNotFoundError(f"le dossier {path.parent} n'existe pas")
+        private_file(path)  # readers, accounts, registrations, requests: personal data, for the service's user only
+        db = self._connect()
+        try:
+            db.execute("PRAGMA journal_mode=WAL")
+            db.executescript(self.schema)
+            self.migrate(db)
+        finally:
+            db.close()
+
+    def migrate(self, db: sqlite3.Connection) -> None:
+        """Bring a store made by an earlier version up to this schema (columns added since)."""
+
+    @staticmethod
+    def add_column(db: sqlite3.Connection, table: str, column: str, definition: str) -> None:
+        if column not in {row[1] for row in db.execute(f"PRAGMA table_info({table})")}:
+            db.execute(f"ALTER TABLE {table} ADD COLUMN {column} {definition}")
+
+    def _connect(self) -> sqlite3.Connection:
+        db = sqlite3.connect(self.path, isolation_level=None, timeout=30)
+        db.execute("PRAGMA synchronous=FULL")  # an answered request survives a power cut too
+        db.execute("PRAGMA busy_timeout=30000")
+        return db
+
+    @contextmanager
+    def transaction(self) -> Iterator[sqlite3.Connection]:
+        """Yield a connection inside BEGIN IMMEDIATE … COMMIT (rolled back on any exception)."""
+        db = self._connect()
+        try:
+            db.execute("BEGIN IMMEDIATE")
+            try:
+                yield db
+            except BaseException:
+                db.execute("ROLLBACK")
+                raise
+            db.execute("COMMIT")
+        finally:
+            db.close()
+
+    @contextmanager
+    def reading(self) -> Iterator[sqlite3.Connection]:
+        """Yield a connection for reads (WAL: readers never wait for a writer)."""
+        db = self._connect()
+        try:
+            yield db
+        finally:
+            db.close()
+
+
+class ReaderStore(Database):
+    """The letters' readers."""
+
+    schema = SCHEMA
+
+    def migrate(self, db: sqlite3.Connection) -> None:
+        self.add_column(db, "readers", "pending", "TEXT")
+
+    @staticmethod
+    def _log(db: sqlite3.Connection, email: str, audience: str, when: datetime, event: str, detail: str = "") -> None:
+        db.execute(
+            "INSERT INTO history (email, audience, at, event, detail) VALUES (?, ?, ?, ?, ?)",
+            (email, audience, stamp(when), event, detail),
+        )
+
+    @staticmethod
+    def _row(db: sqlite3.Connection, email: str, audience: str) -> Reader | None:
+        row = db.execute("SELECT * FROM readers WHERE email = ? AND audience = ?", (email, audience)).fetchone()
+        return Reader(*row) if row else None
+
+    def reader(self, email: str, audience: str) -> Reader | None:
+        with self.transaction() as db:
+            return self._row(db, email.lower(), audience)
+
+    def request(
+        self,
+        email: str,
+        audience: str,
+        name: str,
+        form: str,
+        when: datetime,
+        owe: Callable[[sqlite3.Connection, str], object] | None = None,
+    ) -> Request:
+        """Record a form's subscription request; nothing is subscribed before the confirmation.
+
+        owe(db, request) queues the confirmation email in the same transaction, when one is due.
+        """
+        email = email.lower()
+        with self.transaction() as db:
+            self._forget_unconfirmed(db, when)
+            row = self._row(db, email, audience)
+            # Each request writes its line, whatever the store holds: the answer takes the same time.
+            if row and row.state == SUBSCRIBED:
+                self._log(db, email, audience, when, "demande d'inscription", f"{form} ; déjà abonnée, rien envoyé")
+                return Request()
+            if row and row.confirmation_sent and when - datetime.fromisoformat(row.confirmation_sent) < CONFIRMATION_INTERVAL:
+                self._log(db, email, audience, when, "demande d'inscription", f"{form} ; confirmation déjà envoyée dans l'heure")
+                return Request()
+            asked = request_stamp(when)
+            if row is None:
+                db.execute(
+                    "INSERT INTO readers (email, audience, name, state, source, created, updated, consent_at, consent_form,"
+                    " confirmation_sent, pending) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                    (email, audience, name, PENDING, FORM, stamp(when), stamp(when), stamp(when), form, stamp(when), asked),
+                )
+            else:
+                # A former reader asking again keeps their state until they confirm.
+                db.execute(
+                    "UPDATE readers SET consent_at = ?, consent_form = ?, confirmation_sent = ?, updated = ?, pending = ?"
+                    " WHERE email = ? AND audience = ?",
+                    (stamp(when), form, stamp(when), stamp(when), asked, email, audience),
+                )
+            self._log(db, email, audience, when, "demande d'inscription", form)
+            if owe is not None:
+                owe(db, asked)
+            return Request(asked)
+
+    @staticmethod
+    def _forget_unconfirmed(db: sqlite3.Connection, when: datetime) -> None:
+        """Erase the requests never confirmed within PENDING_DAYS, and their history (what the privacy page promises)."""
+        cutoff = stamp(when - timedelta(days=PENDING_DAYS))
+        stale = db.execute("SELECT email, audience FROM readers WHERE state = ? AND created < ?", (PENDING, cutoff)).fetchall()
+        for email, audience in stale:
+            db.execute("DELETE FROM readers WHERE email = ? AND audience = ?", (email, audience))
+            db.execute("DELETE FROM history WHERE email = ? AND audience = ?", (email, audience))
+
+    def confirm(self, email: str, audience: str, asked: str, when: datetime, detail: str = "") -> bool:
+        """Subscribe on the confirmation click of the request asked (its stamp); False if that request is not pending.
+
+        A link confirms the one request it was mailed for: once the address confirmed, left, bounced
+        or was erased, or asked again (a newer link), it changes nothing.
+        """
+        email = email.lower()
+        with self.transaction() as db:
+            row = self._row(db, email, audience)
+            if row is None or not asked or row.pending != asked:
+                # The same link followed twice: the address is subscribed since this request, nothing changed since.
+                return (
+                    row is not None
+                    and row.state == SUBSCRIBED
+                    and row.pending is None
+                    and row.confirmed_at is not None
+                    and bool(asked)
+                    and datetime.fromisoformat(row.confirmed_at) >= datetime.fromisoformat(asked).replace(microsecond=0)
+                    and row.updated == row.confirmed_at
+                )
+            db.execute(
+                "UPDATE readers SET state = ?, confirmed_at = ?, updated = ?, pending = NULL WHERE email = ? AND audience = ?",
+                (SUBSCRIBED, stamp(when), stamp(when), email, audience),
+            )
+            db.execute("DELETE FROM erased WHERE digest = ?", (digest(email),))
+            db.execute("DELETE FROM bounces WHERE email = ?", (email,))
+            self._log(db, email, audience, when, "inscription confirmée", detail)
+            return True
+
+    def unsubscribe(self, email: str, audience: str, how: str, when: datetime) -> bool:
+        """Unsubscribe from one audience's letter (recorded even if the address came from a CSV); False if already."""
+        email = email.lower()
+        with self.transaction() as db:
+            row = self._row(db, email, audience)
+            if row is not None and row.state == UNSUBSCRIBED:
+                return False
+            if row is None:
+                db.execute(
+                    "INSERT INTO readers (email, audience, state, source, created, updated) VALUES (?, ?, ?, ?, ?, ?)",
+                    (email, audience, UNSUBSCRIBED, OPERATOR, stamp(when), stamp(when)),
+                )
+            else:
+                db.execute(
+                    "UPDATE readers SET state = ?, updated = ?, pending = NULL WHERE email = ? AND audience = ?",
+                    (UNSUBSCRIBED, stamp(when), email, audience),
+                )
+            self._log(db, email, audience, when, "désinscription", how)
+            return True
+
+    def bounce(self, email: str, letter: str, hard: bool, status: str, when: datetime, recent_letters: list[str]) -> bool:
+        """Record a bounce; mark the address « en erreur » after one hard bounce or soft ones on the last three letters.
+
+        recent_letters: the letters of that audience up to and including this one, oldest first.
+        Return True if the address has just been marked.
+        """
+        email = email.lower()
+        kind = "hard" if hard else "soft"
+        with self.transaction() as db:
+            db.execute(
+                "INSERT OR IGNORE INTO bounces (email, letter, kind, at, status) VALUES (?, ?, ?, ?, ?)",
+                (email, letter, kind, stamp(when), status),
+            )
+            soft = {r[0] for r in db.execute("SELECT letter FROM bounces WHERE email = ? AND kind = 'soft'", (email,))}
+            last_three = recent_letters[-3:]
+            if not hard and not (len(last_three) == 3 and soft.issuperset(last_three)):
+                self._log(db, email, "", when, "rebond temporaire", f"{letter} {status}")
+                return False
+            rows = db.execute("SELECT audience FROM readers WHERE email = ? AND state != ?", (email, BOUNCED)).fetchall()
+            if not rows:
+                db.execute(
+                    "INSERT OR IGNORE INTO readers (email, audience, state, source, created, updated)"
+                    " VALUES (?, 'public', ?, ?, ?, ?)",
+                    (email, BOUNCED, OPERATOR, stamp(when), stamp(when)),
+                )
+            db.execute("UPDATE readers SET state = ?, updated = ?, pending = NULL WHERE email = ?", (BOUNCED, stamp(when), email))
+            why = f"rebond définitif {status}" if hard else f"rebonds temporaires sur {', '.join(last_three)}"
+            self._log(db, email, "", when, "adresse en erreur", f"{letter} : {why}")
+            return True
+
+    @staticmethod
+    def _blocked(db: sqlite3.Connection, email: str, audience: str) -> bool:
+        email = email.lower()
+        row = db.execute(
+            "SELECT 1 FROM readers WHERE email = ? AND (state = ? OR (audience = ? AND state = ?))"
+            " UNION ALL SELECT 1 FROM erased WHERE digest = ? LIMIT 1",
+            (email, BOUNCED, audience, UNSUBSCRIBED, digest(email)),
+        ).fetchone()
+        return row is not None
+
+    def blocked(self, email: str, audience: str) -> bool:
+        """Return True if this address must not receive this audience's letter, whatever a CSV says."""
+        with self.reading() as db:
+            return self._blocked(db, email, audience)
+
+    @contextmanager
+    def gate(self, audience: str) -> Iterator[Callable[[str], bool]]:
+        """Yield blocked(email) for one audience on one connection held for a whole send.
+
+        Each check is its own read (autocommit, WAL): an unsubscription committed meanwhile is
+        seen by the next one. Opening a connection per message cost a tenth of the send.
+        """
+        with self.reading() as db:
+            yield lambda email: self._blocked(db, email, audience)
+
+    def recipients(self, audience: str) -> list[tuple[str, str]]:
+        """Return (email, name) of this audience's subscribers, oldest first."""
+        db = self._connect()
+        try:
+            rows = db.execute(
+                "SELECT email, name FROM readers r WHERE audience = ? AND state = ? AND NOT EXISTS"
+                " (SELECT 1 FROM readers b WHERE b.email = r.email AND b.state = ?) ORDER BY created, email",
+                (audience, SUBSCRIBED, BOUNCED),
+            ).fetchall()
+        finally:
+            db.close()
+        return rows
+
+    def excluded(self, audience: str) -> int:
+        """Return how many addresses this audience's letter leaves out: unsubscribed, or in error (here or elsewhere)."""
+        with self.reading() as db:
+            return db.execute(
+                "SELECT COUNT(*) FROM readers r WHERE audience = ? AND (state IN (?, ?) OR (state = ? AND EXISTS"
+                " (SELECT 1 FROM readers b WHERE b.email = r.email AND b.state = ?)))",
+                (audience, UNSUBSCRIBED, BOUNCED, SUBSCRIBED, BOUNCED),
+            ).fetchone()[0]
+
+    def import_rows(self, rows: list[tuple[str, str, str]], form: str, when: datetime) -> list[tuple[str, str]]:
+        """Subscribe (email, name, audience) rows vouched for by the operator; return (email, outcome) per row.
+
+        Unsubscribed, bounced and erased addresses are never brought back by an import.
+        """
+        outcomes = []
+        with self.transaction() as db:
+            for email, name, audience in rows:
+                email = email.lower()
+                row = self._row(db, email, audience)
+                if db.execute("SELECT 1 FROM erased WHERE digest = ?", (digest(email),)).fetchone():
+                    outcomes.append((email, "ignorée : adresse effacée à la demande de la personne"))
+                elif row is None:
+                    db.execute(
+                        "INSERT INTO readers (email, audience, name, state, source, created, updated, consent_at, consent_form,"
+                        " confirmed_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                        (email, audience, name, SUBSCRIBED, IMPORT, stamp(when), stamp(when), stamp(when), form, stamp(when)),
+                    )
+                    self._log(db, email, audience, when, "importée", form)
+                    outcomes.append((email, "ajoutée"))
+                elif row.state in (UNSUBSCRIBED, BOUNCED):
+                    outcomes.append((email, f"ignorée : {row.state} depuis le {row.updated[:10]}"))
+                elif row.state == PENDING:
+                    db.execute(
+                        "UPDATE readers SET state = ?, source = ?, confirmed_at = ?, updated = ? WHERE email = ? AND audience = ?",
+                        (SUBSCRIBED, IMPORT, stamp(when), stamp(when), email, audience),
+                    )
+                    self._log(db, email, audience, when, "importée", form)
+                    outcomes.append((email, "ajoutée (demande en attente)"))
+                else:
+                    outcomes.append((email, "déjà abonnée"))
+        return outcomes
+
+    def export(self, audience: str | None = None) -> list[Reader]:
+        db = self._connect()
+        try:
+            query = "SELECT * FROM readers" + (" WHERE audience = ?" if audience else "") + " ORDER BY email, audience"
+            return [Reader(*row) for row in db.execute(query, (audience,) if audience else ())]
+        finally:
+            db.close()
+
+    def history(self, email: str) -> tuple[list[Reader], list[tuple[str, str, str, str]]]:
+        """Return the address's rows and its history (at, audience, event, detail), oldest first."""
+        email = email.lower()
+        db = self._connect()
+        try:
+            rows = [Reader(*r) for r in db.execute("SELECT * FROM readers WHERE email = ? ORDER BY audience", (email,))]
+            events = db.execute(
+                "SELECT at, audience, event, detail FROM history WHERE email = ? ORDER BY id", (email,)
+            ).fetchall()
+        finally:
+            db.close()
+        return rows, events
+
+    def is_erased(self, email: str) -> bool:
+        db = self._connect()
+        try:
+            return db.execute("SELECT 1 FROM erased WHERE digest = ?", (digest(email),)).fetchone() is not None
+        finally:
+            db.close()
+
+    def erase(self, email: str, when: datetime) -> int:
+        """Erase everything about an address, keep its digest in the suppression list; return the rows removed."""
+        email = email.lower()
+        with self.transaction() as db:
+            removed = sum(
+                db.execute(f"DELETE FROM {table} WHERE email = ?", (email,)).rowcount
+                for table in ("readers", "history", "bounces")
+            )
+            db.execute("INSERT OR IGNORE INTO erased (digest, at) VALUES (?, ?)", (digest(email), stamp(when)))
+        return removed
