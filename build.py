@@ -13,7 +13,8 @@ from urllib.parse import urlsplit
 
 from plugins.base import environment
 from plugins.base.french_cli import counted, port_taken, speak_french, typed_command
-from plugins.build.sites import build_all, federation_settings, quiet_mkdocs
+from plugins.build.site import federation_settings, quiet_mkdocs
+from plugins.build.sites import build_all
 from plugins.model import ContentError, load_content
 from plugins.settings.federation import SettingsError, read_mkdocs_yml
 

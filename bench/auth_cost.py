@@ -34,7 +34,8 @@ from urllib.parse import urljoin
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from plugins.build.sites import build_all, quiet_mkdocs  # noqa: E402
+from plugins.build.site import quiet_mkdocs  # noqa: E402
+from plugins.build.sites import build_all  # noqa: E402
 from plugins.deploy.nginx import LocalNginx, ServerSettings, write_server_files  # noqa: E402
 from plugins.records.accounts import AccountStore  # noqa: E402
 from plugins.records.htpasswd import DEFAULT_COST, Account, write_htpasswd  # noqa: E402

@@ -289,7 +289,7 @@ def edit_one_sheet(project: Path, line: str) -> None:
 
 
 def letter_render_seconds(project: Path) -> float:
-    from plugins.build.sites import federation_settings
+    from plugins.build.site import federation_settings
     from plugins.letters.publish import rendered
     from plugins.model import load_content
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from plugins.build.sites import federation_settings
+from plugins.build.site import federation_settings
 from plugins.model import Audience, load_content
 from plugins.plan.pages import SitePlan
 from plugins.render.plugin import LINK, has_link

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 from mkdocs.structure.files import File, InclusionLevel
 
-from plugins.build.sites import federation_settings, site_config
+from plugins.build.site import federation_settings, site_config
 from plugins.model import Audience, load_content
 from plugins.plan.pages import SitePlan
 from plugins.render.plugin import PlannedPage

@@ -16,7 +16,8 @@ from pathlib import Path
 import pytest
 
 from plugins.build.preview import ORDER, Preview
-from plugins.build.sites import build_site, federation_settings
+from plugins.build.site import federation_settings
+from plugins.build.sites import build_staged
 from plugins.model import Audience, load_content
 from plugins.model.content import carry_over
 from plugins.plan.pages import OWN_BUNDLE, SHARED_BUNDLE, is_search_bundle
@@ -47,7 +48,7 @@ def assert_same_as_full_build(preview: Preview, project: Path, work: Path) -> No
     content = load_content(project)
     for audience in ORDER:
         reference = work / f"reference-{audience.value}-{time.monotonic_ns()}"
-        build_site(content, audience, reference, TODAY, federation_settings(project), site_url=preview.url(audience))
+        build_staged(content, audience, reference, TODAY, federation_settings(project), site_url=preview.url(audience))
         expected, got = tree(reference), tree(preview.dirs[audience])
         assert sorted(got) == sorted(expected), audience
         different = [name for name in expected if got[name] != expected[name]]
@@ -186,7 +187,7 @@ def test_the_other_servers_call_returns_once_a_refresh_has_seen_its_change(
 ) -> None:
     """Both servers call refresh for each change: the call that waited while the other refreshed does not list the files
     again (its server shows the new pages only once it returns), unless that refresh failed."""
-    from plugins.build import preview as preview_module
+    from plugins.build import site as site_module
 
     preview = CountingPreview(copy_sample(tmp_path / "projet"), TODAY, port=free_port())
     try:
@@ -216,7 +217,7 @@ def test_the_other_servers_call_returns_once_a_refresh_has_seen_its_change(
         def failing(*args, **kwargs):  # type: ignore[no-untyped-def]
             raise RuntimeError("sorties en panne")
 
-        monkeypatch.setattr(preview_module, "write_site_outputs", failing)
+        monkeypatch.setattr(site_module, "write_site_outputs", failing)
         edit(sheet, "title: Vu une fois — ", "title: Vu deux fois — ")
         capsys.readouterr()
         both_servers_call()
@@ -339,24 +340,24 @@ def test_a_failure_in_the_public_sites_process_is_made_good_next_time(
     preview: Preview, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys
 ) -> None:
     """The forked process may have written part of the public site before failing: the next refresh redoes it all."""
-    from plugins.build import preview as preview_module
+    from plugins.build import site as site_module
 
     monkeypatch.setenv("BUILD_PROCESSES", "2")
     project = preview.project
     preview.refresh()
-    real = preview_module.write_site_outputs
+    real = site_module.write_site_outputs
 
-    def failing(content, audience, *args, **kwargs):  # type: ignore[no-untyped-def]
-        if audience is Audience.PUBLIC:
+    def failing(target, *args, **kwargs):  # type: ignore[no-untyped-def]
+        if target.audience is Audience.PUBLIC:
             raise RuntimeError("sorties du site public en panne")
-        return real(content, audience, *args, **kwargs)
+        return real(target, *args, **kwargs)
 
-    monkeypatch.setattr(preview_module, "write_site_outputs", failing)
+    monkeypatch.setattr(site_module, "write_site_outputs", failing)
     public_sheet = next(p for p in sorted((project / "toolbox").rglob("*.md")) if "access: public" in p.read_text("utf-8"))
     edit(public_sheet, "title: ", "title: Titre en panne — ")
     preview.refresh()
     assert "la construction a échoué" in capsys.readouterr().out
-    monkeypatch.setattr(preview_module, "write_site_outputs", real)
+    monkeypatch.setattr(site_module, "write_site_outputs", real)
     edit(public_sheet, "title: Titre en panne — ", "title: ")  # back to what the states say was built
     preview.refresh()
     assert_same_as_full_build(preview, project, tmp_path)

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from plugins.build.sites import federation_settings
+from plugins.build.site import federation_settings
 from plugins.settings.federation import FederationSettings, SettingsError
 from tests.conftest import REPO, TODAY
 

@@ -10,7 +10,7 @@ from mkdocs.structure.files import File
 from mkdocs.structure.pages import Page
 from mkdocs.utils import get_build_date
 
-from plugins.build.sites import federation_settings, site_config
+from plugins.build.site import federation_settings, site_config
 from plugins.model import Audience, load_content
 from plugins.outputs.site import build_date, sitemap, write_sitemap
 from plugins.plan.pages import SitePlan

@@ -27,18 +27,17 @@ from datetime import date
 from pathlib import Path
 
 import watchdog.observers
-from mkdocs.commands.build import build as mkdocs_build
 from mkdocs.livereload import LiveReloadServer
 from watchdog.events import FileClosedEvent, FileCreatedEvent, FileDeletedEvent, FileModifiedEvent, FileMovedEvent
 
 from plugins.base.french_cli import counted
 from plugins.base.processes import Worker
-from plugins.build.sites import NO_DIRTY_WARNING, SITE_DIRS, build_processes, federation_plugin, federation_settings, site_config
+from plugins.build.site import NO_DIRTY_WARNING, build_site, federation_settings
+from plugins.build.sites import SITE_DIRS, build_processes
 from plugins.model import Audience, Content, ContentError, load_content
 from plugins.model.cache import SourceCache
 from plugins.model.content import carry_over
 from plugins.outputs.search import index_sources, share_bundle, update_sources
-from plugins.outputs.site import write_site_outputs
 from plugins.plan.pages import SHARED_BUNDLE, public_view
 from plugins.render.incremental import Fingerprinter, Incremental
 from plugins.settings.federation import FederationSettings, SettingsError
@@ -307,7 +306,7 @@ class Preview:
         gc.freeze()
 
     def _build_both(self, content: Content, settings: FederationSettings, with_public: bool = True) -> None:
-        """Build both sites in place: on two cores, the public site in a forked process meanwhile (as builder.py does).
+        """Build both sites in place: on two cores, the public site in a forked process meanwhile (as sites.build_both does).
 
         The search bundles are indexed afterwards, the public site's first: the members' site takes its shared bundle.
         with_public: False when the public site is that of content already (_public_unchanged): the members' site alone.
@@ -360,26 +359,26 @@ class Preview:
         index: Callable[[Path, dict[str, list[str]]], None] | None,
     ) -> None:
         """Build one site in its folder, over its previous version (MkDocs' dirty build: unchanged pages stay)."""
-        config = site_config(self.project, audience, self.dirs[audience], self.url(audience))
         state = self.states[audience]
-        plugin = federation_plugin(config)
-        plugin.prepare(
-            content, audience, self.today, self.rendered, state, settings, keep_rendered=True, fingerprinter=fingerprinter
-        )
-        mkdocs_build(config, serve_url=self.url(audience), dirty=True)
-        write_site_outputs(
+
+        def index_if_written(site: Path, bundles: dict[str, list[str]]) -> None:
+            if index is not None and state.written:  # the preview's first build indexes nothing
+                index(site, bundles)
+
+        build_site(
             content,
             audience,
             self.dirs[audience],
             self.url(audience),
-            config.site_name,
             self.today,
-            plugin.search_bundles,
-            list(plugin.specs),
-            state.output,
-            index if state.written else None,
+            settings,
+            state,
+            self.rendered,
+            index_if_written,
+            fingerprinter=fingerprinter,
+            keep_rendered=True,
+            serve_url=self.url(audience),
         )
-        state.fingerprinter = None  # it holds this build's model: not kept beside the next one's
 
     def servers(self) -> dict[Audience, LiveReloadServer]:
         """Return one live-reload server per site, both watching the sources."""

@@ -3,10 +3,8 @@
 from __future__ import annotations
 
 import functools
-import logging
 import multiprocessing
 import os
-import re
 import shutil
 import subprocess
 import sys
@@ -17,23 +15,18 @@ from datetime import date
 from multiprocessing.connection import Connection
 from pathlib import Path
 
-from mkdocs.commands.build import build as mkdocs_build
-from mkdocs.config import load_config
-from mkdocs.config.defaults import MkDocsConfig
-from mkdocs.exceptions import Abort, ConfigurationError
-
 from plugins.base import environment
 from plugins.base.locking import FileLock
 from plugins.base.processes import Background, ReceivedPages, SentPages, Worker
+from plugins.build.site import build_site, federation_settings
 from plugins.letters.publish import write_letters
 from plugins.model import Audience, Content, load_content
 from plugins.model.cache import SourceCache
 from plugins.outputs.search import index_sources, share_bundle, update_sources, write_sources
-from plugins.outputs.site import write_site_outputs
 from plugins.render.incremental import Fingerprinter, Incremental
-from plugins.render.plugin import FederationPlugin, settings_of
+from plugins.render.plugin import RenderedPages
 from plugins.render.themeenv import BYTECODE
-from plugins.settings.federation import FederationSettings, SettingsError
+from plugins.settings.federation import FederationSettings
 
 SITE_DIRS = {Audience.PUBLIC: "public", Audience.ADHERENTS: "adherents"}
 
@@ -47,121 +40,43 @@ class BuildResult:
     rewritten: dict[str, int]  # site folder -> the pages rendered anew (the others were taken from the previous build)
 
 
-def site_config(
-    project: Path, audience: Audience, site_dir: Path, site_url: str | None = None, strict: bool = False
-) -> MkDocsConfig:
-    """Load mkdocs.yml for one audience's site; raise SettingsError (French) on any error or warning of MkDocs about it.
-
-    MkDocs logs what it finds wrong in English and goes on with a default after a warning (an unknown name: a typo
-    in a setting); here each one stops the command with the file and the setting named.
-    """
-    heard = MkDocsConfigProblems()
-    logger = logging.getLogger("mkdocs.config")
-    logger.addFilter(heard)
-    try:
-        config = load_config(str(project / "mkdocs.yml"), site_dir=str(site_dir), strict=strict)
-    except (Abort, ConfigurationError) as exc:
-        said = str(exc).removeprefix("MkDocs encountered an error parsing the configuration file: ")
-        raise SettingsError(heard.problems or [f"{project / 'mkdocs.yml'} : illisible — {said}"]) from None
-    finally:
-        logger.removeFilter(heard)
-    if heard.problems:
-        raise SettingsError(heard.problems)
-    plugin_config = config.plugins["federation"].config
-    if site_url:
-        config.site_url = site_url
-    elif audience is Audience.ADHERENTS and plugin_config.members_site_url:
-        config.site_url = plugin_config.members_site_url
-    return config
-
-
-class MkDocsConfigProblems(logging.Filter):
-    """What MkDocs says is wrong in mkdocs.yml (its warnings and errors), kept in French and not printed."""
-
-    SAID = re.compile(r"Config value '(?P<name>[^']*)': (?P<what>.*)", re.DOTALL)
-    OPTION = re.compile(r"Plugin '(?P<plugin>[^']*)' option '(?P<option>[^']*)': (?P<what>.*)", re.DOTALL)
-    UNKNOWN = re.compile(r"Unrecognised configuration name: (?P<name>.*)")
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.problems: list[str] = []
-
-    def filter(self, record: logging.LogRecord) -> bool:
-        if record.levelno < logging.WARNING:
-            return True
-        message = record.getMessage()
-        said = self.SAID.fullmatch(message)
-        if said is None:
-            self.problems.append(f"mkdocs.yml : {message}")
-            return False
-        name, what = said["name"], said["what"]
-        option = self.OPTION.fullmatch(what)
-        if option is not None:
-            name, what = f"{name} : {option['plugin']} : {option['option']}", option["what"]
-        unknown = self.UNKNOWN.fullmatch(what)
-        if unknown is not None:
-            if not name.endswith(unknown["name"]):
-                name = f"{name} : {unknown['name']}" if name else unknown["name"]
-            self.problems.append(f"mkdocs.yml : réglage inconnu « {name} » (faute de frappe ?)")
-        else:
-            self.problems.append(f"mkdocs.yml, réglage « {name} » refusé par MkDocs : {what}")
-        return False
-
-
-class NoDirtyWarning(logging.Filter):
-    """MkDocs warns about 'dirty' builds (which do not clear the folder); ours are exact (see incremental.py)."""
-
-    def filter(self, record: logging.LogRecord) -> bool:
-        return "'dirty' build" not in record.getMessage()
-
-
-NO_DIRTY_WARNING = NoDirtyWarning()
-
-
-def build_site(
+def build_staged(
     content: Content,
     audience: Audience,
     site_dir: Path,
     today: date,
     settings: FederationSettings,
     strict: bool = False,
-    rendered: dict | None = None,
+    rendered: RenderedPages | None = None,
     site_url: str | None = None,
     previous: Path | None = None,
     fingerprinter: Fingerprinter | None = None,
     search_sources: Path | None = None,
 ) -> SiteBuild:
-    """Build one site into a new folder: its pages with MkDocs from an already loaded model, then every other output.
+    """Build one site into a new folder (build_site), from the same site's last build if there is one.
 
     previous: the same site's last build, whose unchanged pages and search bundles are taken as
     they are (incremental.py); the result is the same as without. The search bundles whose pages
     changed are left for the caller to index (SiteBuild.index), once this process's memory is freed.
     search_sources: where the pages cut for Pagefind are kept between builds (update_sources), a folder per bundle.
     """
-    site_url = site_url or settings.site_url(audience)
-    config = site_config(content.root, audience, site_dir, site_url, strict)
-    plugin = federation_plugin(config)
     state = Incremental.beside(previous, site_dir) if previous else Incremental(site_dir=site_dir)
-    plugin.prepare(content, audience, today, rendered, state, settings, fingerprinter=fingerprinter)
-    logger = logging.getLogger("mkdocs.commands.build")
-    if NO_DIRTY_WARNING not in logger.filters:
-        logger.addFilter(NO_DIRTY_WARNING)
-    mkdocs_build(config, dirty=True)  # the folder is new: nothing to clear, and unchanged pages are linked in
     pending: dict[str, list[str]] = {}
+    url = site_url or settings.site_url(audience)
     index = functools.partial(changed_bundles, state, pending)
-    write_site_outputs(
+    plugin = build_site(
         content,
         audience,
         site_dir,
-        site_url,
-        config.site_name,
+        url,
         today,
-        plugin.search_bundles,
-        list(plugin.specs),
-        state.output,
+        settings,
+        state,
+        rendered,
         index,
+        fingerprinter=fingerprinter,
+        strict=strict,
     )
-    state.fingerprinter = None  # it holds the model's items
     state.save(site_dir)
     versions = {page: f"{state.site}/{fingerprint}" for page, fingerprint in state.pages.items()} if search_sources else {}
     return SiteBuild(site_dir, len(plugin.specs), state.written, pending, kept=search_sources, versions=versions)
@@ -210,13 +125,6 @@ def changed_bundles(state: Incremental, pending: dict[str, list[str]], site_dir:
     for name, pages in bundles.items():
         if not state.bundle_unchanged(name, pages, site_dir / name):
             pending[name] = pages
-
-
-def federation_plugin(config: MkDocsConfig) -> FederationPlugin:
-    """Return the site's federation plugin (mkdocs.yml must declare it)."""
-    plugin = config.plugins["federation"]
-    assert isinstance(plugin, FederationPlugin)
-    return plugin
 
 
 def swap_in(staging: Path, output: Path) -> None:
@@ -342,7 +250,7 @@ def build_both(
         rendered: dict = {}  # pages shared by both sites are converted from Markdown once
         fingerprinter = Fingerprinter()  # and each item fingerprinted once
         built = [
-            build_site(
+            build_staged(
                 content,
                 a,
                 staging / SITE_DIRS[a],
@@ -371,7 +279,7 @@ def build_both(
         own_indexer: Background[SiteBuild] | None = None
         try:
             try:
-                own = build_site(
+                own = build_staged(
                     content,
                     members,
                     staging / SITE_DIRS[members],
@@ -418,7 +326,7 @@ def build_public(
     """
     rendered = SentPages(send)
     try:
-        built = build_site(
+        built = build_staged(
             content,
             Audience.PUBLIC,
             staging / SITE_DIRS[Audience.PUBLIC],
@@ -462,13 +370,3 @@ def build_processes() -> int:
             raise ValueError(f"BUILD_PROCESSES « {value} » : attendu un nombre de processus, 1 ou plus")
         return int(value)
     return len(os.sched_getaffinity(0))
-
-
-def federation_settings(project: Path) -> FederationSettings:
-    """Return the federation's settings from mkdocs.yml, checked; raise SettingsError (French) if they are wrong."""
-    return settings_of(site_config(project, Audience.PUBLIC, project / "site"))
-
-
-def quiet_mkdocs() -> None:
-    """Keep MkDocs' English progress lines out of the editors' terminal; warnings stay."""
-    logging.getLogger("mkdocs").setLevel(logging.WARNING)

@@ -1,6 +1,6 @@
 """Everything a built site has beside its pages: feeds, calendars, the map's data, robots and sitemap, the search index.
 
-Called by the build (plugins/build/sites.py) and the preview after MkDocs wrote the pages; reads the
+Called by the one build of a site (plugins/build/site.py) after MkDocs wrote the pages; reads the
 content model, never the pages' HTML (Pagefind aside).
 """
 
@@ -9,6 +9,7 @@ from __future__ import annotations
 import functools
 import gzip
 from collections.abc import Callable, Iterable
+from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from pathlib import Path
 from urllib.parse import urljoin
@@ -25,47 +26,51 @@ from plugins.plan.pages import SHARED_BUNDLE, page_url
 EMPTY_SITEMAP = '<?xml version="1.0" encoding="UTF-8"?>\n<urlset xmlns="http://www.sitemaps.org/schemas/sitemap/0.9"></urlset>\n'
 
 
-def write_site_outputs(
-    content: Content,
-    audience: Audience,
-    site: Path,
-    site_url: str,
-    site_name: str,
-    today: date,
-    search: dict[str, list[str]],
-    pages: list[str],
-    output: Callable[[str, object, Callable[[], Iterable[Path]]], None],
-    index: Callable[[Path, dict[str, list[str]]], None] | None,
-) -> None:
+@dataclass
+class Target:
+    """One site's folder as its outputs are written into it (as Pelican's Writer): for whom, where, its address and
+    name; keep(name, inputs, write) calls write() unless the output's inputs are those of the previous build
+    (Incremental.output: the preview keeps its files, a build links them); index(folder, bundles) makes the search
+    bundles whose pages changed (None: not now, as in the preview's first build)."""
+
+    audience: Audience
+    folder: Path
+    url: str
+    name: str
+    keep: Callable[[str, object, Callable[[], Iterable[Path]]], None]
+    index: Callable[[Path, dict[str, list[str]]], None] | None = None
+
+    def write(self, name: str, inputs: object, write: Callable[[], Iterable[Path]]) -> None:
+        self.keep(name, inputs, write)
+
+
+def write_site_outputs(target: Target, content: Content, today: date, search: dict[str, list[str]], pages: list[str]) -> None:
     """Write one site's outputs beside its pages.
 
-    output(name, inputs, write) calls write() unless the output's inputs are the same as in the
-    previous build (Incremental.output: the preview keeps its files, a build links them).
-
-    index(site, bundles) makes the search bundles (None: not now, as the preview's first build);
     search: the site's search bundles (plan.search_bundles); the members' site does not index the
     shared one, which the build copies from the public site (search.share_bundle).
     pages: the site's pages (source URIs, in the plan's order), which the public sitemap lists.
     """
-    # Each feed on its own: a sheet's new title writes the toolbox's feed again, not the four others (1.3 s for all five
-    # at ten times the federation's volume). Its fingerprint is that of its text (dataclasses' repr: each field's,
-    # quoted), one digest: the fingerprinter reduced the 6,000 entries of a site one by one, three times slower.
+    audience, site, site_url, site_name = target.audience, target.folder, target.url, target.name
+    # Each feed on its own: a sheet's new title writes the toolbox's feed again, not the four others. Its fingerprint is
+    # that of its text (dataclasses' repr: each field's, quoted), one digest: the fingerprinter reduced the entries of a
+    # site one by one, three times slower.
     for feed in section_feeds(content, audience, today, site_url):
-        output(f"feeds/{feed.section}", repr(feed), functools.partial(write_feeds, [feed], site, site_name, site_url))
+        target.write(f"feeds/{feed.section}", repr(feed), functools.partial(write_feeds, [feed], site, site_name, site_url))
     events = content.events_for(audience)
-    output("calendars", events, lambda: write_calendars(events, site, f"Agenda — {site_name}", site_url))
+    target.write("calendars", events, lambda: write_calendars(events, site, f"Agenda — {site_name}", site_url))
     members = content.members()
-    output("map", members, lambda: [write_geojson(members, site, site_url)])
-    if index is not None:
+    target.write("map", members, lambda: [write_geojson(members, site, site_url)])
+    if target.index is not None:
         own = {name: pages for name, pages in search.items() if audience is Audience.PUBLIC or name != SHARED_BUNDLE}
-        index(site, own)
+        target.index(site, own)
     if audience is Audience.ADHERENTS:
         # No page listed; the empty file is kept because Material's script asks for it (feed links).
         (site / "sitemap.xml").write_text(EMPTY_SITEMAP, encoding="utf-8")
         (site / "robots.txt").write_text("User-agent: *\nDisallow: /\n", encoding="utf-8")
     else:
         built = build_date()
-        output("sitemap", (site_url, pages, built), lambda: write_sitemap(site, site_url, pages, built))
+        target.write("sitemap", (site_url, pages, built), lambda: write_sitemap(site, site_url, pages, built))
         (site / "robots.txt").write_text(
             f"User-agent: *\nAllow: /\nSitemap: {site_url.rstrip('/')}/sitemap.xml\n", encoding="utf-8"
         )

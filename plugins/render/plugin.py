@@ -207,7 +207,7 @@ class FederationPlugin(BasePlugin[FederationConfig]):
         order = list(self.specs.values())
         if self.audience is Audience.ADHERENTS:
             # The members' site renders its own pages first: meanwhile, the public site's build sends the conversions of
-            # the pages both show (builder.py). Its sitemap is empty: the order shows nowhere.
+            # the pages both show (plugins/build/sites.py). Its sitemap is empty: the order shows nowhere.
             order.sort(key=lambda spec: spec.shared)
         generated_by = File.generated(config, "index.md", content="").generated_by  # this plugin, as MkDocs names it
         site_dir, directory_urls = config.site_dir, config.use_directory_urls  # read once: MkDocs' settings are slow
