@@ -251,7 +251,7 @@ def main() -> int:
         click_ms = latencies(public_port, clicks)
         static_ms = latencies(public_port, [("GET", "/offres/", None)] * args.one_clicks)
         store = ReaderStore(db)
-        gone = sum(1 for r in readers if (reader := store.reader(r, "public")) is not None and reader.state == "désabonné")
+        gone = sum(1 for r in readers if (reader := store.reader(r, "public")) is not None and reader.state == "unsubscribed")
         register_seconds, register_codes = register_all(public_port, args.registrants)
         registrants = RegistrationBook(db).registrants("banc-d-essai")
     finally:
@@ -273,8 +273,8 @@ def main() -> int:
         f"Un clic (RFC 8058), 99e cent.: {p(click_ms, 99):6.2f} ms  (base {p(static_ms, 99):.2f} ms,"
         f" {p(click_ms, 99) / p(static_ms, 99):.1f} ×) ; {gone}/{len(readers)} désabonnés dans la base"
     )
-    confirmed = sum(1 for r in registrants if r.status == "confirmé")  # places held (to confirm by email)
-    waiting = sum(1 for r in registrants if r.status == "en attente")
+    confirmed = sum(1 for r in registrants if r.status == "confirmed")  # places held (to confirm by email)
+    waiting = sum(1 for r in registrants if r.status == "waiting")
     print(
         f"Inscriptions à un événement : {args.registrants} clients à la fois pour {args.places} places : "
         f"{args.registrants / register_seconds:.0f} inscriptions/s ({register_seconds:.1f} s, "

@@ -190,7 +190,7 @@ def test_register_in_the_browser_confirm_receive_the_ics_and_cancel(world: World
     page.wait_for_selector("h1:text('Vérifiez votre messagerie')")
     # The place is held, not given: the address must confirm it. The request's email repeats nothing typed.
     [row] = [r for r in world.book().registrants("atelier") if r.email == "anne@example.org"]
-    assert (row.status, row.is_confirmed, row.answers) == ("confirmé", False, {"profession": "Infirmier·e", "repas": "oui"})
+    assert (row.status, row.is_confirmed, row.answers) == ("confirmed", False, {"profession": "Infirmier·e", "repas": "oui"})
     link = link_of(world, "anne@example.org", "Confirmez votre inscription", "/agenda/inscription/confirmer")
     asking = world.mailbox.to("anne@example.org", "Confirmez votre inscription")[0]
     assert "Anne" not in asking.get_body(("plain",)).get_content() and "Anne" not in asking.get_body(("html",)).get_content()
@@ -230,8 +230,8 @@ def test_sixty_at_once_for_fifty_places_confirmed_then_a_cancellation_promotes_t
         pages = list(pool.map(lambda fields: post(url, fields), people))
     assert {status for status, _ in pages} == {200} and len({body for _, body in pages}) == 1  # one answer for all
     registrants = [r for r in world.book().registrants("atelier") if r.email.startswith("p")]
-    held = [r for r in registrants if r.status == "confirmé"]
-    waiting = [r for r in registrants if r.status == "en attente"]
+    held = [r for r in registrants if r.status == "confirmed"]
+    waiting = [r for r in registrants if r.status == "waiting"]
     assert (len(held), len(waiting)) == (50, 10) and not any(r.is_confirmed for r in registrants)
     assert max(r.id for r in held) < min(r.id for r in waiting)  # places went in arrival order
     assert (
@@ -245,7 +245,7 @@ def test_sixty_at_once_for_fifty_places_confirmed_then_a_cancellation_promotes_t
     assert sum("Inscription confirmée" in body for _, body in answers[:50]) == 50
     ranks = sorted(int(re.search(r"n° (\d+) sur la liste", body).group(1)) for _, body in answers[50:])  # type: ignore[union-attr]
     assert ranks == list(range(1, 11))
-    confirmed = [r for r in world.book().registrants("atelier") if r.email.startswith("p") and r.status == "confirmé"]
+    confirmed = [r for r in world.book().registrants("atelier") if r.email.startswith("p") and r.status == "confirmed"]
     assert len(confirmed) == 50 and all(r.is_confirmed for r in confirmed)
     wait_for(lambda: len(world.mailbox.to(waiting[0].email, "Liste d'attente")) == 1)
     assert world.mailbox.to(waiting[0].email, "Liste d'attente")[0].get_content_type() == "multipart/alternative"  # no .ics yet
@@ -258,11 +258,11 @@ def test_sixty_at_once_for_fifty_places_confirmed_then_a_cancellation_promotes_t
     assert sum(1 for r in world.book().registrants("atelier") if r.email == confirmed[0].email) == 1
     cancel = link_of(world, confirmed[3].email, "Inscription confirmée", "/agenda/inscription/annuler")
     assert post(cancel, b"")[0] == 200
-    assert world.book().active("atelier", waiting[0].email).status == "confirmé"  # type: ignore[union-attr]
+    assert world.book().active("atelier", waiting[0].email).status == "confirmed"  # type: ignore[union-attr]
     wait_for(lambda: world.mailbox.to(waiting[0].email, "Une place s'est libérée"))
     promoted = world.mailbox.to(waiting[0].email, "Une place s'est libérée")[0]
     assert any(p.get_content_type() == "text/calendar" for p in promoted.iter_attachments())
-    assert world.book().active("atelier", waiting[1].email).status == "en attente"  # type: ignore[union-attr]
+    assert world.book().active("atelier", waiting[1].email).status == "waiting"  # type: ignore[union-attr]
 
 
 def test_an_unconfirmed_hold_lapses_and_its_place_goes_to_the_first_waiting(world: World) -> None:
@@ -270,7 +270,7 @@ def test_an_unconfirmed_hold_lapses_and_its_place_goes_to_the_first_waiting(worl
     url = world.service_url + "/agenda/inscription/attente/"
     for who in ("h1", "h2", "h3"):
         assert post(url, {"nom": who.upper(), "adresse": f"{who}@example.org"})[0] == 200
-    assert [r.status for r in world.book().registrants("attente")] == ["confirmé", "confirmé", "en attente"]
+    assert [r.status for r in world.book().registrants("attente")] == ["confirmed", "confirmed", "waiting"]
     assert confirm(world, "h3@example.org")[0] == 200  # h3 confirms its rank; h1 and h2 never confirm
     assert (
         "0 place restante" in get(world.public + "/agenda/inscription/attente/")[1]
@@ -282,7 +282,7 @@ def test_an_unconfirmed_hold_lapses_and_its_place_goes_to_the_first_waiting(worl
         )
     status, body = get(world.public + "/agenda/inscription/attente/")
     assert status == 200 and "1 place restante sur 2" in body  # h1's and h2's places: one to h3, one free
-    assert world.book().active("attente", "h3@example.org").status == "confirmé"  # type: ignore[union-attr]
+    assert world.book().active("attente", "h3@example.org").status == "confirmed"  # type: ignore[union-attr]
     assert world.book().active("attente", "h1@example.org") is None
     wait_for(lambda: world.mailbox.to("h3@example.org", "Une place s'est libérée"))
     # h1 confirms too late: it takes what is left now, the one free place.

@@ -176,12 +176,12 @@ def test_the_members_letter_is_confirmed_only_inside_the_members_space(world: Wo
     assert post(on_public, b"")[0] == 403
     assert http_request("GET", on_members)[0] == 401
     assert post(on_members, b"", {"Authorization": "Basic " + base64.b64encode(b"msp-loire:faux").decode()})[0] == 401
-    assert ReaderStore(world.db).reader(reader, "adherents").state == "en attente"  # type: ignore[union-attr]
+    assert ReaderStore(world.db).reader(reader, "adherents").state == "pending"  # type: ignore[union-attr]
     # A member follows it: subscribed, and the history says from which account.
     assert post(on_members, b"", CREDENTIALS)[0] == 200
     store = ReaderStore(world.db)
-    assert store.reader(reader, "adherents").state == "abonné"  # type: ignore[union-attr]
-    assert any(f"compte {MEMBER[0]}" in detail for _, _, event, detail in store.history(reader)[1] if "confirmée" in event)
+    assert store.reader(reader, "adherents").state == "subscribed"  # type: ignore[union-attr]
+    assert any(f"compte {MEMBER[0]}" in detail for _, _, event, detail in store.history(reader)[1] if event == "confirmed")
 
 
 def test_a_confirmation_link_subscribes_nobody_after_its_request_was_undone(world: World) -> None:
@@ -191,17 +191,17 @@ def test_a_confirmation_link_subscribes_nobody_after_its_request_was_undone(worl
     assert post(confirm, b"")[0] == 200
     assert post(confirm, b"")[0] == 200  # the same click twice: still « confirmée », nothing changed
     store = ReaderStore(world.db)
-    assert store.reader(reader, "public").state == "abonné"  # type: ignore[union-attr]
+    assert store.reader(reader, "public").state == "subscribed"  # type: ignore[union-attr]
     # One-click from a mail provider (no Origin), then the old confirmation link again.
     from plugins.letters.message import token
     from tests.test_readers import SECRET
 
     one_click = f"{world.public}/lettres/desinscription/?jeton={token(SECRET.encode(), 'public', reader)}&adresse={reader}"
     assert post(one_click, b"List-Unsubscribe=One-Click", {"Origin": None})[0] == 200
-    assert store.reader(reader, "public").state == "désabonné"  # type: ignore[union-attr]
+    assert store.reader(reader, "public").state == "unsubscribed"  # type: ignore[union-attr]
     status, body = post(confirm, b"")
     assert status == 410 and "ne vaut plus" in body
-    assert store.reader(reader, "public").state == "désabonné"  # type: ignore[union-attr]
+    assert store.reader(reader, "public").state == "unsubscribed"  # type: ignore[union-attr]
     # The unsubscribe page's own button, posted from another site, changes nothing.
     assert post(one_click, b"", {"Origin": "https://evil.example"})[0] == 403
 

@@ -355,7 +355,7 @@ def test_an_answer_whose_email_cannot_leave_is_kept_and_the_staff_are_told(world
         check=False,
     )
     assert accepted.returncode == 1 and "Décision enregistrée" in accepted.stderr and "Mot de passe oublié" in accepted.stderr
-    assert ApplicationBook(world.db).get(number).status == "acceptée"  # type: ignore[union-attr]
+    assert ApplicationBook(world.db).get(number).status == "accepted"  # type: ignore[union-attr]
     assert AccountStore(world.db).get("msp-sans-courriel") is not None
 
 
@@ -526,6 +526,6 @@ def test_an_acceptance_that_would_give_less_than_three_months_asks_for_the_end(t
     accounts = AccountStore(tmp_path / "service.sqlite")
     with pytest.raises(membership.StaffError, match="--fin 2027-12-31"):
         membership.accept(service, accounts, book, settings, application.id, None, None)
-    assert book.get(application.id).status == "reçue" and accounts.get("msp-tardive") is None  # type: ignore[union-attr]
+    assert book.get(application.id).status == "received" and accounts.get("msp-tardive") is None  # type: ignore[union-attr]
     accepted, _ = membership.accept(service, accounts, book, settings, application.id, None, date(2027, 12, 31))
     assert accepted.membership_end == "2027-12-31"

@@ -102,7 +102,7 @@ def service_form_pages(tmp_path: Path) -> list[str]:
         ).body.decode()
     )
     pages.append(service.page("acces/oubli.html.j2", title="Mot de passe oublié", error="", action=FORGOT_PATH).body.decode())
-    account = MemberAccount("msp-x", "a@example.org", "", None, None, "adhésion", "", None, "", "")
+    account = MemberAccount("msp-x", "a@example.org", "", None, None, "membership", "", None, "", "")
     pages.append(
         service.page(
             "acces/mot-de-passe.html.j2", title="Choisir", account=account, error="", minimum=12, action=PASSWORD_PATH

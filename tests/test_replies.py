@@ -92,10 +92,10 @@ def test_bounces_and_mailto_unsubscriptions_update_the_store(tmp_path: Path) -> 
     assert result.returncode == 0, result.stderr
     state = {r: store.reader(r, "public").state for r in readers}
     assert state == {
-        "dur@example.org": "en erreur",
-        "mou@example.org": "abonné",
-        "intermittent@example.org": "abonné",
-        "partant@example.org": "désabonné",
+        "dur@example.org": "bounced",
+        "mou@example.org": "subscribed",
+        "intermittent@example.org": "subscribed",
+        "partant@example.org": "unsubscribed",
     }
     assert "dur@example.org : rebond définitif 5.1.1 (2026-09-public) → adresse en erreur" in result.stdout
     assert sorted(p.name for p in inbox.glob("*.eml")) == ["08-humain.eml"]  # a person reads what the command did not understand
@@ -104,7 +104,7 @@ def test_bounces_and_mailto_unsubscriptions_update_the_store(tmp_path: Path) -> 
     (inbox / "09-mou.eml").write_bytes(bounce("mou@example.org", "2026-10-public", "4.2.2"))
     again = run()
     assert "mou@example.org : rebond temporaire 4.2.2 (2026-10-public) → adresse en erreur" in again.stdout
-    assert store.reader("mou@example.org", "public").state == "en erreur"
+    assert store.reader("mou@example.org", "public").state == "bounced"
     assert store.blocked("mou@example.org", "public") and not store.blocked("intermittent@example.org", "public")
 
 

@@ -20,7 +20,8 @@ from pathlib import Path
 from plugins.records.htpasswd import Account, hash_secret, write_htpasswd
 from plugins.records.readers import Database, stamp
 
-MEMBERSHIP, IMPORT = "adhésion", "import"
+MEMBERSHIP, IMPORT = "membership", "import"  # where an account comes from: an accepted request, the staff's CSV
+WORDS = {"source": {"adhésion": MEMBERSHIP, "import": IMPORT}}  # what 0.x stored
 LINK_INTERVAL = timedelta(hours=1)  # at most one password link per account and hour
 KEEP_EXPIRED = timedelta(days=365)  # an expired account is erased a year after its end (a late renewal keeps it)
 
@@ -76,6 +77,9 @@ def _credential(account: Account) -> str:
 
 class AccountStore(Database):
     schema = SCHEMA
+
+    def migrate(self, db: sqlite3.Connection) -> None:
+        self.recode(db, "accounts", WORDS)
 
     @staticmethod
     def _get(db: sqlite3.Connection, login: str) -> MemberAccount | None:

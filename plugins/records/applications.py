@@ -19,7 +19,9 @@ from plugins.records.readers import Database, stamp
 from plugins.settings.membership import MembershipRequest
 from plugins.settings.privacy import PENDING_DAYS
 
-RECEIVED, ACCEPTED, REFUSED = "reçue", "acceptée", "refusée"
+RECEIVED, ACCEPTED, REFUSED = "received", "accepted", "refused"
+LABELS = {RECEIVED: "reçue", ACCEPTED: "acceptée", REFUSED: "refusée"}
+WORDS = {"status": {french: code for code, french in LABELS.items()}}  # what 0.x stored
 KEEP_UNANSWERED = timedelta(days=365)
 KEEP_ACCEPTED = timedelta(days=3 * 365)
 
@@ -89,6 +91,7 @@ class ApplicationBook(Database):
     schema = SCHEMA
 
     def migrate(self, db: sqlite3.Connection) -> None:
+        self.recode(db, "membership_requests", WORDS)
         self.add_column(db, "membership_requests", "confirmed", "TEXT")
         db.execute("UPDATE membership_requests SET confirmed = created WHERE confirmed IS NULL AND status != ?", (RECEIVED,))
 

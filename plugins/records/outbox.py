@@ -45,6 +45,26 @@ CREATE INDEX IF NOT EXISTS outbox_mailbox ON outbox (mailbox, created);
 CREATE INDEX IF NOT EXISTS outbox_domain ON outbox (domain, created);
 CREATE INDEX IF NOT EXISTS outbox_created ON outbox (created);
 """
+# What each message is for, stored as a code (« letter:public », « event:<slug> »), said in French to the operator.
+PURPOSES = {
+    **{
+        "letter": "confirmation d'abonnement à la lettre",
+        "password": "lien de mot de passe",
+        "membership": "confirmation d'adhésion",
+    },
+    **{"membership:staff": "demande d'adhésion, pour l'équipe", "membership:receipt": "accusé de réception d'adhésion"},
+    "event": "inscription à l'événement",
+}
+
+
+def purpose_label(purpose: str) -> str:
+    """Return a message's purpose in French: « inscription à l'événement atelier » for « event:atelier »."""
+    if purpose in PURPOSES:
+        return PURPOSES[purpose]
+    kind, _, what = purpose.partition(":")
+    return f"{PURPOSES[kind]} {what}" if kind in PURPOSES and what else purpose
+
+
 DOTLESS = {"gmail.com": "gmail.com", "googlemail.com": "gmail.com"}  # providers that ignore dots in the local part
 RETRIES = (60, 300, 1800, 7200, 21600)  # seconds before each new attempt after a temporary failure
 KEEP = timedelta(days=2)
@@ -119,7 +139,7 @@ class Outbox(Database):
             for what, cap, where, values in over:
                 if db.execute(f"SELECT COUNT(*) {counted}{where}", (since, *values)).fetchone()[0] >= cap:
                     self.say(
-                        f"Messages du service : plafond atteint pour {what} ({cap} par heure) ; message « {purpose} »"
+                        f"Messages du service : plafond atteint pour {what} ({cap} par heure) ; message « {purpose_label(purpose)} »"
                         " non envoyé (aucune adresse n'est écrite ici)."
                     )
                     status = "dropped"

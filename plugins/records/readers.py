@@ -1,10 +1,10 @@
 """The readers' store (SQLite): who receives which letter, since when, on whose word, and what happened since.
 
-One row per (address, audience) with its state:
-- « en attente »: asked on a form, confirmation link not followed yet (receives nothing);
-- « abonné »: confirmed (or imported by the operator, who vouches for the consent);
-- « désabonné »: left (link, one-click, mailto or operator); never written to again by `send`;
-- « en erreur »: the address bounced (one hard bounce, or soft bounces on three letters in a row).
+One row per (address, audience) with its state, stored as a code (shown in French: LABELS):
+- pending (« en attente »): asked on a form, confirmation link not followed yet (receives nothing);
+- subscribed (« abonné »): confirmed (or imported by the operator, who vouches for the consent);
+- unsubscribed (« désabonné »): left (link, one-click, mailto or operator); never written to again by `send`;
+- bounced (« en erreur »): the address bounced (one hard bounce, or soft bounces on three letters in a row).
 Every change is one transaction and leaves a line in the history. An erased address (RGPD
 art. 17) leaves only its SHA-256 in the suppression list, so that a later import cannot bring
 it back; only the person's own confirmed subscription can.
@@ -24,9 +24,31 @@ from plugins.base.locking import private_file
 from plugins.settings.privacy import PENDING_DAYS
 
 AUDIENCES = ("public", "adherents")
-PENDING, SUBSCRIBED, UNSUBSCRIBED, BOUNCED = "en attente", "abonné", "désabonné", "en erreur"
+PENDING, SUBSCRIBED, UNSUBSCRIBED, BOUNCED = "pending", "subscribed", "unsubscribed", "bounced"
 STATES = (PENDING, SUBSCRIBED, UNSUBSCRIBED, BOUNCED)
-FORM, IMPORT, OPERATOR = "formulaire", "import", "opérateur"
+FORM, IMPORT, OPERATOR = "form", "import", "operator"
+# The history's events, and how a reader left (the detail of UNSUBSCRIBED events).
+ASKED, ASKED_ALREADY, ASKED_AGAIN, CONFIRMED, LEFT, SOFT_BOUNCE, MARKED, IMPORTED = (
+    *("asked", "asked-already-subscribed", "asked-within-the-hour", "confirmed"),
+    *("unsubscribed", "soft-bounce", "bounced", "imported"),
+)
+LINK, ONE_CLICK, MAILTO = "link", "one-click", "mailto"
+LABELS = {
+    **{PENDING: "en attente", SUBSCRIBED: "abonné", UNSUBSCRIBED: "désabonné", BOUNCED: "en erreur"},
+    **{FORM: "formulaire", IMPORT: "import", OPERATOR: "opérateur"},
+    **{LINK: "lien de la lettre", ONE_CLICK: "un clic (RFC 8058)", MAILTO: "courriel de désinscription"},
+}
+EVENTS = {
+    **{ASKED: "demande d'inscription", ASKED_ALREADY: "demande d'inscription, déjà abonnée : rien envoyé"},
+    **{ASKED_AGAIN: "demande d'inscription, confirmation déjà envoyée dans l'heure : rien envoyé"},
+    **{CONFIRMED: "inscription confirmée", LEFT: "désinscription", SOFT_BOUNCE: "rebond temporaire"},
+    **{MARKED: "adresse en erreur", IMPORTED: "importée"},
+}
+# Stores written before the codes (0.x) kept French words: each is turned into its code once (ReaderStore.migrate).
+WORDS = {
+    "state": {"en attente": PENDING, "abonné": SUBSCRIBED, "désabonné": UNSUBSCRIBED, "en erreur": BOUNCED},
+    "source": {"formulaire": FORM, "import": IMPORT, "opérateur": OPERATOR},
+}
 CONFIRMATION_INTERVAL = timedelta(hours=1)  # at most one confirmation email per address and hour
 
 SCHEMA = f"""
@@ -69,6 +91,16 @@ CREATE TABLE IF NOT EXISTS erased (
 """
 
 
+def label(code: str) -> str:
+    """Return the French words for a stored state, source or way of leaving (a code unknown here is shown as it is)."""
+    return LABELS.get(code, code)
+
+
+def event_label(code: str) -> str:
+    """Return the French words for an event of the history."""
+    return EVENTS.get(code, code)
+
+
 def stamp(when: datetime) -> str:
     return when.astimezone(UTC).isoformat(timespec="seconds")
 
@@ -76,6 +108,11 @@ def stamp(when: datetime) -> str:
 def request_stamp(when: datetime) -> str:
     """Return the stamp of a subscription request made at when: what its confirmation link is bound to."""
     return when.astimezone(UTC).isoformat(timespec="microseconds")
+
+
+def quoted(text: str) -> str:
+    """Return text as an SQL string literal."""
+    return "'" + text.replace("'", "''") + "'"
 
 
 def digest(email: str) -> str:
@@ -128,6 +165,50 @@ class Database:
     def migrate(self, db: sqlite3.Connection) -> None:
         """Bring a store made by an earlier version up to this schema (columns added since)."""
 
+    def recode(self, db: sqlite3.Connection, table: str, words: dict[str, dict[str, str]]) -> None:
+        """Turn the French words an earlier version stored in table's columns into this version's codes, once.
+
+        Their CHECK constraints name the words, so the table is made again from this schema (SQLite's
+        way to change a constraint), in one transaction: a failure leaves the store as it was.
+        """
+        made = db.execute("SELECT sql FROM sqlite_master WHERE type = 'table' AND name = ?", (table,)).fetchone()
+        if made is None or not any(
+            f"'{word}'" in made[0] for column in words.values() for word in column if word not in column.values()
+        ):
+            return
+        columns = [row[1] for row in db.execute(f"PRAGMA table_info({table})")]
+        selected = []
+        for column in columns:
+            if column in words:
+                cases = " ".join(f"WHEN {quoted(w)} THEN {quoted(c)}" for w, c in words[column].items())
+                selected.append(f"CASE {column} {cases} ELSE {column} END")
+            else:
+                selected.append(column)
+        old = f"{table}_before_codes"
+        indexes = [
+            row[0]
+            for row in db.execute(
+                "SELECT name FROM sqlite_master WHERE type = 'index' AND tbl_name = ? AND sql IS NOT NULL", (table,)
+            )
+        ]
+        script = "\n".join(
+            [
+                "BEGIN IMMEDIATE;",
+                f"ALTER TABLE {table} RENAME TO {old};",
+                *(f"DROP INDEX {name};" for name in indexes),
+                self.schema,
+                f"INSERT INTO {table} ({', '.join(columns)}) SELECT {', '.join(selected)} FROM {old};",
+                f"DROP TABLE {old};",
+                "COMMIT;",
+            ]
+        )
+        try:
+            db.executescript(script)
+        except BaseException:
+            if db.in_transaction:
+                db.execute("ROLLBACK")
+            raise
+
     @staticmethod
     def add_column(db: sqlite3.Connection, table: str, column: str, definition: str) -> None:
         if column not in {row[1] for row in db.execute(f"PRAGMA table_info({table})")}:
@@ -171,6 +252,19 @@ class ReaderStore(Database):
 
     def migrate(self, db: sqlite3.Connection) -> None:
         self.add_column(db, "readers", "pending", "TEXT")
+        self.recode(db, "readers", WORDS)
+        # The history's French events (and the details that said why nothing was sent, or how the reader left).
+        with_note = {"déjà abonnée, rien envoyé": ASKED_ALREADY, "confirmation déjà envoyée dans l'heure": ASKED_AGAIN}
+        for note, code in with_note.items():
+            db.execute(
+                "UPDATE history SET event = ?, detail = substr(detail, 1, length(detail) - ?) WHERE event = ? AND detail LIKE ?",
+                (code, len(f" ; {note}"), "demande d'inscription", f"% ; {note}"),
+            )
+        events = {"demande d'inscription": ASKED, "inscription confirmée": CONFIRMED, "désinscription": LEFT}
+        events |= {"rebond temporaire": SOFT_BOUNCE, "adresse en erreur": MARKED, "importée": IMPORTED}
+        db.executemany("UPDATE history SET event = ? WHERE event = ?", [(code, word) for word, code in events.items()])
+        ways = {"lien de la lettre": LINK, "un clic (RFC 8058)": ONE_CLICK, "courriel de désinscription": MAILTO}
+        db.executemany("UPDATE history SET detail = ? WHERE event = ? AND detail = ?", [(c, LEFT, w) for w, c in ways.items()])
 
     @staticmethod
     def _log(db: sqlite3.Connection, email: str, audience: str, when: datetime, event: str, detail: str = "") -> None:
@@ -207,10 +301,10 @@ class ReaderStore(Database):
             row = self._row(db, email, audience)
             # Each request writes its line, whatever the store holds: the answer takes the same time.
             if row and row.state == SUBSCRIBED:
-                self._log(db, email, audience, when, "demande d'inscription", f"{form} ; déjà abonnée, rien envoyé")
+                self._log(db, email, audience, when, ASKED_ALREADY, form)
                 return Request()
             if row and row.confirmation_sent and when - datetime.fromisoformat(row.confirmation_sent) < CONFIRMATION_INTERVAL:
-                self._log(db, email, audience, when, "demande d'inscription", f"{form} ; confirmation déjà envoyée dans l'heure")
+                self._log(db, email, audience, when, ASKED_AGAIN, form)
                 return Request()
             asked = request_stamp(when)
             if row is None:
@@ -226,7 +320,7 @@ class ReaderStore(Database):
                     " WHERE email = ? AND audience = ?",
                     (stamp(when), form, stamp(when), stamp(when), asked, email, audience),
                 )
-            self._log(db, email, audience, when, "demande d'inscription", form)
+            self._log(db, email, audience, when, ASKED, form)
             if owe is not None:
                 owe(db, asked)
             return Request(asked)
@@ -266,11 +360,13 @@ class ReaderStore(Database):
             )
             db.execute("DELETE FROM erased WHERE digest = ?", (digest(email),))
             db.execute("DELETE FROM bounces WHERE email = ?", (email,))
-            self._log(db, email, audience, when, "inscription confirmée", detail)
+            self._log(db, email, audience, when, CONFIRMED, detail)
             return True
 
     def unsubscribe(self, email: str, audience: str, how: str, when: datetime) -> bool:
-        """Unsubscribe from one audience's letter (recorded even if the address came from a CSV); False if already."""
+        """Unsubscribe from one audience's letter (recorded even if the address came from a CSV); False if already.
+
+        how: LINK, ONE_CLICK or MAILTO."""
         email = email.lower()
         with self.transaction() as db:
             row = self._row(db, email, audience)
@@ -286,7 +382,7 @@ class ReaderStore(Database):
                     "UPDATE readers SET state = ?, updated = ?, pending = NULL WHERE email = ? AND audience = ?",
                     (UNSUBSCRIBED, stamp(when), email, audience),
                 )
-            self._log(db, email, audience, when, "désinscription", how)
+            self._log(db, email, audience, when, LEFT, how)
             return True
 
     def bounce(self, email: str, letter: str, hard: bool, status: str, when: datetime, recent_letters: list[str]) -> bool:
@@ -305,7 +401,7 @@ class ReaderStore(Database):
             soft = {r[0] for r in db.execute("SELECT letter FROM bounces WHERE email = ? AND kind = 'soft'", (email,))}
             last_three = recent_letters[-3:]
             if not hard and not (len(last_three) == 3 and soft.issuperset(last_three)):
-                self._log(db, email, "", when, "rebond temporaire", f"{letter} {status}")
+                self._log(db, email, "", when, SOFT_BOUNCE, f"{letter} {status}")
                 return False
             rows = db.execute("SELECT audience FROM readers WHERE email = ? AND state != ?", (email, BOUNCED)).fetchall()
             if not rows:
@@ -316,7 +412,7 @@ class ReaderStore(Database):
                 )
             db.execute("UPDATE readers SET state = ?, updated = ?, pending = NULL WHERE email = ?", (BOUNCED, stamp(when), email))
             why = f"rebond définitif {status}" if hard else f"rebonds temporaires sur {', '.join(last_three)}"
-            self._log(db, email, "", when, "adresse en erreur", f"{letter} : {why}")
+            self._log(db, email, "", when, MARKED, f"{letter} : {why}")
             return True
 
     @staticmethod
@@ -384,16 +480,16 @@ class ReaderStore(Database):
                         " confirmed_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                         (email, audience, name, SUBSCRIBED, IMPORT, stamp(when), stamp(when), stamp(when), form, stamp(when)),
                     )
-                    self._log(db, email, audience, when, "importée", form)
+                    self._log(db, email, audience, when, IMPORTED, form)
                     outcomes.append((email, "ajoutée"))
                 elif row.state in (UNSUBSCRIBED, BOUNCED):
-                    outcomes.append((email, f"ignorée : {row.state} depuis le {row.updated[:10]}"))
+                    outcomes.append((email, f"ignorée : {label(row.state)} depuis le {row.updated[:10]}"))
                 elif row.state == PENDING:
                     db.execute(
                         "UPDATE readers SET state = ?, source = ?, confirmed_at = ?, updated = ? WHERE email = ? AND audience = ?",
                         (SUBSCRIBED, IMPORT, stamp(when), stamp(when), email, audience),
                     )
-                    self._log(db, email, audience, when, "importée", form)
+                    self._log(db, email, audience, when, IMPORTED, form)
                     outcomes.append((email, "ajoutée (demande en attente)"))
                 else:
                     outcomes.append((email, "déjà abonnée"))

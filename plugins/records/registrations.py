@@ -18,8 +18,10 @@ from datetime import datetime, timedelta
 
 from plugins.records.readers import Database, stamp
 
-CONFIRMED, WAITING, CANCELLED = "confirmé", "en attente", "annulé"
-FULL, ALREADY = "complet", "déjà inscrit"
+CONFIRMED, WAITING, CANCELLED = "confirmed", "waiting", "cancelled"  # stored
+FULL, ALREADY = "full", "already"  # what a request found, never stored
+LABELS = {CONFIRMED: "confirmé", WAITING: "en attente", CANCELLED: "annulé", FULL: "complet", ALREADY: "déjà inscrit"}
+WORDS = {"status": {"confirmé": CONFIRMED, "en attente": WAITING, "annulé": CANCELLED}}  # what 0.x stored
 HOLD = timedelta(minutes=30)  # how long an unconfirmed request keeps its place
 
 SCHEMA = f"""
@@ -66,8 +68,9 @@ class Registration:
         return self.confirmed is not None
 
     def shown_status(self) -> str:
-        """The status as the staff read it: an unconfirmed hold says so."""
-        return self.status if self.confirmed or self.status == CANCELLED else f"{self.status} (à confirmer)"
+        """The status as the staff read it, in French: an unconfirmed hold says so."""
+        said = LABELS[self.status]
+        return said if self.confirmed or self.status == CANCELLED else f"{said} (à confirmer)"
 
 
 @dataclass(frozen=True)
@@ -91,6 +94,7 @@ class RegistrationBook(Database):
         self.add_column(db, "registrations", "held_until", "TEXT")
         # Registrations made before holds existed were confirmed when made (their email had gone out).
         db.execute("UPDATE registrations SET confirmed = created WHERE confirmed IS NULL AND held_until IS NULL")
+        self.recode(db, "registrations", WORDS)
 
     @staticmethod
     def _active(db, event: str, email: str) -> Registration | None:

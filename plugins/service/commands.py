@@ -20,10 +20,11 @@ from plugins.model import ContentError, load_content
 from plugins.model.fields import ADDRESS, PARIS
 from plugins.model.tables import table
 from plugins.records.accounts import AccountConflict, AccountStore
+from plugins.records.applications import LABELS as APPLICATION_LABELS
 from plugins.records.applications import ApplicationBook
 from plugins.records.htpasswd import LOGIN, AccountsSummary
 from plugins.records.outbox import Caps
-from plugins.records.readers import AUDIENCES, ReaderStore
+from plugins.records.readers import AUDIENCES, LEFT, MAILTO, ReaderStore, event_label, label
 from plugins.records.registrations import RegistrationBook
 from plugins.service import events, joining, passwords, subscriptions
 from plugins.service.core import Service, create_app
@@ -104,7 +105,17 @@ def export_csv(store: ReaderStore, audience: str | None, out) -> int:
     writer.writerow(["email", "name", "audience", "etat", "source", "cree", "consentement", "formulaire", "confirme"])
     readers = store.export(audience)
     for r in readers:
-        values = [r.email, r.name, r.audience, r.state, r.source, r.created, r.consent_at or "", r.consent_form, r.confirmed_at]
+        values: list[str | None] = [
+            r.email,
+            r.name,
+            r.audience,
+            label(r.state),
+            label(r.source),
+            r.created,
+            r.consent_at,
+            r.consent_form,
+        ]
+        values.append(r.confirmed_at)
         writer.writerow([cell(value or "") for value in values])  # typed by readers: never a formula in the staff's sheet
     return len(readers)
 
@@ -130,13 +141,14 @@ def show_history(store: ReaderStore, email: str) -> int:
         return 0
     for r in rows:
         print(
-            f"{r.audience} : {r.state} (source {r.source}, créée le {r.created}"
+            f"{r.audience} : {label(r.state)} (source {label(r.source)}, créée le {r.created}"
             + (f", consentement le {r.consent_at} via {r.consent_form}" if r.consent_at else "")
             + (f", confirmée le {r.confirmed_at}" if r.confirmed_at else "")
             + ")"
         )
     for at, audience, event, detail in events:
-        print(f"{at} {audience or '-'} {event}" + (f" : {detail}" if detail else ""))
+        detail = label(detail) if event == LEFT else detail
+        print(f"{at} {audience or '-'} {event_label(event)}" + (f" : {detail}" if detail else ""))
     return 0
 
 
@@ -159,7 +171,7 @@ def process_replies(store: ReaderStore, mailbox, secret: bytes, content) -> int:
     for key, notices in understood(mailbox, secret):
         for notice in notices:
             if notice.kind == "unsubscribe":
-                changed = store.unsubscribe(notice.email, notice.audience or "public", "courriel de désinscription", now)
+                changed = store.unsubscribe(notice.email, notice.audience or "public", MAILTO, now)
                 print(f"{notice.email} : désinscrit·e de {notice.audience} par courriel" + ("" if changed else " (déjà fait)"))
                 continue
             letter = notice.letter or "lettre inconnue"
@@ -311,8 +323,10 @@ def membership_requests(
         raise OperatorError(f"Base introuvable : {path} (créée par « build.py service »).")
     book = ApplicationBook(path)
     book.forget(datetime.now(UTC))
-    if action == "lister":
-        return list_requests(book, status)
+    if action == "lister":  # the state asked in French (--etat reçue)
+        return list_requests(
+            book, next((c for c, said in APPLICATION_LABELS.items() if said == status), None) if status else None
+        )
     assert number is not None
     if action == "voir":
         return show_request(book, number)
@@ -354,7 +368,7 @@ def list_requests(book, status: str | None) -> int:
         until = f"jusqu'au {a.membership_end}" if a.membership_end else ""
         r = a.request
         print(
-            f"n° {a.id}  {a.created[:10]}  {a.status:<8}  {paid:<19}  {until:<20}  {r.team} ({r.commune}, {r.department})"
+            f"n° {a.id}  {a.created[:10]}  {APPLICATION_LABELS[a.status]:<8}  {paid:<19}  {until:<20}  {r.team} ({r.commune}, {r.department})"
             f"  {r.contact} <{r.email}>"
         )
     print(f"{len(applications)} demande(s).")
@@ -370,9 +384,9 @@ def show_request(book, number: int) -> int:
     if application is None:
         raise OperatorError(f"Aucune demande n° {number}.")
     unconfirmed = "" if application.confirmed else " (pas encore confirmée par l'adresse de son contact)"
-    print(f"Demande n° {number}, reçue le {application.created} : {application.status}{unconfirmed}")
-    for label, value in request_facts(application.request):
-        print(f"  {label} : {value}")
+    print(f"Demande n° {number}, reçue le {application.created} : {APPLICATION_LABELS[application.status]}{unconfirmed}")
+    for fact, value in request_facts(application.request):
+        print(f"  {fact} : {value}")
     if application.login:
         print(f"  Identifiant : {application.login}, adhésion jusqu'au {application.membership_end}")
     if application.reason:

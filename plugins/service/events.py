@@ -32,6 +32,7 @@ from plugins.model.french import when_fr
 from plugins.outputs.calendar import location, render_calendar
 from plugins.records.registrations import (
     ALREADY,
+    CANCELLED,
     CONFIRMED,
     FULL,
     HOLD,
@@ -244,9 +245,7 @@ def routes(service: Service, calendar: EventCalendar, months: int = 12) -> list[
 
     def promote(event: Event) -> Callable[[sqlite3.Connection, Registration], object]:
         """Queue the notice of whoever a freed place goes to (their address is proven: they confirmed it)."""
-        return lambda db, registration: service.owe(
-            db, f"événement {event.slug}", notice_mail(event, registration, "promu"), False
-        )
+        return lambda db, registration: service.owe(db, f"event:{event.slug}", notice_mail(event, registration, "promu"), False)
 
     def ask(event: Event, email: str, name: str, answers: dict[str, str]) -> None:
         """Hold a place, then queue what the address is told, both before the answer.
@@ -261,7 +260,7 @@ def routes(service: Service, calendar: EventCalendar, months: int = 12) -> list[
         outcome = book.register(
             event.slug, event.start, email, name, answers, event.sign_up.places, event.sign_up.waiting_list, now, promote(event)
         )
-        service.owe(None, f"événement {event.slug}", request_mail(service, event, outcome, email), unproven=True)
+        service.owe(None, f"event:{event.slug}", request_mail(service, event, outcome, email), unproven=True)
 
     async def form_page(request: Request) -> HTMLResponse:
         event = await run_in_threadpool(calendar.event, request.path_params["slug"])
@@ -350,7 +349,7 @@ def routes(service: Service, calendar: EventCalendar, months: int = 12) -> list[
         outcome = book.confirm(number, email, event.sign_up.places, event.sign_up.waiting_list, service.clock(), promote(event))
         if outcome is not None and outcome.status in (CONFIRMED, WAITING) and outcome.registration is not None:
             state = "confirmé" if outcome.status == CONFIRMED else "attente"
-            service.owe(None, f"événement {event.slug}", notice_mail(event, outcome.registration, state, outcome.rank), False)
+            service.owe(None, f"event:{event.slug}", notice_mail(event, outcome.registration, state, outcome.rank), False)
         return outcome
 
     async def confirm(request: Request) -> HTMLResponse:
@@ -525,7 +524,7 @@ def export_rows(book: RegistrationBook, event: Event) -> tuple[list[list[str]], 
     for r in book.registrants(event.slug):
         status = r.shown_status()
         counts[status] = counts.get(status, 0) + 1
-        rank = str(counts[status]) if r.status != "annulé" else ""
+        rank = str(counts[status]) if r.status != CANCELLED else ""
         stamp = datetime.fromisoformat(r.created).astimezone(event.start.tzinfo).strftime("%d/%m/%Y %H:%M")
         rows.append([status, rank, r.name, r.email, stamp, *[r.answers.get(q.id, "") for q in questions]])
     return rows, counts

@@ -23,7 +23,7 @@ from plugins.base.french_cli import typed_command
 from plugins.model.fields import ascii_letters
 from plugins.model.french import date_fr
 from plugins.records.accounts import AccountConflict, AccountStore
-from plugins.records.applications import Answered, Application, ApplicationBook, Unconfirmed
+from plugins.records.applications import LABELS, RECEIVED, Answered, Application, ApplicationBook, Unconfirmed
 from plugins.service import tokens
 from plugins.service.core import Linked, Service, posted
 from plugins.service.emails import Mail
@@ -88,7 +88,7 @@ def routes(service: Service, settings: MembershipSettings) -> list[BaseRoute]:
         """Store the request and queue its confirmation email (none of the typed text in it) in one transaction."""
 
         def owe(db: sqlite3.Connection, application: Application) -> None:
-            service.owe(db, "adhésion", confirmation_mail(service, application), unproven=True)
+            service.owe(db, "membership", confirmation_mail(service, application), unproven=True)
 
         book.add(request, CONSENT, service.clock(), owe)
 
@@ -157,8 +157,8 @@ def routes(service: Service, settings: MembershipSettings) -> list[BaseRoute]:
     def confirm_and_tell(number: int, email: str, created: str) -> tuple[Application | None, bool]:
         def owe(db: sqlite3.Connection, application: Application) -> None:
             # The staff hear of it, and the contact (whose address is proven now) gets the acknowledgement.
-            service.owe(db, "adhésion (équipe)", staff_notice(service, settings, application), unproven=False)
-            service.owe(db, "adhésion (accusé)", acknowledgement(service, settings, application), unproven=False)
+            service.owe(db, "membership:staff", staff_notice(service, settings, application), unproven=False)
+            service.owe(db, "membership:receipt", acknowledgement(service, settings, application), unproven=False)
 
         return book.confirm(number, email, created, service.clock(), owe)
 
@@ -280,8 +280,8 @@ def accept(
     application = book.get(number)
     if application is None:
         raise StaffError(f"Aucune demande n° {number} : « build.py adhesions lister » montre les demandes.")
-    if application.status != "reçue":
-        raise StaffError(f"La demande n° {number} est déjà {application.status} : rien n'a changé.")
+    if application.status != RECEIVED:
+        raise StaffError(f"La demande n° {number} est déjà {LABELS[application.status]} : rien n'a changé.")
     if application.confirmed is None:
         raise StaffError(unconfirmed(number))
     now = service.clock()
@@ -304,7 +304,7 @@ def accept(
     try:
         application = book.accept(number, login, end, now) or application
     except Answered as exc:
-        raise StaffError(f"La demande n° {number} est déjà {exc.application.status} : rien n'a changé.") from None
+        raise StaffError(f"La demande n° {number} est déjà {LABELS[exc.application.status]} : rien n'a changé.") from None
     except Unconfirmed:
         raise StaffError(unconfirmed(number)) from None
     account = accounts.get(login)
@@ -346,7 +346,7 @@ def refuse(service: Service, settings: MembershipSettings, book: ApplicationBook
     try:
         application = book.refuse(number, reason, service.clock())
     except Answered as exc:
-        raise StaffError(f"La demande n° {number} est déjà {exc.application.status} : rien n'a changé.") from None
+        raise StaffError(f"La demande n° {number} est déjà {LABELS[exc.application.status]} : rien n'a changé.") from None
     except Unconfirmed:
         raise StaffError(unconfirmed(number)) from None
     if application is None:

@@ -112,7 +112,7 @@ class Passwords:
         for account in self.accounts.by_email(email):
 
             def owe(db: sqlite3.Connection, account: MemberAccount = account) -> None:
-                self.service.owe(db, "mot de passe", self.reset_mail(account), unproven=True)
+                self.service.owe(db, "password", self.reset_mail(account), unproven=True)
 
             self.accounts.claim_link(account.login, now, owe)  # claimed and queued in one transaction
 

@@ -20,7 +20,7 @@ from starlette.routing import BaseRoute, Route
 
 from plugins.letters.message import token
 from plugins.model.fields import ADDRESS
-from plugins.records.readers import request_stamp
+from plugins.records.readers import LINK, ONE_CLICK, UNSUBSCRIBED, request_stamp
 from plugins.service import tokens
 from plugins.service.core import ForeignOrigin, Service, form_fields, form_token_valid, from_own_pages, posted, space
 from plugins.service.emails import Mail
@@ -107,7 +107,7 @@ def routes(service: Service, unsubscribe_path: str = "/lettres/desinscription/")
 
         def owe(db: sqlite3.Connection, stamp: str) -> None:
             assert stamp == asked
-            service.outbox.add(db, f"lettre {audience}", email, data, now, unproven=True)
+            service.outbox.add(db, f"letter:{audience}", email, data, now, unproven=True)
 
         service.store.request(email, audience, "", form_name, now, owe)
 
@@ -261,7 +261,7 @@ def routes(service: Service, unsubscribe_path: str = "/lettres/desinscription/")
         if audience is None:
             return bad_link(request)
         reader = await run_in_threadpool(service.store.reader, email, audience)
-        if reader is not None and reader.state == "désabonné":
+        if reader is not None and reader.state == UNSUBSCRIBED:
             return done(email, audience)
         return service.page(
             "lettres/desinscrire.html.j2",
@@ -284,7 +284,7 @@ def routes(service: Service, unsubscribe_path: str = "/lettres/desinscription/")
         audience, email, _ = unsubscribe_state(request)
         if audience is None:
             return bad_link(request)
-        how = "un clic (RFC 8058)" if one_click else "lien de la lettre"
+        how = ONE_CLICK if one_click else LINK
         await run_in_threadpool(service.store.unsubscribe, email, audience, how, service.clock())
         return done(email, audience)
 
