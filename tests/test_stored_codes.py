@@ -169,7 +169,7 @@ def test_a_store_of_french_words_is_turned_into_codes_once(tmp_path: Path) -> No
         )
         assert db.execute("PRAGMA integrity_check").fetchone() == ("ok",)
         tables = {row[0] for row in db.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
-    assert not any(name.endswith("_before_codes") for name in tables)
+    assert not any(name.endswith("_before_rebuild") for name in tables)
     # Opening it again changes nothing.
     with sqlite3.connect(path) as db:
         before = db.execute("SELECT sql FROM sqlite_master ORDER BY name").fetchall()
@@ -191,7 +191,7 @@ def test_a_migration_that_fails_leaves_the_store_as_it_was(tmp_path: Path) -> No
         assert db.execute("SELECT state FROM readers WHERE email = 'lea@example.org'").fetchone() == ("abonné",)
         assert "'abonné'" in db.execute("SELECT sql FROM sqlite_master WHERE name = 'readers'").fetchone()[0]
         assert {row[0] for row in db.execute("SELECT name FROM sqlite_master WHERE type = 'table'")} >= {"readers", "history"}
-        assert db.execute("SELECT count(*) FROM sqlite_master WHERE name LIKE '%before_codes'").fetchone() == (0,)
+        assert db.execute("SELECT count(*) FROM sqlite_master WHERE name LIKE '%before_rebuild'").fetchone() == (0,)
     assert ReaderStore(path).reader("lea@example.org", "public").state == SUBSCRIBED  # type: ignore[union-attr]
 
 

@@ -15,7 +15,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
-from plugins.base.locking import Busy, FileLock, private_file
+from plugins.base.locking import Busy, FileLock
+from plugins.base.sqlite import Store
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS deliveries (
@@ -52,31 +53,23 @@ class Delivery:
 LedgerBusy = Busy  # another process is sending with this ledger
 
 
-class SendLedger:
+class SendLedger(Store):
     """What was sent to whom; every state change is committed before the next SMTP step."""
+
+    schema = SCHEMA
+    # NORMAL: a mark committed in WAL mode survives a crash of the process; a power cut may lose the last marks, and
+    # the next run sends those messages again with the same Message-ID (what SMTP allows for a message in flight).
+    synchronous = "NORMAL"
 
     def __init__(self, path: Path):
         path.parent.mkdir(parents=True, exist_ok=True)
-        self.path = path
         self.lock = FileLock(path.with_name(path.name + ".lock"))
-        private_file(path)  # who received which letter: personal data
-        self.db = sqlite3.connect(path, isolation_level=None, timeout=30)
-        self.db.execute("PRAGMA journal_mode=WAL")
-        self.db.execute("PRAGMA synchronous=NORMAL")
-        self._migrate()
-        self.db.executescript(SCHEMA)
+        super().__init__(path)  # who received which letter: personal data, read by its owner only
+        self.hold_connection()  # one run sends with a ledger at a time (hold()): one connection for the whole run
 
-    def _migrate(self) -> None:
-        """Rebuild a ledger written before the 'skipped' state existed (SQLite cannot alter a CHECK)."""
-        row = self.db.execute("SELECT sql FROM sqlite_master WHERE type = 'table' AND name = 'deliveries'").fetchone()
-        if row is None or "'skipped'" in row[0]:
-            return
-        self.db.execute("BEGIN IMMEDIATE")
-        self.db.execute("ALTER TABLE deliveries RENAME TO deliveries_before_skipped")
-        self.db.execute(SCHEMA.split("CREATE TABLE IF NOT EXISTS letters")[0])
-        self.db.execute("INSERT INTO deliveries SELECT * FROM deliveries_before_skipped")
-        self.db.execute("DROP TABLE deliveries_before_skipped")
-        self.db.execute("COMMIT")
+    def migrate(self, db: sqlite3.Connection) -> None:
+        # A ledger written before the 'skipped' state existed.
+        self.rebuild(db, "deliveries", lambda made: "'skipped'" not in made)
 
     def hold(self) -> None:
         """Take the ledger for this process until close(); raise LedgerBusy if another process has it.
@@ -87,18 +80,18 @@ class SendLedger:
         self.lock.acquire(wait=False)
 
     def close(self) -> None:
-        self.db.close()
+        super().close()
         self.lock.release()
 
     def enlist(self, letter: str, recipients: list[tuple[str, str, str]]) -> int:
         """Add (email, name, message_id) rows as pending; rows already there keep their state."""
-        before = self.db.total_changes
-        with self.db:
-            self.db.executemany(
+        with self.transaction() as db:
+            before = db.total_changes
+            db.executemany(
                 "INSERT OR IGNORE INTO deliveries (letter, email, name, message_id, status, updated) VALUES (?, ?, ?, ?, 'pending', ?)",
                 [(letter, e.lower(), n, m, now()) for e, n, m in recipients],
             )
-        return self.db.total_changes - before
+            return db.total_changes - before
 
     def recover(self, letter: str) -> int:
         """Turn rows left inflight by a dead run back to pending; return how many.
@@ -107,8 +100,8 @@ class SendLedger:
         was most probably never accepted; if the run died in the instant between the two, the
         resend carries the same Message-ID and is a recognisable duplicate.
         """
-        with self.db:
-            cur = self.db.execute(
+        with self.transaction() as db:
+            cur = db.execute(
                 "UPDATE deliveries SET status = 'pending', last_error = 'reprise après interruption', updated = ? WHERE letter = ? AND status = 'inflight'",
                 (now(), letter),
             )
@@ -116,39 +109,46 @@ class SendLedger:
 
     def to_send(self, letter: str, retry_unknown: bool = False) -> list[Delivery]:
         states = ("pending", "unknown") if retry_unknown else ("pending",)
-        rows = self.db.execute(
-            f"SELECT email, name, message_id, status, attempts FROM deliveries WHERE letter = ? AND status IN ({','.join('?' * len(states))}) ORDER BY rowid",
-            (letter, *states),
-        )
-        return [Delivery(*row) for row in rows]
+        with self.reading() as db:
+            rows = db.execute(
+                f"SELECT email, name, message_id, status, attempts FROM deliveries WHERE letter = ? AND status IN ({','.join('?' * len(states))}) ORDER BY rowid",
+                (letter, *states),
+            )
+            return [Delivery(*row) for row in rows]
 
     def mark(self, letter: str, email: str, status: str, error: str = "", attempt: bool = False) -> None:
-        self.db.execute(
-            "UPDATE deliveries SET status = ?, last_error = ?, updated = ?, attempts = attempts + ? WHERE letter = ? AND email = ?",
-            (status, error, now(), 1 if attempt else 0, letter, email.lower()),
-        )
+        with self.transaction() as db:
+            db.execute(
+                "UPDATE deliveries SET status = ?, last_error = ?, updated = ?, attempts = attempts + ? WHERE letter = ? AND email = ?",
+                (status, error, now(), 1 if attempt else 0, letter, email.lower()),
+            )
 
     def done(self, letter: str) -> set[str]:
         """Return the addresses this letter reached, permanently failed to reach, or must not reach any more."""
-        rows = self.db.execute(
-            "SELECT email FROM deliveries WHERE letter = ? AND status IN ('sent', 'failed', 'skipped')", (letter,)
-        )
-        return {row[0] for row in rows}
+        with self.reading() as db:
+            rows = db.execute(
+                "SELECT email FROM deliveries WHERE letter = ? AND status IN ('sent', 'failed', 'skipped')", (letter,)
+            )
+            return {row[0] for row in rows}
 
     def counts(self, letter: str) -> dict[str, int]:
-        rows = self.db.execute("SELECT status, COUNT(*) FROM deliveries WHERE letter = ? GROUP BY status", (letter,))
-        return dict(rows.fetchall())
+        with self.reading() as db:
+            return dict(
+                db.execute("SELECT status, COUNT(*) FROM deliveries WHERE letter = ? GROUP BY status", (letter,)).fetchall()
+            )
 
     def failures(self, letter: str, status: str) -> list[tuple[str, str]]:
-        return self.db.execute(
-            "SELECT email, last_error FROM deliveries WHERE letter = ? AND status = ? ORDER BY email", (letter, status)
-        ).fetchall()
+        with self.reading() as db:
+            return db.execute(
+                "SELECT email, last_error FROM deliveries WHERE letter = ? AND status = ? ORDER BY email", (letter, status)
+            ).fetchall()
 
     def complete(self, letter: str) -> None:
-        with self.db:
-            self.db.execute("INSERT OR REPLACE INTO letters (letter, completed) VALUES (?, ?)", (letter, now()))
+        with self.transaction() as db:
+            db.execute("INSERT OR REPLACE INTO letters (letter, completed) VALUES (?, ?)", (letter, now()))
 
     def is_complete(self, letter: str) -> bool:
-        return (
-            self.db.execute("SELECT 1 FROM letters WHERE letter = ? AND completed IS NOT NULL", (letter,)).fetchone() is not None
-        )
+        with self.reading() as db:
+            return (
+                db.execute("SELECT 1 FROM letters WHERE letter = ? AND completed IS NOT NULL", (letter,)).fetchone() is not None
+            )

@@ -17,8 +17,9 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from pathlib import Path
 
+from plugins.base.sqlite import Store
 from plugins.records.htpasswd import Account, hash_secret, write_htpasswd
-from plugins.records.readers import Database, stamp
+from plugins.records.readers import stamp
 
 MEMBERSHIP, IMPORT = "membership", "import"  # where an account comes from: an accepted request, the staff's CSV
 WORDS = {"source": {"adhésion": MEMBERSHIP, "import": IMPORT}}  # what 0.x stored
@@ -75,7 +76,7 @@ def _credential(account: Account) -> str:
     return hashlib.sha256((account.hash or account.secret or "").encode()).hexdigest()
 
 
-class AccountStore(Database):
+class AccountStore(Store):
     schema = SCHEMA
 
     def migrate(self, db: sqlite3.Connection) -> None:

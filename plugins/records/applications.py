@@ -15,7 +15,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 
-from plugins.records.readers import Database, stamp
+from plugins.base.sqlite import Store
+from plugins.records.readers import stamp
 from plugins.settings.membership import MembershipRequest
 from plugins.settings.privacy import PENDING_DAYS
 
@@ -87,7 +88,7 @@ class Unconfirmed(Exception):
         self.application = application
 
 
-class ApplicationBook(Database):
+class ApplicationBook(Store):
     schema = SCHEMA
 
     def migrate(self, db: sqlite3.Connection) -> None:

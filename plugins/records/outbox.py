@@ -23,7 +23,8 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
 
-from plugins.records.readers import Database, stamp
+from plugins.base.sqlite import Store
+from plugins.records.readers import stamp
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS outbox (
@@ -103,7 +104,7 @@ def mailbox_of(address: str) -> tuple[str, str]:
     return f"{local}@{domain}", domain
 
 
-class Outbox(Database):
+class Outbox(Store):
     schema = SCHEMA
 
     def __init__(self, path: Path, caps: Caps | None = None, say: Callable[[str], None] | None = None):
@@ -112,16 +113,11 @@ class Outbox(Database):
         self.say = say or (lambda line: print(line, file=sys.stderr, flush=True))
         self.wake = threading.Event()
 
-    def _connect(self) -> sqlite3.Connection:
-        """The outbox's own transactions (the worker's marks, a queue of its own) are not synced to disk one by one.
-
-        A message owed by a request is queued in the request's transaction (synced: it survives a power
-        cut). What the worker marks only says how far it got: lost in a power cut, a message is sent again,
-        with the same Message-ID. Committed in WAL mode, it survives a crash of the service all the same.
-        """
-        db = super()._connect()
-        db.execute("PRAGMA synchronous=NORMAL")
-        return db
+    # The outbox's own transactions (the worker's marks, a queue of its own) are not synced to disk one by one.
+    # A message owed by a request is queued in the request's transaction (synced: it survives a power cut). What the
+    # worker marks only says how far it got: lost in a power cut, a message is sent again, with the same Message-ID.
+    # Committed in WAL mode, it survives a crash of the service all the same.
+    synchronous = "NORMAL"
 
     def add(self, db: sqlite3.Connection, purpose: str, recipient: str, message: bytes, when: datetime, unproven: bool) -> bool:
         """Queue a message inside the caller's transaction; return False if a cap dropped it (the caller goes on)."""

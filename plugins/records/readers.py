@@ -18,9 +18,8 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 
-from plugins.base.locking import private_file
+from plugins.base.sqlite import Store
 from plugins.settings.privacy import PENDING_DAYS
 
 AUDIENCES = ("public", "adherents")
@@ -110,11 +109,6 @@ def request_stamp(when: datetime) -> str:
     return when.astimezone(UTC).isoformat(timespec="microseconds")
 
 
-def quoted(text: str) -> str:
-    """Return text as an SQL string literal."""
-    return "'" + text.replace("'", "''") + "'"
-
-
 def digest(email: str) -> str:
     """Return what the suppression list keeps of an erased address."""
     return hashlib.sha256(email.strip().lower().encode()).hexdigest()
@@ -143,109 +137,7 @@ class Request:
     request: str = ""
 
 
-class Database:
-    """One SQLite file shared by the service's purposes; one short connection per operation, so that threads
-    and processes share it safely, and every change in one transaction."""
-
-    schema = ""
-
-    def __init__(self, path: Path):
-        self.path = path
-        if path.parent and not path.parent.exists():
-            raise FileNotFoundError(f"le dossier {path.parent} n'existe pas")
-        private_file(path)  # readers, accounts, registrations, requests: personal data, for the service's user only
-        db = self._connect()
-        try:
-            db.execute("PRAGMA journal_mode=WAL")
-            db.executescript(self.schema)
-            self.migrate(db)
-        finally:
-            db.close()
-
-    def migrate(self, db: sqlite3.Connection) -> None:
-        """Bring a store made by an earlier version up to this schema (columns added since)."""
-
-    def recode(self, db: sqlite3.Connection, table: str, words: dict[str, dict[str, str]]) -> None:
-        """Turn the French words an earlier version stored in table's columns into this version's codes, once.
-
-        Their CHECK constraints name the words, so the table is made again from this schema (SQLite's
-        way to change a constraint), in one transaction: a failure leaves the store as it was.
-        """
-        made = db.execute("SELECT sql FROM sqlite_master WHERE type = 'table' AND name = ?", (table,)).fetchone()
-        if made is None or not any(
-            f"'{word}'" in made[0] for column in words.values() for word in column if word not in column.values()
-        ):
-            return
-        columns = [row[1] for row in db.execute(f"PRAGMA table_info({table})")]
-        selected = []
-        for column in columns:
-            if column in words:
-                cases = " ".join(f"WHEN {quoted(w)} THEN {quoted(c)}" for w, c in words[column].items())
-                selected.append(f"CASE {column} {cases} ELSE {column} END")
-            else:
-                selected.append(column)
-        old = f"{table}_before_codes"
-        indexes = [
-            row[0]
-            for row in db.execute(
-                "SELECT name FROM sqlite_master WHERE type = 'index' AND tbl_name = ? AND sql IS NOT NULL", (table,)
-            )
-        ]
-        script = "\n".join(
-            [
-                "BEGIN IMMEDIATE;",
-                f"ALTER TABLE {table} RENAME TO {old};",
-                *(f"DROP INDEX {name};" for name in indexes),
-                self.schema,
-                f"INSERT INTO {table} ({', '.join(columns)}) SELECT {', '.join(selected)} FROM {old};",
-                f"DROP TABLE {old};",
-                "COMMIT;",
-            ]
-        )
-        try:
-            db.executescript(script)
-        except BaseException:
-            if db.in_transaction:
-                db.execute("ROLLBACK")
-            raise
-
-    @staticmethod
-    def add_column(db: sqlite3.Connection, table: str, column: str, definition: str) -> None:
-        if column not in {row[1] for row in db.execute(f"PRAGMA table_info({table})")}:
-            db.execute(f"ALTER TABLE {table} ADD COLUMN {column} {definition}")
-
-    def _connect(self) -> sqlite3.Connection:
-        db = sqlite3.connect(self.path, isolation_level=None, timeout=30)
-        db.execute("PRAGMA synchronous=FULL")  # an answered request survives a power cut too
-        db.execute("PRAGMA busy_timeout=30000")
-        return db
-
-    @contextmanager
-    def transaction(self) -> Iterator[sqlite3.Connection]:
-        """Yield a connection inside BEGIN IMMEDIATE … COMMIT (rolled back on any exception)."""
-        db = self._connect()
-        try:
-            db.execute("BEGIN IMMEDIATE")
-            try:
-                yield db
-            except BaseException:
-                db.execute("ROLLBACK")
-                raise
-            db.execute("COMMIT")
-        finally:
-            db.close()
-
-    @contextmanager
-    def reading(self) -> Iterator[sqlite3.Connection]:
-        """Yield a connection for reads (WAL: readers never wait for a writer)."""
-        db = self._connect()
-        try:
-            yield db
-        finally:
-            db.close()
-
-
-class ReaderStore(Database):
+class ReaderStore(Store):
     """The letters' readers."""
 
     schema = SCHEMA
@@ -442,15 +334,12 @@ class ReaderStore(Database):
 
     def recipients(self, audience: str) -> list[tuple[str, str]]:
         """Return (email, name) of this audience's subscribers, oldest first."""
-        db = self._connect()
-        try:
+        with self.reading() as db:
             rows = db.execute(
                 "SELECT email, name FROM readers r WHERE audience = ? AND state = ? AND NOT EXISTS"
                 " (SELECT 1 FROM readers b WHERE b.email = r.email AND b.state = ?) ORDER BY created, email",
                 (audience, SUBSCRIBED, BOUNCED),
             ).fetchall()
-        finally:
-            db.close()
         return rows
 
     def excluded(self, audience: str) -> int:
@@ -496,32 +385,23 @@ class ReaderStore(Database):
         return outcomes
 
     def export(self, audience: str | None = None) -> list[Reader]:
-        db = self._connect()
-        try:
+        with self.reading() as db:
             query = "SELECT * FROM readers" + (" WHERE audience = ?" if audience else "") + " ORDER BY email, audience"
             return [Reader(*row) for row in db.execute(query, (audience,) if audience else ())]
-        finally:
-            db.close()
 
     def history(self, email: str) -> tuple[list[Reader], list[tuple[str, str, str, str]]]:
         """Return the address's rows and its history (at, audience, event, detail), oldest first."""
         email = email.lower()
-        db = self._connect()
-        try:
+        with self.reading() as db:
             rows = [Reader(*r) for r in db.execute("SELECT * FROM readers WHERE email = ? ORDER BY audience", (email,))]
             events = db.execute(
                 "SELECT at, audience, event, detail FROM history WHERE email = ? ORDER BY id", (email,)
             ).fetchall()
-        finally:
-            db.close()
         return rows, events
 
     def is_erased(self, email: str) -> bool:
-        db = self._connect()
-        try:
+        with self.reading() as db:
             return db.execute("SELECT 1 FROM erased WHERE digest = ?", (digest(email),)).fetchone() is not None
-        finally:
-            db.close()
 
     def erase(self, email: str, when: datetime) -> int:
         """Erase everything about an address, keep its digest in the suppression list; return the rows removed."""

@@ -16,7 +16,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from plugins.records.readers import Database, stamp
+from plugins.base.sqlite import Store
+from plugins.records.readers import stamp
 
 CONFIRMED, WAITING, CANCELLED = "confirmed", "waiting", "cancelled"  # stored
 FULL, ALREADY = "full", "already"  # what a request found, never stored
@@ -86,7 +87,7 @@ class Outcome:
 Promote = Callable[[sqlite3.Connection, Registration], object]
 
 
-class RegistrationBook(Database):
+class RegistrationBook(Store):
     schema = SCHEMA
 
     def migrate(self, db: sqlite3.Connection) -> None:
