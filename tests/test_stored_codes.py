@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 
+from plugins.mail.ledger import SendLedger
 from plugins.records.accounts import AccountStore
 from plugins.records.applications import ACCEPTED, RECEIVED, ApplicationBook
 from plugins.records.readers import BOUNCED, PENDING, SUBSCRIBED, UNSUBSCRIBED, ReaderStore
@@ -223,3 +224,23 @@ def test_people_read_the_codes_in_french(tmp_path: Path) -> None:
     assert "demande d'inscription, déjà abonnée : rien envoyé : pied de page" in shown.stdout
     assert "désinscription : lien de la lettre" in shown.stdout
     assert "subscribed" not in shown.stdout and "unsubscribed" not in shown.stdout
+
+
+def test_a_ledger_from_before_the_skipped_state_is_rebuilt_with_its_rows(tmp_path: Path) -> None:
+    path = tmp_path / "envois.sqlite"
+    with sqlite3.connect(path) as db:
+        db.execute(
+            "CREATE TABLE deliveries (letter TEXT NOT NULL, email TEXT NOT NULL, name TEXT NOT NULL DEFAULT '',"
+            " message_id TEXT NOT NULL, status TEXT NOT NULL CHECK (status IN ('pending', 'inflight', 'sent', 'failed',"
+            " 'unknown')), attempts INTEGER NOT NULL DEFAULT 0, last_error TEXT NOT NULL DEFAULT '', updated TEXT NOT NULL,"
+            " PRIMARY KEY (letter, email))"
+        )
+        db.execute("INSERT INTO deliveries VALUES ('2026-11-public', 'lea@example.org', '', '<1@x>', 'sent', 1, '', ?)", (T,))
+        db.execute("INSERT INTO deliveries VALUES ('2026-11-public', 'max@example.org', '', '<2@x>', 'pending', 0, '', ?)", (T,))
+    ledger = SendLedger(path)
+    try:
+        assert ledger.done("2026-11-public") == {"lea@example.org"}
+        ledger.mark("2026-11-public", "max@example.org", "skipped")  # refused by the old constraint
+        assert ledger.counts("2026-11-public") == {"sent": 1, "skipped": 1}
+    finally:
+        ledger.close()
