@@ -40,7 +40,7 @@ from plugins.deploy.nginx import LocalNginx, ServerSettings, write_server_files 
 from plugins.records.accounts import AccountStore  # noqa: E402
 from plugins.records.htpasswd import DEFAULT_COST, Account, write_htpasswd  # noqa: E402
 from plugins.settings.federation import FederationSettings  # noqa: E402
-from tests.conftest import free_port  # noqa: E402
+from tests.support import free_port  # noqa: E402
 
 LOGIN, SECRET = "msp-bench", "mot-de-passe-de-mesure"
 PAGE = "boite-a-outils/"

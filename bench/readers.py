@@ -46,7 +46,7 @@ from plugins.letters.message import token  # noqa: E402
 from plugins.records.readers import ReaderStore  # noqa: E402
 from plugins.records.registrations import RegistrationBook  # noqa: E402
 from plugins.settings.federation import FederationSettings  # noqa: E402
-from tests.conftest import free_port  # noqa: E402
+from tests.support import free_port  # noqa: E402
 
 SECRET = "secret-du-banc-d-essai-des-lecteurs"
 TODAY = date(2026, 11, 23)

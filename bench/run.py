@@ -39,7 +39,7 @@ sys.path.insert(0, str(ROOT))
 
 from bench.generate import generate  # noqa: E402
 from plugins.plan.pages import is_search_bundle  # noqa: E402
-from tests.conftest import free_port  # noqa: E402
+from tests.support import free_port  # noqa: E402
 
 PY = sys.executable
 SECTIONS = {
@@ -170,7 +170,7 @@ def search_bytes(site: Path, query: str) -> tuple[int, int]:
     """
     from playwright.sync_api import sync_playwright
 
-    from tests.conftest import CHROMIUM, CHROMIUM_ARGS, static_server
+    from tests.support import CHROMIUM, CHROMIUM_ARGS, static_server
 
     def counted(url: str) -> bool:
         return any(map(is_search_bundle, urllib.parse.urlsplit(url).path.split("/")))

@@ -18,8 +18,7 @@ sys.path.insert(0, str(ROOT))
 
 from playwright.sync_api import Page, sync_playwright  # noqa: E402
 
-from tests.conftest import CHROMIUM, CHROMIUM_ARGS, static_server  # noqa: E402
-from tests.pages import MEMBERS, PUBLIC  # noqa: E402
+from tests.support import CHROMIUM, CHROMIUM_ARGS, MEMBERS, PUBLIC, static_server  # noqa: E402  # noqa: E402
 
 DEST = ROOT / "docs" / "captures"
 SEARCH = "recherche"

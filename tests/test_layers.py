@@ -11,7 +11,7 @@ from __future__ import annotations
 import ast
 from pathlib import Path
 
-from tests.conftest import REPO
+from tests.support import REPO
 
 # Bottom first: one package per floor, each a folder of plugins/ whose name says what it owns.
 LAYERS: list[tuple[str, tuple[str, ...]]] = [

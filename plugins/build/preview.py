@@ -55,8 +55,9 @@ class ChangesObserver(watchdog.observers.Observer):  # type: ignore[misc, valid-
     """The system's file notifications, changes only.
 
     By default watchdog also reports each file opened and closed without writing: every refresh
-    reads every source, 16,000 events at ten times the federation's volume for each of the two
-    servers, handled in Python while the preview rebuilt (it took twice as long).
+    reads every source, so each refresh made events for every source for each of the two servers,
+    handled in Python while the preview rebuilt, which slowed the rebuild
+    (measured: bench/RESULTS.md, « Why the code is as it is »).
     """
 
     def schedule(self, event_handler, path, *, recursive=False, event_filter=None, follow_symlink=False):  # type: ignore[no-untyped-def]
@@ -170,8 +171,8 @@ class Preview:
         """Index the bundles of a site left to index (in the background indexer's thread); the public site's job then
         copies the bundle of the pages both sites show to the members' site.
 
-        Only the pages whose version changed are cut again (search.update_sources, as builds do: 1 s for the
-        members' 2,742 own pages at ten times the federation's volume).
+        Only the pages whose version changed are cut again (search.update_sources, as builds do), not every page
+        of the bundle at each refresh (measured: bench/RESULTS.md, « Why the code is as it is »).
         """
         with self.index_lock:
             bundles, self.unindexed[audience] = self.unindexed[audience], {}
@@ -198,7 +199,9 @@ class Preview:
             path = os.fspath(self.project / name)
             if os.path.isfile(path):
                 names.append(path)
-            for folder, _, files in os.walk(path):  # text paths: pathlib took 0.2 s at ten times the volume
+            # Text paths: pathlib's objects made the listing slower
+            # (measured: bench/RESULTS.md, « Why the code is as it is »).
+            for folder, _, files in os.walk(path):
                 names.extend(os.path.join(folder, f) for f in files)
         state = []
         for name in sorted(names):
@@ -215,7 +218,8 @@ class Preview:
 
         Both servers call it for each change. The second call, made while the first refresh ran, returns at once when
         that refresh looked at the files after it was made: every change it was called for was seen. Its server shows
-        the new pages only once it returns (listing the files again took 0.15-0.2 s at ten times the volume).
+        the new pages only once it returns, and listing the files again would delay it
+        (measured: bench/RESULTS.md, « Why the code is as it is »).
         """
         called = time.monotonic()
         with self.lock:
@@ -266,7 +270,8 @@ class Preview:
             )
 
     def _settings(self, sources: tuple) -> FederationSettings:
-        """Return the federation's settings, read again only when mkdocs.yml changed (loading it takes 0.05-0.08 s)."""
+        """Return the federation's settings, read again only when mkdocs.yml changed: loading it at every refresh
+        cost time (measured: bench/RESULTS.md, « Why the code is as it is »)."""
         config = os.fspath(self.project / "mkdocs.yml")
         state = next((entry for entry in sources if entry[0] == config), None)
         if self.settings is None or self.settings[0] != state:
@@ -293,7 +298,8 @@ class Preview:
         """Collect what the refresh left behind, then keep what stays out of Python's collector's way (gc.freeze).
 
         The collector went through every object the preview keeps (the model, the fingerprints, the pages'
-        conversions) two or three times a refresh: 0.4 to 1 s of each at ten times the federation's volume.
+        conversions) more than once a refresh, a time that grew with all the preview keeps
+        (measured: bench/RESULTS.md, « Why the code is as it is »).
         Frozen, they are not gone through again; each refresh's garbage is collected here, before what stays
         is frozen in turn. A cycle of objects frozen before it became garbage is collected only when all is
         unfrozen: now and then, and when the preview closes.

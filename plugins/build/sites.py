@@ -100,8 +100,8 @@ class SiteBuild:
     def prepare_index(self) -> None:
         """Cut the pending bundles' pages to what Pagefind indexes (in the process that built them, before it ends).
 
-        Kept cuts are made again only for the pages whose version changed: after a one-sheet edit at ten times the
-        federation's volume, one page of the members' 2,742 instead of all of them.
+        Kept cuts are made again only for the pages whose version changed: after a one-sheet edit, the few pages it
+        changed instead of all of them (measured: bench/RESULTS.md, « Why the code is as it is »).
         """
         for name, pages in self.pending.items():
             kept = self.kept_sources(name)
@@ -113,7 +113,8 @@ class SiteBuild:
         self.prepared = True
 
     def index(self) -> None:
-        """Index the search bundles left to index, one after the other (Pagefind: 280 MB at ten times the federation's volume)."""
+        """Index the search bundles left to index, one after the other: Pagefind is the largest memory of a build
+        (measured: bench/RESULTS.md, « Why the code is as it is »)."""
         if not self.prepared:
             self.prepare_index()
         for name in self.pending:
@@ -142,9 +143,9 @@ def swap_in(staging: Path, output: Path) -> None:
 def discard(folders: list[Path]) -> None:
     """Delete a previous build's folders in a process of their own, which the build does not wait for.
 
-    The new sites are in place already; deleting the old ones (470 MB at ten times the federation's
-    volume) took 15 s. The folders are beside the sites nginx serves, never inside them; a later
-    build deletes whatever an interrupted deletion left.
+    The new sites are in place already; deleting the old ones (every file of both sites) took long
+    (measured: bench/RESULTS.md, « Why the code is as it is »). The folders are beside the sites
+    nginx serves, never inside them; a later build deletes whatever an interrupted deletion left.
     """
     if folders:
         subprocess.Popen(
@@ -344,7 +345,8 @@ def build_public(
 
 
 def index_after(before: Background[SiteBuild], site: SiteBuild) -> SiteBuild:
-    """Index a site's search bundles once the indexing before has ended (one Pagefind at a time: 280 MB each); not
+    """Index a site's search bundles once the indexing before has ended (one Pagefind at a time: each is the largest
+    memory of a build; measured: bench/RESULTS.md, « Why the code is as it is »); not
     after a failed one (its error stops the build)."""
     before.result()
     site.index()

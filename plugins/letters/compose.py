@@ -112,8 +112,8 @@ class Dated:
 
 
 class Catalogue:
-    """What letters pick from, sorted by date once for every letter a build writes (89 letters, 8,000 items at ten
-    times the federation's volume: going through every item for each letter took a second)."""
+    """What letters pick from, sorted by date once for every letter a build writes: going through every item for
+    each letter grows with the letters times the items (measured: bench/RESULTS.md, « Why the code is as it is »)."""
 
     def __init__(self, content: Content) -> None:
         self.content = content

@@ -1,7 +1,7 @@
 """Editors' files parsed once: the front matter and body of each file, kept by the digest of its bytes.
 
-Parsing the YAML front matter of 8,000 files took 1.5 s of every build at ten times the
-federation's volume, for the one or two files an editor changed. A file's parse depends on its
+Every build parsed the YAML front matter of every file again, for the one or two files an
+editor changed. A file's parse depends on its
 bytes, its path and the parsing code only (plugins/model/source.py); the checks of its fields and
 of the links between files are made again at every load, from the parsed files.
 
@@ -11,8 +11,9 @@ is, so that the build's memory does not hold them all (the build's second proces
 the first). The preview keeps one in memory (SourceCache()).
 
 An empty cache (the first build, or a new version of the parsing code) is filled after the
-build, by a process of its own that parses the files again (fill_later): pickling 8,000 files
-during the build cost it a second and 25 MB in each of its two processes.
+build, by a process of its own that parses the files again (fill_later): pickling every file
+during the build cost it time, and memory in each of its two processes
+(measured: bench/RESULTS.md, « Why the code is as it is »).
 """
 
 from __future__ import annotations
@@ -214,7 +215,8 @@ def trusted_state(changed_ns: int, read_at_ns: int) -> bool:
 
 
 def _dumps(parsed: SourceDocument | Problem) -> bytes:
-    """Pickle a parse; a document without its path (the entry's key holds it; unpickling 8,000 Path objects took 0.1 s)."""
+    """Pickle a parse; a document without its path: the entry's key holds it, and unpickling a Path object for
+    each file slowed every load (measured: bench/RESULTS.md, « Why the code is as it is »)."""
     if isinstance(parsed, SourceDocument):
         kept: object = (parsed.rel, parsed.meta, parsed.body, parsed.body_line, parsed.problems)
     else:

@@ -45,8 +45,9 @@ _LineLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _con
 if getattr(yaml, "__with_libyaml__", False):
 
     class _FastLineLoader(yaml.CSafeLoader):
-        """The same loader over libyaml's parser: five times faster. Its error messages and lines
-        differ from PyYAML's, so a file it rejects is parsed again by _LineLoader to explain why."""
+        """The same loader over libyaml's parser, written in C: much faster than PyYAML's own. Its error messages
+        and lines differ from PyYAML's, so a file it rejects is parsed again by _LineLoader to explain why
+        (measured: bench/RESULTS.md, « Why the code is as it is »)."""
 
     _FastLineLoader.yaml_implicit_resolvers = _LineLoader.yaml_implicit_resolvers
     _FastLineLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _construct_mapping)

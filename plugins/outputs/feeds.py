@@ -42,7 +42,8 @@ class Feed:
 
 FEED_KINDS = ("rss", "atom")
 # A feed holds its newest entries only: a reader learns what is new from it, and polls it (every hour, for some). With
-# every item, the toolbox's feed was 2 MB at ten times the federation's volume, and an old sheet's edit wrote it again.
+# every item, the toolbox's feed grew with the whole toolbox, and an old sheet's edit wrote it again
+# (measured: bench/RESULTS.md, « Why the code is as it is »).
 FEED_LENGTH = 50
 
 

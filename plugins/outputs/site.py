@@ -54,7 +54,7 @@ def write_site_outputs(target: Target, content: Content, today: date, search: di
     audience, site, site_url, site_name = target.audience, target.folder, target.url, target.name
     # Each feed on its own: a sheet's new title writes the toolbox's feed again, not the four others. Its fingerprint is
     # that of its text (dataclasses' repr: each field's, quoted), one digest: the fingerprinter reduced the entries of a
-    # site one by one, three times slower.
+    # site one by one, the slower way (measured: bench/RESULTS.md, « Why the code is as it is »).
     for feed in section_feeds(content, audience, today, site_url):
         target.write(f"feeds/{feed.section}", repr(feed), functools.partial(write_feeds, [feed], site, site_name, site_url))
     events = content.events_for(audience)
@@ -87,7 +87,7 @@ def sitemap(site_url: str, pages: Iterable[str], built: str) -> str:
     """Return the sitemap MkDocs' template (mkdocs/templates/sitemap.xml, which Material uses) makes of these pages.
 
     Written here rather than by MkDocs: MkDocs lists the pages it was given, and a build gives it only
-    those it renders anew (plugins/render/plugin.py). The same bytes (tests/test_sitemap.py).
+    those it renders anew (plugins/render/plugin.py). The same bytes (tests/outputs/test_sitemap.py).
     """
     base = site_url if site_url.endswith("/") else site_url + "/"
     urls = "".join(

@@ -215,9 +215,10 @@ def search_bundles(specs: Iterable[PageSpec]) -> dict[str, list[str]]:
     """Return the pages (source URIs) of each of a site's search bundles that has any.
 
     Pagefind merges bundles in the browser. The pages both sites show alike are indexed once, on
-    the public site, and that bundle is copied to the members' site (half of Pagefind's work at ten
-    times the federation's volume); each site indexes its own pages (the public site's locked
-    teasers and « Adhérer » page, the members' site's whole toolbox and members-only pages) apart.
+    the public site, and that bundle is copied to the members' site (Pagefind indexes those pages
+    once, not twice); each site indexes its own pages (the public site's locked teasers and
+    « Adhérer » page, the members' site's whole toolbox and members-only pages) apart
+    (measured: bench/RESULTS.md, « Why the code is as it is »).
     """
     bundles: dict[str, list[str]] = {SHARED_BUNDLE: [], OWN_BUNDLE: []}
     for spec in specs:
@@ -328,7 +329,8 @@ class SitePlan:
     def item_page(self, item: Item, template: str, indexed: bool = True, **context: Any) -> PageSpec:
         # Its inputs: the fields below are the item's, or made from it and this site's audience (search_filters). The
         # incremental builds fingerprint the item once for all its pages and refreshes (incremental.Fingerprinter):
-        # the search filters of the 15,000 item pages, made anew at each refresh, were a third of their fingerprints' time.
+        # the search filters of the item pages, made anew at each refresh, were a large share of their fingerprints'
+        # time (measured: bench/RESULTS.md, « Why the code is as it is »).
         return PageSpec(
             item_uri(item),
             item.title,
@@ -405,7 +407,8 @@ class SitePlan:
 
     @functools.cached_property
     def toolbox(self) -> Path:
-        """The toolbox folder, resolved once (2,000 sheets at ten times the volume)."""
+        """The toolbox folder, resolved once for every sheet's downloads, not once per sheet
+        (measured: bench/RESULTS.md, « Why the code is as it is »)."""
         return (self.content.root / "toolbox").resolve()
 
     def downloads(self, sheet: ToolboxSheet) -> list[Download]:

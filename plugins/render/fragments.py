@@ -7,7 +7,7 @@ of that folder in that section gets the same bytes: they are rendered for the fi
 The header is the same but for the page's title: it is reused with each page's title in place.
 Top-level pages (the home page, the sections and the footer pages, which the fragments link to
 and where a link to the page itself is written "./") and pages outside a folder of their own
-(404.html) keep their own rendering. tests/test_fragments.py compares the whole output with a
+(404.html) keep their own rendering. tests/render/test_fragments.py compares the whole output with a
 rendering of every page.
 """
 

@@ -37,9 +37,9 @@ class Fingerprinter:
 
     An item (a dataclass) is fingerprinted from its fields, each reduced in turn: an item it holds
     (an offer's MSP) by that item's fingerprint, a long text (a body) by a digest of its bytes,
-    made once for the page's Markdown and the item that holds the same text. By repr() instead
-    (each offer printed its MSP whole, each text was escaped, copied and encoded), the members'
-    8,075 page plans at ten times the federation's volume took 1.09 s; this way, 0.60 s (medians).
+    made once for the page's Markdown and the item that holds the same text. By repr() instead,
+    each offer printed its MSP whole and each text was escaped, copied and encoded, for every page
+    plan: the slower way (measured: bench/RESULTS.md, « Why the code is as it is »).
     """
 
     LONG = 200  # characters: a longer text is replaced by the digest of its bytes
@@ -96,7 +96,8 @@ class Fingerprinter:
         """Return a fingerprinter that knows this one's reductions of these objects only (those it made).
 
         The preview keeps its items' between refreshes, not those of the objects each build makes anew
-        (a listing's cards, a feed's entries): 8,700 more at each refresh at ten times the federation's volume.
+        (a listing's cards, a feed's entries), which would otherwise pile up, more at each refresh
+        (measured: bench/RESULTS.md, « Why the code is as it is »).
         """
         kept = Fingerprinter()
         kept._fields = self._fields
@@ -181,9 +182,10 @@ class Incremental:
         if site != self.site or self.pages.get(uri) != fingerprint:
             return False
         if self.previous is None or self.site_dir is None:
-            return os.path.exists(dest)  # not pathlib's: its objects cost more than the look (8,000 pages a site)
-        # Paths as text: pathlib's objects took more time than the links themselves (8,000 pages a site at ten times the
-        # federation's volume). dest is MkDocs' normalised path of a file in site_dir.
+            return os.path.exists(dest)  # not pathlib's: its objects cost more than the look, for each page
+        # Paths as text: pathlib's objects took more time than the links themselves, for every page of a site
+        # (measured: bench/RESULTS.md, « Why the code is as it is »). dest is MkDocs' normalised path of a file in
+        # site_dir.
         site_dir = os.fspath(self.site_dir) + os.sep
         relative = dest[len(site_dir) :] if dest.startswith(site_dir) else os.fspath(Path(dest).relative_to(self.site_dir))
         return link(os.path.join(self.previous, relative), dest, self.folders)

@@ -45,8 +45,8 @@ HEADERLINK = re.compile(r'<a class="headerlink"[^>]*>.*?</a>')
 def has_link(markdown: str) -> bool:
     """Tell whether a page's Markdown has a link or an image (LINK), whose output depends on the site's files.
 
-    LINK's answer, with str's searches: the regex took 0.3 ms on each long page that has an « href= »
-    or a « ]( » (0.2 s a site at ten times the federation's volume).
+    LINK's answer, with str's searches: the regex was slow on each long page that has an « href= »
+    or a « ]( », and every page of a site is asked (measured: bench/RESULTS.md, « Why the code is as it is »).
     """
     return "](" in markdown or "]:" in markdown or _word_starts(markdown, "href=") or _word_starts(markdown, "src=")
 
@@ -223,9 +223,10 @@ class FederationPlugin(BasePlugin[FederationConfig]):
                         # A section: the navigation needs its page, whose title it takes from config.nav (on_config).
                         file.is_modified = _unchanged  # type: ignore[method-assign]  # MkDocs' dirty build skips it
                     else:
-                        # MkDocs makes no page of it (8,000 at ten times the federation's volume, each with its URLs):
-                        # the file stays, for the links to it from the pages rendered anew (the same URL; MkDocs notes
-                        # such a link at INFO, below what build.py shows and what strict counts).
+                        # MkDocs makes no page of it (most pages after an edit, each with its URLs): the file stays,
+                        # for the links to it from the pages rendered anew (the same URL; MkDocs notes such a link at
+                        # INFO, below what build.py shows and what strict counts). Figure: bench/RESULTS.md, « Why the
+                        # code is as it is ».
                         file.inclusion = InclusionLevel.EXCLUDED
             self._put(files, file)
         if incremental is not None:
@@ -263,10 +264,10 @@ class FederationPlugin(BasePlugin[FederationConfig]):
         return output
 
     def on_pre_page(self, page: MkPage, /, *, config: MkDocsConfig, files: Files) -> MkPage:
-        # MkDocs makes a Markdown parser with every extension for each page (0.15 ms, 15,000 pages at ten times the
-        # federation's volume); this build makes one and resets it between pages (markdown.Markdown.reset).
-        # MkDocs converts every page before rendering any, holding all their HTML at once (120 MB at ten times the
-        # federation's volume): this build converts each page right before its template (on_page_context).
+        # MkDocs makes a Markdown parser with every extension for each page; this build makes one and resets it
+        # between pages (markdown.Markdown.reset). MkDocs converts every page before rendering any, holding all
+        # their HTML at once: this build converts each page right before its template (on_page_context)
+        # (measured: bench/RESULTS.md, « Why the code is as it is »).
         page.render = functools.partial(self._defer, page)  # type: ignore[method-assign]
         return page
 
@@ -392,7 +393,8 @@ class FederationPlugin(BasePlugin[FederationConfig]):
 
     def on_post_build(self, config: MkDocsConfig) -> None:
         # The parser holds the last page's link processors, and through them this build's configuration and files:
-        # not kept past the build (the preview froze each refresh's whole build, alive at its end, 22 MB at 10×).
+        # not kept past the build (the preview froze each refresh's whole build, alive at its end, and grew at every
+        # refresh) (measured: bench/RESULTS.md, « Why the code is as it is »).
         self._markdown = self._files = None
         # The preview's bookkeeping of the pages written; every other output is the build's (plugins/outputs/site.py).
         incremental = self.incremental
@@ -402,12 +404,13 @@ class FederationPlugin(BasePlugin[FederationConfig]):
 
 
 class PlannedPage(File):
-    """A page of the plan, as File.generated makes it, its paths made without pathlib (15,000 pages a build).
+    """A page of the plan, as File.generated makes it, its paths made without pathlib (every page of a build).
 
     File.generated goes through PurePath for each source path, then computes the page's destination on
-    demand: 0.3-0.45 s for a site's 8,000 pages at ten times the federation's volume. The plan's source
-    paths are already '/'-separated, relative, and end in '.md' (tests/test_planned_pages.py compares
-    every field MkDocs reads with File.generated's, for every page of the sample).
+    demand, a cost paid again for every page of each site (measured: bench/RESULTS.md, « Why the code is as it is »).
+    The plan's source paths are already '/'-separated, relative, and end in '.md'
+    (tests/plan/test_planned_pages.py compares every field MkDocs reads with File.generated's, for every
+    page of the sample).
     """
 
     def __init__(

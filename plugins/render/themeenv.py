@@ -28,7 +28,8 @@ class MemoryBytecodeCache(jinja2.BytecodeCache):
 
     Jinja compares each template's source checksum (and its own bytecode version) before reuse; its
     key is made of the template's name and file, so Material's main.html and ours never share one.
-    Compiling Material's templates took 0.3–0.4 s of each site's build after a one-file edit.
+    Without it, each site's build compiled Material's templates again, even after a one-file edit
+    (measured: bench/RESULTS.md, « Why the code is as it is »).
     """
 
     def __init__(self) -> None:
@@ -162,9 +163,10 @@ def flat_globals(env: jinja2.Environment, template_globals: Any = None) -> dict[
     """Jinja's Environment.make_globals as a plain dict instead of a ChainMap over the environment's globals.
 
     Jinja copies a template's globals into every context it makes (each include, import and macro
-    module): iterating a ChainMap in Python took 6 % of a build's CPU at ten times the federation's
-    volume. A copy cannot follow later changes to the environment's globals: the globals are sealed
-    (SealedGlobals) once the first template is loaded, after the plugins' on_env.
+    module), and iterating a ChainMap is done in Python, which showed in a build's profile
+    (measured: bench/RESULTS.md, « Why the code is as it is »). A copy cannot follow later changes to the
+    environment's globals: the globals are sealed (SealedGlobals) once the first template is loaded,
+    after the plugins' on_env.
     """
     if isinstance(env.globals, SealedGlobals):
         env.globals.sealed = True
