@@ -327,6 +327,35 @@ def command_membership(args: argparse.Namespace) -> int:
         return 1
 
 
+def command_backup(args: argparse.Namespace) -> int:
+    from plugins.deploy.backup import BackupError, take_backup
+
+    folder = args.dossier or environment.path("BACKUP_DIR")
+    if folder is None:
+        print("Où écrire la sauvegarde ? Donnez --dossier DOSSIER ou BACKUP_DIR.", file=sys.stderr)
+        return 1
+    try:
+        take_backup(folder, environment.current(), datetime.now().astimezone())
+    except BackupError as exc:
+        print(exc, file=sys.stderr)
+        print("Aucune sauvegarde n'a été écrite.", file=sys.stderr)
+        return 1
+    return 0
+
+
+def command_restore(args: argparse.Namespace) -> int:
+    from plugins.deploy.backup import BackupError, restore
+
+    try:
+        print(f"Restauration de {args.archive} :")
+        restore(args.archive, environment.current())
+    except BackupError as exc:
+        print(exc, file=sys.stderr)
+        return 1
+    print("Restauration terminée : chaque base a passé la vérification d'intégrité.")
+    return 0
+
+
 def command_serve(args: argparse.Namespace) -> int:
     from plugins.build.preview import serve
 
@@ -467,6 +496,10 @@ def parser() -> argparse.ArgumentParser:
     mr = ma.add_parser("refuser", help="refuse et en informe la personne à contacter")
     mr.add_argument("numero", type=int, help="le n° de la demande")
     mr.add_argument("--motif", default="", help="motif, écrit dans le message (facultatif)")
+    k = sub.add_parser("sauvegarde", help="sauvegarde les bases, les mots de passe et les clés dans une archive datée")
+    k.add_argument("--dossier", type=Path, help="dossier des archives (défaut : $BACKUP_DIR)")
+    rs = sub.add_parser("restaurer", help="remet les bases, mots de passe et clés d'une archive, après les avoir vérifiés")
+    rs.add_argument("archive", type=Path, help="l'archive écrite par « sauvegarde »")
     s = sub.add_parser("serve", help="aperçu local des deux sites, rechargé à chaque modification")
     s.add_argument("--host", default="127.0.0.1", help="adresse d'écoute des deux aperçus (défaut : 127.0.0.1)")
     s.add_argument("--port", type=int, default=8000, help="port du site public ; l'espace adhérents prend le suivant")
@@ -490,6 +523,8 @@ def main(argv: list[str] | None = None) -> int:
         "abonnes": command_readers,
         "inscriptions": command_registrations,
         "adhesions": command_membership,
+        "sauvegarde": command_backup,
+        "restaurer": command_restore,
     }
     return handlers[command](args)
 
