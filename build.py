@@ -4,7 +4,9 @@
 from __future__ import annotations
 
 import argparse
+import json
 import os
+import subprocess
 import sys
 import traceback
 from datetime import date, datetime
@@ -13,10 +15,16 @@ from urllib.parse import urlsplit
 
 from plugins.base import environment
 from plugins.base.french_cli import counted, port_taken, speak_french, typed_command
-from plugins.build.site import federation_settings, quiet_mkdocs
-from plugins.build.sites import build_all
-from plugins.model import ContentError, load_content
-from plugins.settings.federation import SettingsError, read_mkdocs_yml
+
+try:
+    from plugins.build.site import federation_settings, quiet_mkdocs
+    from plugins.build.sites import build_all
+    from plugins.model import ContentError, load_content
+    from plugins.settings.federation import SettingsError, read_mkdocs_yml
+except ModuleNotFoundError as missing:  # a fresh server: only `installer` runs before the Python packages are there
+    MISSING: ModuleNotFoundError | None = missing
+else:
+    MISSING = None
 
 PROJECT = Path(__file__).resolve().parent
 
@@ -49,6 +57,8 @@ def command_build(args: argparse.Namespace) -> int:
         print(f"La construction a échoué : {exc}", file=sys.stderr)
         print(f"Le site précédent dans {args.output} est conservé.", file=sys.stderr)
         return 1
+    if getattr(args, "bilan", None):  # for the publication hook: what this build rewrote
+        args.bilan.write_text(json.dumps({"pages": result.pages, "rewritten": result.rewritten}), encoding="utf-8")
     for name, count in result.pages.items():
         rewritten = result.rewritten[name]
         written = counted(rewritten, "réécrite", "réécrites")
@@ -327,15 +337,28 @@ def command_membership(args: argparse.Namespace) -> int:
         return 1
 
 
+def installed_environment() -> dict[str, str]:
+    """The environment, completed by an installed server's settings file (the stores' places) when root reads it."""
+    from plugins.deploy.install import read_env_file
+    from plugins.deploy.layout import Layout
+
+    try:
+        installed = read_env_file(Layout(Path("/")).env_file)
+    except PermissionError:
+        installed = {}
+    return {**installed, **environment.current()}
+
+
 def command_backup(args: argparse.Namespace) -> int:
     from plugins.deploy.backup import BackupError, take_backup
 
-    folder = args.dossier or environment.path("BACKUP_DIR")
+    env = installed_environment()
+    folder = args.dossier or (Path(env["BACKUP_DIR"]) if env.get("BACKUP_DIR") else None)
     if folder is None:
         print("Où écrire la sauvegarde ? Donnez --dossier DOSSIER ou BACKUP_DIR.", file=sys.stderr)
         return 1
     try:
-        take_backup(folder, environment.current(), datetime.now().astimezone())
+        take_backup(folder, env, datetime.now().astimezone())
     except BackupError as exc:
         print(exc, file=sys.stderr)
         print("Aucune sauvegarde n'a été écrite.", file=sys.stderr)
@@ -345,15 +368,37 @@ def command_backup(args: argparse.Namespace) -> int:
 
 def command_restore(args: argparse.Namespace) -> int:
     from plugins.deploy.backup import BackupError, restore
+    from plugins.deploy.layout import Layout
 
+    env = installed_environment()
+    # On an installed server the service is stopped around the restore, then started again.
+    service = Layout(Path("/")).record.is_file() and os.geteuid() == 0
+    if service:
+        subprocess.run(["systemctl", "stop", "federation-service"], check=False)
     try:
         print(f"Restauration de {args.archive} :")
-        restore(args.archive, environment.current())
+        restore(args.archive, env)
     except BackupError as exc:
         print(exc, file=sys.stderr)
         return 1
+    finally:
+        if service:
+            subprocess.run(["systemctl", "start", "federation-service"], check=False)
     print("Restauration terminée : chaque base a passé la vérification d'intégrité.")
     return 0
+
+
+def command_diagnostic(args: argparse.Namespace) -> int:
+    from plugins.deploy.diagnostic import diagnose
+    from plugins.deploy.layout import Installation, InstallationMissing, Layout
+
+    real = args.racine is None
+    try:
+        installation = Installation.load(Layout(Path("/") if real else args.racine.resolve()).record)
+    except InstallationMissing as exc:
+        print(exc, file=sys.stderr)
+        return 1
+    return diagnose(installation, real, args.envoi_test)
 
 
 def command_serve(args: argparse.Namespace) -> int:
@@ -384,6 +429,7 @@ def parser() -> argparse.ArgumentParser:
         action="store_true",
         help="reconstruit chaque page et chaque index de recherche, sans reprendre ceux de la construction précédente",
     )
+    b.add_argument("--bilan", type=Path, help=argparse.SUPPRESS)
     sub.add_parser("check", help="vérifie tous les fichiers sans rien construire")
     n = sub.add_parser("new", help="crée un fichier prêt à remplir")
     n.add_argument("kind", choices=sorted(KINDS), metavar="TYPE", help=f"type de contenu : {', '.join(sorted(KINDS))}")
@@ -408,7 +454,12 @@ def parser() -> argparse.ArgumentParser:
     a.add_argument(
         "--members-http-listen", default="80", help="avec --certificate : écoute HTTP de l'espace adhérents ; défaut : 80"
     )
-    a.add_argument("--acme-root", type=Path, help="avec --certificate : dossier des défis certbot --webroot (défaut : DEST/acme)")
+    a.add_argument(
+        "--acme-root",
+        type=Path,
+        help="dossier des défis certbot --webroot (avec --certificate, défaut : DEST/acme ; "
+        "sans, servi en HTTP pour obtenir le premier certificat)",
+    )
     a.add_argument("--public-name", default="_", help="nom de domaine du site public")
     a.add_argument("--members-name", default="_", help="nom de domaine de l'espace adhérents")
     a.add_argument(
@@ -500,6 +551,10 @@ def parser() -> argparse.ArgumentParser:
     k.add_argument("--dossier", type=Path, help="dossier des archives (défaut : $BACKUP_DIR)")
     rs = sub.add_parser("restaurer", help="remet les bases, mots de passe et clés d'une archive, après les avoir vérifiés")
     rs.add_argument("archive", type=Path, help="l'archive écrite par « sauvegarde »")
+    sub.add_parser("installer", help="installe la fédération sur ce serveur Debian (en root ; « installer --help »)")
+    d = sub.add_parser("diagnostic", help="vérifie l'installation : ce qui est à corriger, et comment")
+    d.add_argument("--racine", type=Path, help="l'installation faite avec « installer --racine DOSSIER »")
+    d.add_argument("--envoi-test", metavar="ADRESSE", help="envoie aussi un vrai message d'essai à cette adresse")
     s = sub.add_parser("serve", help="aperçu local des deux sites, rechargé à chaque modification")
     s.add_argument("--host", default="127.0.0.1", help="adresse d'écoute des deux aperçus (défaut : 127.0.0.1)")
     s.add_argument("--port", type=int, default=8000, help="port du site public ; l'espace adhérents prend le suivant")
@@ -507,6 +562,22 @@ def parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    if argv[:1] == ["installer"]:
+        if MISSING is not None:  # the system's Python: put the packages in place, then run again with them
+            from plugins.deploy.bootstrap import bootstrap
+
+            return bootstrap(PROJECT, argv)
+        from plugins.deploy.install import main as install
+
+        return install(argv[1:], PROJECT)
+    if MISSING is not None:
+        print(
+            f"Paquet Python absent ({MISSING.name}) : sur une machine de développement, « bash scripts/install.sh » puis "
+            "« .venv/bin/python build.py … » ; sur un serveur, « sudo python3 build.py installer ».",
+            file=sys.stderr,
+        )
+        return 1
     args = parser().parse_args(argv)
     args.project = args.project.resolve()
     command = args.command or "build"
@@ -525,6 +596,7 @@ def main(argv: list[str] | None = None) -> int:
         "adhesions": command_membership,
         "sauvegarde": command_backup,
         "restaurer": command_restore,
+        "diagnostic": command_diagnostic,
     }
     return handlers[command](args)
 

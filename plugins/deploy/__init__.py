@@ -1,1 +1,1 @@
-"""Members' accounts and the web server configuration that guards the members' site."""
+"""Putting a federation online: nginx's configuration and the CSP, the installer, the repository's hooks, backups."""

@@ -80,6 +80,8 @@ def _env() -> Environment:
 
 
 def _write(target: Path, text: str) -> None:
+    if target.is_file() and target.read_text(encoding="utf-8") == text:
+        return  # unchanged: a second installation leaves the file, its date included, as it was
     fd, tmp = tempfile.mkstemp(prefix=f".{target.name}-", dir=target.parent)
     with os.fdopen(fd, "w", encoding="utf-8") as out:
         out.write(text)
@@ -106,12 +108,14 @@ def write_server_files(dest: Path, settings: ServerSettings, federation: Federat
     conf = dest / "nginx.conf"
     values = {k: str(v) for k, v in vars(settings).items()}
     values["acme_root"] = settings.acme_root or str(dest / "acme")
+    http_challenges = bool(settings.acme_root) and not settings.certificate  # the first certificate, over HTTP
     if settings.certificate:
         Path(values["acme_root"], ".well-known", "acme-challenge").mkdir(parents=True, exist_ok=True)
     _write(
         conf,
         env.get_template("nginx.conf.j2").render(
             **values,
+            acme_http=http_challenges,
             unauthorized_page=page,
             refused_page=refused,
             members_pages=members_pages,

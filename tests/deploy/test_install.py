@@ -1,0 +1,377 @@
+"""`build.py installer --racine`: a federation installed under a folder as if it were « / », then pushed to with git.
+
+The installer runs from a clone, as an operator would run it; the editors clone the repository it
+made, commit and `git push`: a broken file is refused with the exact line `check` prints, a good
+one is online (served by the real nginx with the configuration the installer wrote), a change of
+the engine needs an operator. A second run of the installer changes nothing.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import stat
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+from aiosmtpd.controller import Controller
+
+from plugins.deploy.install import read_env_file
+from plugins.deploy.layout import Installation, Layout
+from plugins.deploy.nginx import LocalNginx
+from plugins.deploy.units import UNITS
+from plugins.mail.ledger import SendLedger
+from tests.support import NGINX, REPO, free_port, http_request
+
+OPERATOR, EDITOR = "Opératrice Martin", "Claire Rédactrice"
+
+
+@dataclass
+class Installed:
+    root: Path
+    source: Path
+    layout: Layout
+    command: list[str]
+    first: subprocess.CompletedProcess[str]
+    http: int
+    smtp: int
+
+
+def clean_env(**extra: str) -> dict[str, str]:
+    keep = {k: v for k, v in os.environ.items() if not k.startswith(("LETTER_", "SMTP_", "DKIM_", "FEDERATION_", "GIT_"))}
+    return {
+        **keep,
+        "GIT_AUTHOR_NAME": "Test",
+        "GIT_AUTHOR_EMAIL": "t@example.org",
+        "GIT_COMMITTER_NAME": "Test",
+        "GIT_COMMITTER_EMAIL": "t@example.org",
+        **extra,
+    }
+
+
+def git(*args: str, cwd: Path, **env: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(["git", *args], cwd=cwd, env=clean_env(**env), capture_output=True, text=True, timeout=600, check=False)
+
+
+def make_clone(target: Path) -> Path:
+    """A git clone of the project as it is in this checkout (its uncommitted changes included)."""
+    files = subprocess.run(
+        ["git", "ls-files", "-co", "--exclude-standard", "-z"], cwd=REPO, capture_output=True, check=True
+    ).stdout.split(b"\0")
+    for name in filter(None, files):
+        source = REPO / name.decode()
+        if source.is_file():
+            (target / name.decode()).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(source, target / name.decode())
+    assert git("init", "-q", "-b", "main", cwd=target).returncode == 0
+    assert git("add", "-A", cwd=target).returncode == 0
+    assert git("commit", "-q", "-m", "La fédération", cwd=target).returncode == 0
+    return target
+
+
+@pytest.fixture(scope="module")
+def installed(tmp_path_factory: pytest.TempPathFactory) -> Installed:
+    base = tmp_path_factory.mktemp("installation")
+    source = make_clone(base / "clone")
+    root = base / "racine"
+    root.mkdir()
+    http, smtp = free_port(), free_port()
+    command = [
+        sys.executable, str(source / "build.py"), "installer", "--racine", str(root), "--exploitant", OPERATOR,
+        "--ecoute-http", f"127.0.0.1:{http}", "--port-service", str(free_port()),
+    ]  # fmt: skip
+    settings = {"SMTP_HOST": "127.0.0.1", "SMTP_PORT": str(smtp), "SMTP_SECURITY": "none"}
+    first = subprocess.run(
+        command, cwd=source, env=clean_env(**settings), capture_output=True, text=True, timeout=900, check=False
+    )
+    assert first.returncode == 0, first.stdout + first.stderr
+    return Installed(root, source, Layout(root), command, first, http, smtp)
+
+
+@pytest.fixture
+def editor(installed: Installed, tmp_path: Path) -> Path:
+    clone = tmp_path / "redaction"
+    assert git("clone", "-q", str(installed.layout.depot), str(clone), cwd=tmp_path).returncode == 0
+    return clone
+
+
+def push(clone: Path, who: str, *refs: str) -> subprocess.CompletedProcess[str]:
+    return git("push", "origin", *(refs or ("main",)), cwd=clone, FEDERATION_PUSHER=who)
+
+
+def commit_all(clone: Path, message: str) -> None:
+    assert git("add", "-A", cwd=clone).returncode == 0
+    assert git("commit", "-q", "-m", message, cwd=clone).returncode == 0
+
+
+@pytest.fixture
+def served(installed: Installed) -> Iterator[str]:
+    server = LocalNginx(installed.root / "nginx-essai", installed.layout.nginx / "nginx.conf", NGINX)
+    server.start(f"http://127.0.0.1:{installed.http}/")
+    try:
+        yield f"http://127.0.0.1:{installed.http}"
+    finally:
+        server.stop()
+
+
+def test_the_layout_keeps_secrets_private_and_says_what_to_publish_in_the_dns(installed: Installed) -> None:
+    layout, out = installed.layout, installed.first.stdout
+    mode = lambda p: stat.S_IMODE(p.stat().st_mode)  # noqa: E731
+    assert mode(layout.private) == 0o700 and mode(layout.backups) == 0o700
+    assert mode(layout.env_file) == 0o600 and mode(layout.dkim_key) == 0o600
+    env = layout.env_file.read_text(encoding="utf-8")
+    secret = re.search(r'^LETTER_SECRET="([^"]+)"$', env, re.M)
+    assert secret and len(secret[1]) >= 32
+    assert f'LETTER_DB="{layout.db}"' in env and 'SMTP_HOST="127.0.0.1"' in env
+    for hook in ("pre-receive", "post-receive"):
+        assert mode(layout.depot / "hooks" / hook) == 0o755
+    assert (layout.sites / "public" / "index.html").is_file() and (layout.sites / "adherents" / "index.html").is_file()
+    assert f"include {layout.nginx / 'nginx.conf'};" in layout.nginx_include.read_text(encoding="utf-8")
+    public_key = subprocess.run(
+        ["openssl", "pkey", "-in", str(layout.dkim_key), "-pubout", "-outform", "DER"], capture_output=True, check=True
+    ).stdout
+    import base64
+
+    assert f'federation._domainkey.msp-pdl.example.org. TXT "v=DKIM1; k=rsa; p={base64.b64encode(public_key).decode()}"' in out
+    assert '_dmarc.msp-pdl.example.org. TXT "v=DMARC1; p=none' in out and "v=spf1" in out
+    assert "certbot certonly --webroot" in out  # printed, not run, under --racine
+    record = Installation.load(layout.record)
+    assert record.operators == [OPERATOR] and record.public_name == "msp-pdl.example.org"
+
+
+def test_a_second_run_changes_nothing_and_says_so(installed: Installed) -> None:
+    layout = installed.layout
+    watched = [layout.env_file, layout.dkim_key, layout.record, layout.nginx / "nginx.conf", *(layout.units / u for u in UNITS)]
+    before = {p: (p.read_bytes(), p.stat().st_mtime_ns) for p in watched}
+    again = subprocess.run(
+        installed.command, cwd=installed.source, env=clean_env(), capture_output=True, text=True, timeout=600, check=False
+    )
+    assert again.returncode == 0, again.stdout + again.stderr
+    assert "Rien n'a changé : l'installation était déjà à jour." in again.stdout
+    assert {p: (p.read_bytes(), p.stat().st_mtime_ns) for p in watched} == before  # the SMTP settings were kept too
+
+
+def test_every_unit_passes_systemd_analyze_and_the_service_is_hardened(installed: Installed) -> None:
+    units = [str(installed.layout.units / u) for u in UNITS]
+    verified = subprocess.run(["systemd-analyze", "verify", "--man=no", *units], capture_output=True, text=True, check=False)
+    assert verified.returncode == 0, verified.stderr
+    for unit in units:
+        if unit.endswith(".service"):
+            security = subprocess.run(
+                ["systemd-analyze", "security", "--offline=true", unit], capture_output=True, text=True, check=False
+            )
+            exposure = float(re.search(r"Overall exposure level for \S+: (\d+\.\d)", security.stdout)[1])  # type: ignore[index]
+            assert exposure <= (2.0 if "service.service" in unit else 3.0), (unit, security.stdout[-2000:])
+
+
+def test_a_broken_file_is_refused_with_checks_exact_line_and_nothing_is_published(installed: Installed, editor: Path) -> None:
+    layout = installed.layout
+    online = git("rev-parse", "HEAD", cwd=layout.work).stdout
+    page = (layout.sites / "public" / "index.html").read_bytes()
+    offer = next((editor / "content" / "offres").glob("*.md"))
+    broken = editor / "content" / "offres" / "stage-casse.md"
+    broken.write_text(re.sub(r"(?m)^kind: .*$", "kind: stage-inconnu", offer.read_text(encoding="utf-8")), encoding="utf-8")
+    commit_all(editor, "Une offre avec un type inconnu")
+    expected = subprocess.run(
+        [sys.executable, str(editor / "build.py"), "--project", str(editor), "check"], capture_output=True, text=True, check=False
+    ).stderr.splitlines()[0]
+    assert expected.startswith("content/offres/stage-casse.md:")
+    pushed = push(editor, EDITOR)
+    assert pushed.returncode != 0
+    remote = [line.rstrip() for line in pushed.stderr.splitlines()]  # git pads the remote's lines with spaces
+    assert f"remote: {expected}" in remote, pushed.stderr
+    assert "remote: 1 problème trouvé : rien n'a été publié." in remote and "[remote rejected]" in pushed.stderr
+    assert git("rev-parse", "HEAD", cwd=layout.work).stdout == online
+    assert (layout.sites / "public" / "index.html").read_bytes() == page
+
+
+def test_a_good_push_is_online_and_journaled(installed: Installed, editor: Path, served: str) -> None:
+    layout = installed.layout
+    news = next(
+        p for p in sorted((editor / "content" / "actualites").glob("*.md")) if "access: adherents" not in p.read_text("utf-8")
+    )
+    text = news.read_text(encoding="utf-8")
+    title = "Journée régionale des MSP : le programme est en ligne"
+    news.write_text(re.sub(r"(?m)^title: .*$", f'title: "{title}"', text, count=1), encoding="utf-8")
+    commit_all(editor, "Titre de l'actualité")
+    started = time.monotonic()
+    pushed = push(editor, EDITOR)
+    elapsed = time.monotonic() - started
+    assert pushed.returncode == 0, pushed.stderr
+    said = re.search(r"remote: (\d+) pages? réécrites?, en ligne à (\d\d:\d\d:\d\d)", pushed.stderr)
+    assert said and int(said[1]) >= 1, pushed.stderr
+    status, body, _ = http_request("GET", f"{served}/actualites/{news.stem}/", headers={"Host": "msp-pdl.example.org"})
+    assert status == 200 and title in body.decode(), body[:500]
+    entry = json.loads(layout.publications.read_text(encoding="utf-8").splitlines()[-1])
+    head = git("rev-parse", "HEAD", cwd=editor).stdout.strip()
+    assert entry["qui"] == EDITOR and entry["commit"] == head and entry["resultat"] == "publié"
+    assert entry["fichiers"] == [news.relative_to(editor).as_posix()] and entry["pages_reecrites"] == int(said[1])
+    print(f"push to online: {elapsed:.1f} s (build {entry['duree_s']} s)")
+
+
+def test_the_engine_changes_only_by_an_operator(installed: Installed, editor: Path) -> None:
+    (editor / "plugins" / "base" / "inoffensif.py").write_text('"""Un module ajouté."""\n', encoding="utf-8")
+    commit_all(editor, "Du code")
+    refused = push(editor, EDITOR)
+    assert refused.returncode != 0
+    assert (
+        f"remote: Envoi refusé : {EDITOR} n'est pas exploitant·e" in refused.stderr
+        and "plugins/base/inoffensif.py" in refused.stderr
+    )
+    assert push(editor, EDITOR, "HEAD:refs/heads/essai-code").returncode != 0  # not on a branch either: a preview runs it
+    accepted = push(editor, OPERATOR)
+    assert accepted.returncode == 0, accepted.stderr
+    assert (installed.layout.work / "plugins" / "base" / "inoffensif.py").is_file()
+
+
+def test_a_branch_is_not_published_and_main_cannot_be_deleted(installed: Installed, editor: Path) -> None:
+    layout = installed.layout
+    online = git("rev-parse", "HEAD", cwd=layout.work).stdout
+    sheet = next((editor / "toolbox").rglob("*.md"))
+    sheet.write_text(sheet.read_text(encoding="utf-8") + "\nUn paragraphe en relecture.\n", encoding="utf-8")
+    commit_all(editor, "Relecture")
+    pushed = push(editor, EDITOR, "HEAD:refs/heads/relecture")
+    assert pushed.returncode == 0, pushed.stderr
+    assert "remote: Branche relecture reçue" in pushed.stderr
+    assert git("rev-parse", "HEAD", cwd=layout.work).stdout == online
+    deleted = push(editor, EDITOR, ":main")
+    assert deleted.returncode != 0 and "ne se supprime pas" in deleted.stderr
+
+
+class Sink:
+    def __init__(self) -> None:
+        self.to: list[str] = []
+
+    async def handle_DATA(self, server, session, envelope):
+        self.to.extend(envelope.rcpt_tos)
+        return "250 OK"
+
+
+def expired_certificate(certificate: Path, key: Path, names: list[str]) -> None:
+    """A certificate for names that expired on 1 December 2026, made with openssl (its CA signs with set dates)."""
+    work = certificate.parent / "ca"
+    work.mkdir()
+    (work / "index.txt").write_text("")
+    (work / "serial").write_text("01\n")
+    (work / "ca.cnf").write_text(
+        "[ca]\ndefault_ca = here\n[here]\ndatabase = index.txt\nnew_certs_dir = .\nserial = serial\n"
+        "default_md = sha256\npolicy = any\ncopy_extensions = copy\n[any]\ncommonName = supplied\n"
+    )
+    san = ",".join(f"DNS:{n}" for n in names)
+    for command in (
+        ["openssl", "req", "-new", "-newkey", "rsa:2048", "-nodes", "-keyout", str(key), "-out", "r.csr",
+         "-subj", f"/CN={names[0]}", "-addext", f"subjectAltName={san}"],
+        ["openssl", "ca", "-batch", "-config", "ca.cnf", "-selfsign", "-keyfile", str(key), "-in", "r.csr",
+         "-out", str(certificate), "-startdate", "20250101000000Z", "-enddate", "20261201000000Z"],
+    ):  # fmt: skip
+        subprocess.run(command, cwd=work, capture_output=True, check=True)
+
+
+def diagnostic(installed: Installed, *args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, str(installed.layout.work / "build.py"), "diagnostic", "--racine", str(installed.root), *args],
+        env=clean_env(),
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+
+
+def problems(done: subprocess.CompletedProcess[str]) -> list[str]:
+    return [line for line in done.stdout.splitlines() if line.startswith("À CORRIGER")]
+
+
+def test_the_diagnosis_reports_each_seeded_fault_and_none_on_a_healthy_installation(installed: Installed, served: str) -> None:
+    layout = installed.layout
+    env = {**clean_env(), **read_env_file(layout.env_file)}
+    SendLedger(layout.ledger).close()  # as after the first letter
+    sink = Sink()
+    smtp = Controller(sink, hostname="127.0.0.1", port=installed.smtp)
+    smtp.start()
+    record = Installation.load(layout.record)
+    service = subprocess.Popen(
+        [
+            sys.executable,
+            str(layout.work / "build.py"),
+            "--project",
+            str(layout.work),
+            "service",
+            "--port",
+            str(record.service_port),
+        ],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    try:
+        assert service.stdout is not None and service.stdout.readline()  # its ready line
+        saved = subprocess.run(
+            [sys.executable, str(layout.work / "build.py"), "sauvegarde"], env=env, capture_output=True, text=True, check=False
+        )
+        assert saved.returncode == 0, saved.stderr
+        archive = Path(saved.stdout.strip().splitlines()[-1])
+
+        healthy = diagnostic(installed, "--envoi-test", "equipe@example.org")
+        assert healthy.returncode == 0 and problems(healthy) == [], healthy.stdout
+        assert "Rien à corriger." in healthy.stdout and sink.to == ["equipe@example.org"]
+
+        def seeded(fault: str, undo, expected: str, alone: bool = True) -> None:
+            done = diagnostic(installed)
+            undo()
+            found = problems(done)
+            assert done.returncode == 1 and any(expected in line for line in found), (fault, done.stdout)
+            assert not alone or len(found) == 1, (fault, found)
+
+        layout.env_file.chmod(0o644)
+        seeded("secret lisible", lambda: layout.env_file.chmod(0o600), f"{layout.env_file} est lisible par d'autres (mode 644")
+
+        stale = archive.with_name("sauvegarde-20200101T031500Z.tar.gz")
+        archive.rename(stale)
+        seeded("sauvegarde ancienne", lambda: stale.rename(archive), "la dernière sauvegarde a ")
+
+        ledger = layout.ledger.read_bytes()
+        layout.ledger.write_bytes(b"ceci n'est pas une base" + ledger[23:])
+        seeded("base abîmée", lambda: layout.ledger.write_bytes(ledger), "registre des envois abîmée")
+
+        include = layout.nginx_include.read_text(encoding="utf-8")
+        layout.nginx_include.write_text(include + "ceci n'est pas nginx\n", encoding="utf-8")
+        seeded(
+            "include cassé", lambda: layout.nginx_include.write_text(include, encoding="utf-8"), "nginx refuse sa configuration"
+        )
+
+        certificate, key = layout.certificate(record.public_name)
+        certificate.parent.mkdir(parents=True)
+        expired_certificate(certificate, key, [record.public_name, record.members_name])
+        seeded("certificat expiré", lambda: shutil.rmtree(certificate.parent), f"certificat de {record.public_name} expiré")
+
+        journal = layout.publications.read_text(encoding="utf-8")
+        failed = {
+            "quand": "2026-12-07T00:05:00+00:00",
+            "qui": "minuteur",
+            "resultat": "échec",
+            "erreur": "Le site précédent est conservé.",
+        }
+        layout.publications.write_text(journal + json.dumps(failed) + "\n", encoding="utf-8")
+        seeded(
+            "nuit en échec",
+            lambda: layout.publications.write_text(journal, encoding="utf-8"),
+            "dernière reconstruction de la nuit en échec",
+        )
+
+        service.terminate()
+        service.wait(timeout=30)
+        seeded("service arrêté", lambda: None, "le service des lecteurs ne répond pas par nginx", alone=False)
+    finally:
+        if service.poll() is None:
+            service.terminate()
+            service.wait(timeout=30)
+        smtp.stop()
