@@ -135,6 +135,12 @@ def command_server(args: argparse.Namespace) -> int:
     except SettingsError as exc:
         print(f"{exc}\nAucun fichier n'a été modifié.", file=sys.stderr)
         return 1
+    if bool(args.apercus) != bool(args.apercus_htpasswd) or (args.apercus_htpasswd and not args.apercus_htpasswd.is_file()):
+        print(
+            "Donnez ensemble --apercus DOSSIER et --apercus-htpasswd FICHIER (existant) ; aucun fichier n'a été modifié.",
+            file=sys.stderr,
+        )
+        return 1
     tls = tls_problem(args)
     if tls:
         print(tls + " ; aucun fichier n'a été modifié.", file=sys.stderr)
@@ -190,6 +196,8 @@ def command_server(args: argparse.Namespace) -> int:
         acme_root=str(args.acme_root.resolve()) if args.acme_root else "",
         csp=content_security_policy([site / "public", site / "adherents"], federation.map.tiles),
         access_log=args.access_log,
+        previews=str(args.apercus.resolve()) if args.apercus else "",
+        previews_htpasswd=str(args.apercus_htpasswd.resolve()) if args.apercus_htpasswd else "",
     )
     conf = write_server_files(dest, settings, federation, args.today)
     print(f"Comptes actifs écrits dans {htpasswd} : {summary.written}.")
@@ -479,6 +487,8 @@ def parser() -> argparse.ArgumentParser:
         metavar="FICHIER",
         help="journal des requêtes des deux sites, sans leur partie « ?… » (défaut : /var/log/nginx/access.log)",
     )
+    a.add_argument("--apercus", type=Path, help="dossier des aperçus des branches, servis sous /apercu/ du site public")
+    a.add_argument("--apercus-htpasswd", type=Path, help="mots de passe de l'équipe pour les aperçus (htpasswd)")
     e = sub.add_parser("send", help="envoie une lettre à ses abonnés, une seule fois chacun")
     e.add_argument("letter", nargs="?", help="la lettre, ex. 2026-11-adherents")
     e.add_argument(

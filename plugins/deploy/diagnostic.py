@@ -332,7 +332,7 @@ class Diagnosis:
         entries = last_publications(self.installation, 200)
         findings = []
         for label, mine in (
-            ("dernière publication", lambda e: e.get("qui") != "minuteur"),
+            ("dernière publication", lambda e: e.get("branche") == "main" and e.get("qui") != "minuteur"),
             ("dernière reconstruction de la nuit", lambda e: e.get("qui") == "minuteur"),
         ):
             found = [e for e in entries if mine(e)]

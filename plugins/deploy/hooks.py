@@ -16,11 +16,14 @@ from __future__ import annotations
 import getpass
 import json
 import os
+import re
+import shutil
 import subprocess
 import sys
 import tarfile
 import tempfile
 import time
+import unicodedata
 from collections.abc import Mapping, Sequence
 from datetime import datetime
 from pathlib import Path
@@ -137,7 +140,12 @@ def publish(installation: Installation, who: str, what: str) -> int:
     """Bring the work tree to main's newest commit and build it into the live sites; journal it; return 0 if online."""
     layout = installation.layout
     start = time.monotonic()
-    entry: dict = {"quand": datetime.now().astimezone().isoformat(timespec="seconds"), "qui": who, "quoi": what}
+    entry: dict = {
+        "quand": datetime.now().astimezone().isoformat(timespec="seconds"),
+        "qui": who,
+        "quoi": what,
+        "branche": "main",
+    }
     with FileLock(layout.journal / "publication.lock") as lock:
         lock.acquire(wait=True, on_wait=lambda: print("Une autre publication est en cours : attente de sa fin…", flush=True))
         env = clean_env()
@@ -179,16 +187,123 @@ def publish(installation: Installation, who: str, what: str) -> int:
         return 0
 
 
+def preview_slug(branch: str) -> str:
+    """The branch's name as a folder and a URL: « Relecture/Offre Clisson » -> « relecture-offre-clisson »."""
+    ascii_name = unicodedata.normalize("NFKD", branch).encode("ascii", "ignore").decode().lower()
+    return re.sub(r"[^a-z0-9]+", "-", ascii_name).strip("-")[:60] or "branche"
+
+
+def preview_url(installation: Installation, slug: str) -> str:
+    certificate, key = installation.layout.certificate(installation.public_name)
+    scheme = "https" if certificate.is_file() and key.is_file() else "http"
+    return f"{scheme}://{installation.public_name}/apercu/{slug}/"
+
+
+def retarget(mkdocs_yml: Path, public: str, members: str) -> None:
+    """Point the preview's copy of mkdocs.yml at its own address (canonical links, feeds, the members' links)."""
+    text = mkdocs_yml.read_text(encoding="utf-8")
+    for key, url in (("site_url", public), ("public_site_url", public), ("members_site_url", members)):
+        text, count = re.subn(rf"(?m)^(\s*){key}:.*$", rf"\g<1>{key}: {url}", text)
+        if count == 0 and key != "site_url":
+            raise RuntimeError(f"mkdocs.yml : « {key} » introuvable, l'aperçu ne peut pas être construit à son adresse")
+    mkdocs_yml.write_text(text, encoding="utf-8")
+
+
+def preview(installation: Installation, branch: str, who: str) -> int:
+    """Build a branch into its preview, served at /apercu/<branch>/ behind the staff's password; journal it."""
+    layout = installation.layout
+    slug = preview_slug(branch)
+    work, served = layout.previews / "travail" / slug, layout.previews / "www" / slug
+    url = preview_url(installation, slug)
+    start = time.monotonic()
+    entry: dict = {
+        "quand": datetime.now().astimezone().isoformat(timespec="seconds"),
+        "qui": who,
+        "quoi": f"aperçu de {branch}",
+        "branche": branch,
+    }
+    with FileLock(layout.journal / "publication.lock") as lock:
+        lock.acquire(wait=True, on_wait=lambda: print("Une autre construction est en cours : attente de sa fin…", flush=True))
+        env = clean_env()
+        try:
+            if not (work / ".git").is_dir():
+                work.parent.mkdir(parents=True, exist_ok=True)
+                git(["clone", "-q", "--no-checkout", str(layout.depot), str(work)], layout.previews, env)
+            git(["fetch", "-q", "origin", f"refs/heads/{branch}"], work, env)
+            commit = git(["rev-parse", "FETCH_HEAD"], work, env).strip()
+            git(["reset", "-q", "--hard", commit], work, env)
+            retarget(work / "mkdocs.yml", url, f"{url}adherents/")
+        except RuntimeError as exc:
+            entry.update(resultat="échec", erreur=str(exc), duree_s=round(time.monotonic() - start, 1))
+            journal(installation, entry)
+            print(f"L'aperçu de {branch} n'a pas pu être préparé : {exc}")
+            return 1
+        entry.update(commit=commit)
+        summary = layout.journal / "dernier-apercu.json"
+        built = subprocess.run(
+            [installation.python, str(work / "build.py"), "--project", str(work), "build", "--bilan", str(summary)],
+            cwd=work,
+            env=env,
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+        if built.returncode != 0:
+            reason = "\n".join(built.stderr.strip().splitlines()[-12:])
+            entry.update(resultat="échec", erreur=reason, duree_s=round(time.monotonic() - start, 1))
+            journal(installation, entry)
+            print(f"L'aperçu de {branch} n'a pas pu être construit ; l'aperçu précédent reste en ligne :\n{reason}")
+            return 1
+        fresh = served.with_name(f".{slug}.nouveau")
+        shutil.rmtree(fresh, ignore_errors=True)
+        if (work / "site" / "public" / "adherents").exists():
+            print(f"L'aperçu de {branch} : le site public a une page /adherents/, où l'aperçu met l'espace adhérents.")
+            return 1
+        shutil.copytree(work / "site" / "public", fresh, copy_function=os.link)
+        shutil.copytree(work / "site" / "adherents", fresh / "adherents", copy_function=os.link)
+        old = served.with_name(f".{slug}.ancien")
+        if served.exists():
+            os.rename(served, old)
+        os.rename(fresh, served)
+        shutil.rmtree(old, ignore_errors=True)
+        pages = json.loads(summary.read_text(encoding="utf-8"))["pages"]
+        elapsed = round(time.monotonic() - start, 1)
+        entry.update(resultat="aperçu", pages=sum(pages.values()), duree_s=elapsed)
+        journal(installation, entry)
+        online = datetime.now().astimezone().strftime("%H:%M:%S")
+        print(f"Aperçu de {branch} en ligne à {online} ({elapsed:.1f} s), avec le mot de passe de l'équipe :")
+        print(f"  {url}  (espace adhérents : {url}adherents/)")
+        return 0
+
+
+def remove_preview(installation: Installation, branch: str, who: str) -> None:
+    layout = installation.layout
+    slug = preview_slug(branch)
+    with FileLock(layout.journal / "publication.lock") as lock:
+        lock.acquire(wait=True)
+        for folder in (layout.previews / "www" / slug, layout.previews / "travail" / slug):
+            shutil.rmtree(folder, ignore_errors=True)
+    journal(installation, {"quand": datetime.now().astimezone().isoformat(timespec="seconds"), "qui": who,
+                           "quoi": f"aperçu de {branch} retiré", "branche": branch, "resultat": "retiré"})  # fmt: skip
+    print(f"Branche {branch} supprimée : son aperçu est retiré.")
+
+
 def after(installation: Installation, stdin: str) -> int:
-    """post-receive: publish main; say what other branches are (their previews come with the installation's previews)."""
+    """post-receive: publish main; build the preview of any other branch, or remove it with its branch."""
     person = pusher()
     status = 0
     for _old, new, ref in updates(stdin):
+        if not ref.startswith("refs/heads/"):
+            continue
+        branch = ref.removeprefix("refs/heads/")
         if ref == MAIN and new != ZERO:
             print("Publication en cours…", flush=True)
             status |= publish(installation, person, f"envoi de {person}")
-        elif ref.startswith("refs/heads/") and new != ZERO:
-            print(f"Branche {ref.removeprefix('refs/heads/')} reçue : elle n'est pas publiée (seule main l'est).")
+        elif new == ZERO:
+            remove_preview(installation, branch, person)
+        else:
+            print(f"Aperçu de la branche {branch} en cours…", flush=True)
+            status |= preview(installation, branch, person)
     return status
 
 

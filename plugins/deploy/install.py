@@ -33,14 +33,18 @@ from collections.abc import Mapping, Sequence
 from datetime import datetime
 from pathlib import Path
 
+import bcrypt
+
 from plugins.base import environment
 from plugins.base.french_cli import speak_french
 from plugins.deploy.backup import BackupError, take_backup
 from plugins.deploy.layout import PERSON, USER, Installation, InstallationMissing, Layout
+from plugins.deploy.nginx import nginx_group
 from plugins.deploy.units import UNITS, unit_files
 from plugins.mail.ledger import SendLedger
 from plugins.records.accounts import AccountStore
 from plugins.records.applications import ApplicationBook
+from plugins.records.htpasswd import hash_secret
 from plugins.records.outbox import Outbox
 from plugins.records.readers import ReaderStore
 from plugins.records.registrations import RegistrationBook
@@ -50,6 +54,7 @@ PACKAGES = ("nginx", "certbot", "git", "python3-venv", "openssl", "sqlite3")
 SMTP = ("SMTP_HOST", "SMTP_PORT", "SMTP_SECURITY", "SMTP_USER", "SMTP_PASSWORD")
 IMAP = ("IMAP_HOST", "IMAP_PORT", "IMAP_USER", "IMAP_PASSWORD", "IMAP_FOLDER")
 DKIM_SELECTOR = "federation"
+PREVIEWS_LOGIN = "equipe"
 ENGINE = ("build.py", "pyproject.toml", "plugins")
 
 
@@ -246,8 +251,10 @@ def system_user(machine: Machine, steps: Steps) -> None:
         pwd.getpwnam(USER)
         steps.say(f"utilisateur {USER}", "inchangé")
     except KeyError:
+        # /bin/sh, not git-shell: each SSH key runs a forced command (git-shell, tagged with its person), so no key
+        # opens a shell; the forced command itself needs a shell that runs it.
         must(
-            ["adduser", "--system", "--group", "--home", str(machine.layout.home), "--shell", "/usr/bin/git-shell", USER],
+            ["adduser", "--system", "--group", "--home", str(machine.layout.home), "--shell", "/bin/sh", USER],
             f"Création de l'utilisateur {USER}",
         )
         steps.say(f"utilisateur {USER}", "créé")
@@ -261,6 +268,8 @@ def folders(machine: Machine, steps: Steps) -> None:
     steps.say(f"journal des publications {layout.journal}", machine.folder(layout.journal, 0o750))
     steps.say(f"aperçus {layout.previews}", machine.folder(layout.previews, 0o755))
     steps.say(f"défis ACME {layout.acme}", machine.folder(layout.acme, 0o755, user=None))
+    steps.say(f"aperçus servis {layout.previews / 'www'}", machine.folder(layout.previews / "www", 0o755))
+    machine.folder(layout.nginx, 0o755, user=None)
     machine.folder(layout.record.parent, 0o755, user=None)
     machine.folder(layout.units, 0o755, user=None)
     machine.folder(layout.access_log.parent, 0o755, user=None)
@@ -280,6 +289,26 @@ def dkim_key(machine: Machine, steps: Steps) -> str:
         steps.say(f"clé DKIM {key}", "inchangé")
     der = subprocess.run(["openssl", "pkey", "-in", str(key), "-pubout", "-outform", "DER"], capture_output=True, check=True)
     return base64.b64encode(der.stdout).decode()
+
+
+def previews_password(machine: Machine, steps: Steps) -> None:
+    """The staff's password for the branches' previews: made once, kept where only federation reads it."""
+    layout = machine.layout
+    kept, htpasswd = layout.private / "apercus.txt", layout.nginx / "apercus.htpasswd"
+    if kept.is_file():
+        password = kept.read_text(encoding="utf-8").split()[1]
+    else:
+        password = secrets.token_urlsafe(12)
+        machine.file(kept, f"{PREVIEWS_LOGIN} {password}\n", 0o600, USER)
+        steps.say(f"mot de passe des aperçus ({PREVIEWS_LOGIN}, dans {kept})", "créé")
+    line = htpasswd.read_text(encoding="utf-8").strip() if htpasswd.is_file() else ""
+    login, _, digest = line.partition(":")
+    if login == PREVIEWS_LOGIN and digest and bcrypt.checkpw(password.encode(), digest.encode()):
+        steps.say(f"mots de passe des aperçus {htpasswd}", "inchangé")
+        return
+    group = nginx_group() if machine.real else None
+    state = machine.file(htpasswd, f"{PREVIEWS_LOGIN}:{hash_secret(password)}\n", 0o640 if machine.real else 0o644, None, group)
+    steps.say(f"mots de passe des aperçus {htpasswd}", state)
 
 
 def repository(machine: Machine, steps: Steps, source: Path) -> None:
@@ -422,6 +451,10 @@ def nginx(machine: Machine, steps: Steps, installation: Installation, values: Ma
         str(layout.acme),
         "--access-log",
         str(layout.access_log),
+        "--apercus",
+        str(layout.previews / "www"),
+        "--apercus-htpasswd",
+        str(layout.nginx / "apercus.htpasswd"),
     ]
     if https:
         command += ["--certificate", str(certificate), "--certificate-key", str(key)]
@@ -644,6 +677,7 @@ def main(argv: Sequence[str], source: Path) -> int:
         env_state = machine.file(layout.env_file, env_file_text(values), 0o600, USER)
         steps.say(f"réglages et secrets {layout.env_file}", env_state)
         public_key = dkim_key(machine, steps)
+        previews_password(machine, steps)
         repository(machine, steps, source)
         hooks(machine, steps, installation)
         authorized_keys(machine, steps, installation)

@@ -231,18 +231,42 @@ def test_the_engine_changes_only_by_an_operator(installed: Installed, editor: Pa
     assert (installed.layout.work / "plugins" / "base" / "inoffensif.py").is_file()
 
 
-def test_a_branch_is_not_published_and_main_cannot_be_deleted(installed: Installed, editor: Path) -> None:
+def test_a_branch_gets_a_preview_behind_the_staffs_password_gone_with_the_branch(
+    installed: Installed, editor: Path, served: str
+) -> None:
     layout = installed.layout
     online = git("rev-parse", "HEAD", cwd=layout.work).stdout
-    sheet = next((editor / "toolbox").rglob("*.md"))
-    sheet.write_text(sheet.read_text(encoding="utf-8") + "\nUn paragraphe en relecture.\n", encoding="utf-8")
+    sheet = sorted((editor / "toolbox").rglob("*.md"))[1]
+    marker = "Un paragraphe en relecture, pas encore publié."
+    sheet.write_text(sheet.read_text(encoding="utf-8") + f"\n{marker}\n", encoding="utf-8")
     commit_all(editor, "Relecture")
-    pushed = push(editor, EDITOR, "HEAD:refs/heads/relecture")
+    pushed = push(editor, EDITOR, "HEAD:refs/heads/Relecture/Fiche")
     assert pushed.returncode == 0, pushed.stderr
-    assert "remote: Branche relecture reçue" in pushed.stderr
-    assert git("rev-parse", "HEAD", cwd=layout.work).stdout == online
-    deleted = push(editor, EDITOR, ":main")
-    assert deleted.returncode != 0 and "ne se supprime pas" in deleted.stderr
+    assert "remote: Aperçu de Relecture/Fiche en ligne à" in pushed.stderr, pushed.stderr
+    assert "http://msp-pdl.example.org/apercu/relecture-fiche/" in pushed.stderr
+    assert git("rev-parse", "HEAD", cwd=layout.work).stdout == online  # not published
+    page = f"/apercu/relecture-fiche/adherents/boite-a-outils/fiches/{sheet.relative_to(editor / 'toolbox').with_suffix('').as_posix()}/"
+    host = {"Host": "msp-pdl.example.org"}
+    status, _, headers = http_request("GET", served + page, headers=host)
+    assert status == 401  # the staff's password, even for the public part
+    login, password = (layout.private / "apercus.txt").read_text(encoding="utf-8").split()
+    import base64
+
+    auth = {**host, "Authorization": "Basic " + base64.b64encode(f"{login}:{password}".encode()).decode()}
+    status, body, headers = http_request("GET", served + page, headers=auth)
+    assert status == 200 and marker in body.decode(), body[:300]
+    assert headers.get("X-Robots-Tag") == "noindex, nofollow"
+    status, body, _ = http_request("GET", f"{served}/apercu/relecture-fiche/", headers=auth)
+    assert status == 200 and b'href="https://msp-pdl.example.org/' not in body  # its links stay in the preview
+    wrong = {**host, "Authorization": "Basic " + base64.b64encode(f"{login}:mauvais".encode()).decode()}
+    assert http_request("GET", served + page, headers=wrong)[0] == 401
+
+    deleted = push(editor, EDITOR, ":refs/heads/Relecture/Fiche")
+    assert deleted.returncode == 0 and "son aperçu est retiré" in deleted.stderr, deleted.stderr
+    assert http_request("GET", served + page, headers=auth)[0] == 404
+    assert not (layout.previews / "www" / "relecture-fiche").exists()
+    refused = push(editor, EDITOR, ":main")
+    assert refused.returncode != 0 and "ne se supprime pas" in refused.stderr
 
 
 class Sink:
@@ -375,3 +399,59 @@ def test_the_diagnosis_reports_each_seeded_fault_and_none_on_a_healthy_installat
             service.terminate()
             service.wait(timeout=30)
         smtp.stop()
+
+
+FAKE_SSH = r'''"""As sshd does for a key of authorized_keys: run its forced command with the user's shell."""
+import os, re, sys
+person = os.environ["FAUX_SSH_PERSONNE"]
+for line in open(os.environ["FAUX_SSH_CLES"], encoding="utf-8"):
+    if line.startswith("command=") and line.rstrip().endswith(" " + person):
+        command = re.match(r'command="((?:[^"\\]|\\.)*)"', line)[1].replace('\\"', '"')
+        break
+else:
+    sys.exit("clé inconnue")
+os.environ["SSH_ORIGINAL_COMMAND"] = sys.argv[-1]
+os.execv("/bin/sh", ["/bin/sh", "-c", command])
+'''
+
+
+def test_a_push_over_ssh_is_known_by_its_key_and_no_key_opens_a_shell(installed: Installed, editor: Path, tmp_path: Path) -> None:
+    layout = installed.layout
+    key = tmp_path / "claire"
+    subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-C", "claire@poste", "-f", str(key)], check=True)
+    added = subprocess.run(
+        [*installed.command, "--cle", f"{EDITOR}={key}.pub"],
+        cwd=installed.source,
+        env=clean_env(),
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert added.returncode == 0, added.stdout + added.stderr
+    assert "clés SSH des rédacteurs (1) : modifié" in added.stdout
+    line = layout.authorized_keys.read_text(encoding="utf-8").splitlines()[-1]
+    assert line.startswith(
+        f'command="FEDERATION_PUSHER=\'{EDITOR}\' exec git-shell -c \\"$SSH_ORIGINAL_COMMAND\\"",restrict ssh-ed25519 '
+    )
+    assert stat.S_IMODE(layout.authorized_keys.stat().st_mode) == 0o600
+    (tmp_path / "ssh.py").write_text(FAKE_SSH, encoding="utf-8")
+    fake = tmp_path / "ssh"
+    fake.write_text(f'#!/bin/sh\nexec {sys.executable} {tmp_path / "ssh.py"} "$@"\n', encoding="utf-8")
+    fake.chmod(0o755)
+    ssh = {
+        "GIT_SSH_COMMAND": str(fake),
+        "FAUX_SSH_CLES": str(layout.authorized_keys),
+        "FAUX_SSH_PERSONNE": EDITOR.replace(" ", "_"),
+    }
+    news = next(
+        p for p in sorted((editor / "content" / "actualites").glob("*.md")) if "access: adherents" not in p.read_text("utf-8")
+    )
+    news.write_text(news.read_text(encoding="utf-8") + "\nUne phrase envoyée par SSH.\n", encoding="utf-8")
+    commit_all(editor, "Par SSH")
+    pushed = git("push", f"federation@127.0.0.1:{layout.depot}", "main", cwd=editor, **ssh)
+    assert pushed.returncode == 0, pushed.stderr
+    assert json.loads(layout.publications.read_text(encoding="utf-8").splitlines()[-1])["qui"] == EDITOR
+    shell = subprocess.run(
+        [str(fake), "federation@127.0.0.1", "cat /etc/passwd"], env=clean_env(**ssh), capture_output=True, text=True, check=False
+    )
+    assert shell.returncode != 0 and "root:" not in shell.stdout
