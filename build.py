@@ -189,8 +189,10 @@ def command_server(args: argparse.Namespace) -> int:
         args.members_name,
         args.service,
         urlsplit(federation.unsubscribe_url).path or "/",
-        certificate=str(args.certificate.resolve()) if https else "",
-        certificate_key=str(args.certificate_key.resolve()) if https else "",
+        # Absolute, never resolved: certbot renews by pointing live/*.pem at new files; a resolved path would keep
+        # nginx on the first certificate until it expires.
+        certificate=str(args.certificate.absolute()) if https else "",
+        certificate_key=str(args.certificate_key.absolute()) if https else "",
         public_http_listen=args.public_http_listen,
         members_http_listen=args.members_http_listen,
         acme_root=str(args.acme_root.resolve()) if args.acme_root else "",

@@ -17,6 +17,11 @@ if [ "$want_test" = 1 ]; then
   command -v openssl >/dev/null 2>&1 || missing+=(openssl)
   command -v java >/dev/null 2>&1 || missing+=(default-jre-headless)   # runs the Nu HTML Checker
   command -v soffice >/dev/null 2>&1 || missing+=(libreoffice-calc-nogui)   # opens the staff's CSV exports in the tests
+  command -v git >/dev/null 2>&1 || missing+=(git)   # the editors' pushes to an installed repository
+  command -v ssh-keygen >/dev/null 2>&1 || missing+=(openssh-client)   # their keys
+  command -v systemd-analyze >/dev/null 2>&1 || missing+=(systemd)   # checks the installed units
+  command -v pebble >/dev/null 2>&1 || missing+=(pebble)   # Let's Encrypt's test ACME server, on 127.0.0.1
+  command -v certbot >/dev/null 2>&1 || missing+=(certbot)   # the certificate, as the installer gets it
   if [ "${#missing[@]}" -gt 0 ]; then
     echo "Installation des paquets Debian : ${missing[*]}"
     bash scripts/apt-install.sh "${missing[@]}" || exit 1

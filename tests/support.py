@@ -737,3 +737,31 @@ def unsubscription(sender: str, subject: str, **headers: str) -> bytes:
         msg[name.replace("_", "-")] = value
     msg.set_content("Envoyé de mon téléphone\n")
     return msg.as_bytes()
+
+
+def clean_env(**extra: str) -> dict[str, str]:
+    """The environment without the operator's settings (LETTER_*, SMTP_*…) nor git's, plus a committer and extra."""
+    keep = {k: v for k, v in os.environ.items() if not k.startswith(("LETTER_", "SMTP_", "DKIM_", "FEDERATION_", "GIT_"))}
+    committer = {"GIT_AUTHOR_NAME": "Test", "GIT_AUTHOR_EMAIL": "t@example.org"}
+    committer |= {"GIT_COMMITTER_NAME": "Test", "GIT_COMMITTER_EMAIL": "t@example.org"}
+    return {**keep, **committer, **extra}
+
+
+def git(*args: str, cwd: Path, **env: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(["git", *args], cwd=cwd, env=clean_env(**env), capture_output=True, text=True, timeout=600, check=False)
+
+
+def make_clone(target: Path) -> Path:
+    """A git clone of the project as it is in this checkout (its uncommitted changes included), as an operator has it."""
+    files = subprocess.run(
+        ["git", "ls-files", "-co", "--exclude-standard", "-z"], cwd=REPO, capture_output=True, check=True
+    ).stdout.split(b"\0")
+    for name in filter(None, files):
+        source = REPO / name.decode()
+        if source.is_file():
+            (target / name.decode()).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(source, target / name.decode())
+    assert git("init", "-q", "-b", "main", cwd=target).returncode == 0
+    assert git("add", "-A", cwd=target).returncode == 0
+    assert git("commit", "-q", "-m", "La fédération", cwd=target).returncode == 0
+    return target

@@ -482,7 +482,7 @@ def certbot_command(installation: Installation) -> list[str]:
     layout = installation.layout
     command = ["certbot", "certonly", "--webroot", "-w", str(layout.acme)]
     command += ["-d", installation.public_name, "-d", installation.members_name, "--cert-name", installation.public_name]
-    command += ["--email", installation.staff_email, "--agree-tos", "-n", "--keep-until-expiring"]
+    command += ["--email", installation.staff_email, "--agree-tos", "--no-eff-email", "-n", "--keep-until-expiring"]
     command += ["--deploy-hook", "systemctl reload nginx"]
     if installation.acme_server:
         command += ["--server", installation.acme_server]

@@ -9,7 +9,6 @@ the engine needs an operator. A second run of the installer changes nothing.
 from __future__ import annotations
 
 import json
-import os
 import re
 import shutil
 import stat
@@ -28,7 +27,7 @@ from plugins.deploy.layout import Installation, Layout
 from plugins.deploy.nginx import LocalNginx
 from plugins.deploy.units import UNITS
 from plugins.mail.ledger import SendLedger
-from tests.support import NGINX, REPO, free_port, http_request
+from tests.support import NGINX, clean_env, free_port, git, http_request, make_clone
 
 OPERATOR, EDITOR = "Opératrice Martin", "Claire Rédactrice"
 
@@ -42,38 +41,6 @@ class Installed:
     first: subprocess.CompletedProcess[str]
     http: int
     smtp: int
-
-
-def clean_env(**extra: str) -> dict[str, str]:
-    keep = {k: v for k, v in os.environ.items() if not k.startswith(("LETTER_", "SMTP_", "DKIM_", "FEDERATION_", "GIT_"))}
-    return {
-        **keep,
-        "GIT_AUTHOR_NAME": "Test",
-        "GIT_AUTHOR_EMAIL": "t@example.org",
-        "GIT_COMMITTER_NAME": "Test",
-        "GIT_COMMITTER_EMAIL": "t@example.org",
-        **extra,
-    }
-
-
-def git(*args: str, cwd: Path, **env: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(["git", *args], cwd=cwd, env=clean_env(**env), capture_output=True, text=True, timeout=600, check=False)
-
-
-def make_clone(target: Path) -> Path:
-    """A git clone of the project as it is in this checkout (its uncommitted changes included)."""
-    files = subprocess.run(
-        ["git", "ls-files", "-co", "--exclude-standard", "-z"], cwd=REPO, capture_output=True, check=True
-    ).stdout.split(b"\0")
-    for name in filter(None, files):
-        source = REPO / name.decode()
-        if source.is_file():
-            (target / name.decode()).parent.mkdir(parents=True, exist_ok=True)
-            shutil.copy2(source, target / name.decode())
-    assert git("init", "-q", "-b", "main", cwd=target).returncode == 0
-    assert git("add", "-A", cwd=target).returncode == 0
-    assert git("commit", "-q", "-m", "La fédération", cwd=target).returncode == 0
-    return target
 
 
 @pytest.fixture(scope="module")
