@@ -392,7 +392,9 @@ def command_restore(args: argparse.Namespace) -> int:
         print(exc, file=sys.stderr)
         return 1
     finally:
-        if service:
+        if service:  # a store written again by root stays the service's
+            subprocess.run(["chown", "-R", "federation:federation", env.get("LETTER_DB", "/nonexistent")], check=False)
+            subprocess.run(["chown", "federation:federation", *(env[v] for v in ("LETTER_LEDGER",) if env.get(v))], check=False)
             subprocess.run(["systemctl", "start", "federation-service"], check=False)
     print("Restauration terminée : chaque base a passé la vérification d'intégrité.")
     return 0

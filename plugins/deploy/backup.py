@@ -81,6 +81,8 @@ def snapshot(source: Path, target: Path) -> None:
         src.execute("PRAGMA busy_timeout=30000")
         src.backup(dst)  # pages=-1: every page in one step, under one read transaction
         dst.execute("PRAGMA journal_mode=DELETE")  # the snapshot is one file, without -wal
+    except sqlite3.DatabaseError as exc:
+        raise BackupError(f"{source} : base abîmée ou illisible ({exc}) ; restaurez la dernière sauvegarde saine") from None
     finally:
         src.close()
         dst.close()

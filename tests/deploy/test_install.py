@@ -422,3 +422,68 @@ def test_a_push_over_ssh_is_known_by_its_key_and_no_key_opens_a_shell(installed:
         [str(fake), "federation@127.0.0.1", "cat /etc/passwd"], env=clean_env(**ssh), capture_output=True, text=True, check=False
     )
     assert shell.returncode != 0 and "root:" not in shell.stdout
+
+
+def test_a_code_update_takes_a_backup_before_the_stores_are_migrated(installed: Installed) -> None:
+    layout = installed.layout
+    assert layout.db.is_file()
+    engine = installed.source / "plugins" / "base" / "__init__.py"
+    original = engine.read_text(encoding="utf-8")
+    engine.write_text(original + "# a new version of the engine\n", encoding="utf-8")
+    try:
+        before = set(layout.backups.iterdir())
+        stored = layout.db.read_bytes()
+        layout.db.write_bytes(stored[:100] + b"\0" * 200 + stored[300:])  # a store the backup refuses
+        broken = subprocess.run(
+            installed.command, cwd=installed.source, env=clean_env(), capture_output=True, text=True, check=False
+        )
+        assert broken.returncode == 1 and "les bases n'ont pas été touchées" in broken.stderr, broken.stdout + broken.stderr
+        assert set(layout.backups.iterdir()) == before
+        layout.db.write_bytes(stored)
+        updated = subprocess.run(
+            installed.command, cwd=installed.source, env=clean_env(), capture_output=True, text=True, check=False
+        )
+        assert updated.returncode == 0, updated.stdout + updated.stderr
+        made = set(layout.backups.iterdir()) - before
+        assert len(made) == 1 and f"sauvegarde avant mise à jour ({next(iter(made)).name}) : créé" in updated.stdout
+        assert "bases du service (à jour pour ce code) : modifié" in updated.stdout
+        again = subprocess.run(
+            installed.command, cwd=installed.source, env=clean_env(), capture_output=True, text=True, check=False
+        )
+        assert "Rien n'a changé" in again.stdout and set(layout.backups.iterdir()) - before == made
+    finally:
+        engine.write_text(original, encoding="utf-8")
+
+
+def test_two_pushes_in_a_row_are_built_in_order(installed: Installed, editor: Path, tmp_path: Path) -> None:
+    layout = installed.layout
+    other = tmp_path / "seconde"
+    assert git("clone", "-q", str(layout.depot), str(other), cwd=tmp_path).returncode == 0
+    public = [
+        p for p in sorted((editor / "content" / "actualites").glob("*.md")) if "access: adherents" not in p.read_text("utf-8")
+    ]
+    first, second = public[0], other / public[1].relative_to(editor)
+    first.write_text(first.read_text(encoding="utf-8") + "\nPremière modification.\n", encoding="utf-8")
+    commit_all(editor, "Première")
+    started = subprocess.Popen(
+        ["git", "push", "origin", "main"], cwd=editor, env=clean_env(FEDERATION_PUSHER=EDITOR), stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    mine = git("rev-parse", "HEAD", cwd=editor).stdout
+    deadline = time.monotonic() + 60
+    while git("rev-parse", "main", cwd=layout.depot).stdout != mine:  # accepted; its publication is under way
+        assert time.monotonic() < deadline and started.poll() is None
+        time.sleep(0.02)
+    assert git("pull", "-q", "--ff-only", cwd=other).returncode == 0
+    second.write_text(second.read_text(encoding="utf-8") + "\nSeconde modification.\n", encoding="utf-8")
+    commit_all(other, "Seconde")
+    pushed = push(other, OPERATOR)
+    _, first_said = started.communicate(timeout=300)
+    assert started.returncode == 0 and pushed.returncode == 0, first_said + pushed.stderr
+    head = git("rev-parse", "HEAD", cwd=other).stdout.strip()
+    assert git("rev-parse", "HEAD", cwd=layout.work).stdout.strip() == head
+    for changed, text in ((first, "Première modification."), (second, "Seconde modification.")):
+        page = (layout.sites / "public" / "actualites" / changed.stem / "index.html").read_text(encoding="utf-8")
+        assert text in page
+    entries = [json.loads(line) for line in layout.publications.read_text(encoding="utf-8").splitlines()][-2:]
+    assert [e["resultat"] for e in entries] == ["publié", "publié"] and entries[-1]["commit"] == head
