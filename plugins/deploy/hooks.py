@@ -5,7 +5,8 @@
     python -m plugins.deploy.hooks nuit   INSTALLATION.json   (the nightly build, journaled the same way)
 
 What they print reaches the pusher's git client as « remote: » lines. The pushed commit is read
-from the push's quarantine (git archive), never from a clone; a push that changes anything outside
+from the push's quarantine (into the check's own work tree), never from a clone; symbolic links and
+submodules are refused (a link could publish a secret); a push that changes anything outside
 the editors' folders and mkdocs.yml needs an operator (it runs code on the server). One publication
 at a time (an flock), the newest commit of main each time: two pushes in a row are built in order.
 Each publication is written in the journal (who, which commit, what changed, how long, the result).
@@ -20,8 +21,6 @@ import re
 import shutil
 import subprocess
 import sys
-import tarfile
-import tempfile
 import time
 import unicodedata
 from collections.abc import Mapping, Sequence
@@ -74,14 +73,25 @@ def changed_files(old: str, new: str, repo: Path) -> list[str]:
     return [p for p in git(["diff", "--name-only", "-z", base, new], repo).split("\0") if p]
 
 
-def extract(commit: str, repo: Path, into: Path) -> None:
-    """Write the commit's files into a folder, from the repository as the hook sees it (the push's quarantine)."""
-    archive = subprocess.Popen(["git", "archive", "--format=tar", commit], cwd=repo, stdout=subprocess.PIPE)
-    assert archive.stdout is not None
-    with tarfile.open(fileobj=archive.stdout, mode="r|") as tar:
-        tar.extractall(into, filter="data")
-    if archive.wait() != 0:
-        raise RuntimeError(f"git archive {commit} a échoué")
+def links(commit: str, repo: Path) -> list[str]:
+    """The symbolic links and submodules of a commit: a link to /var/lib/federation/… would publish a secret."""
+    found = []
+    for entry in git(["ls-tree", "-r", "-z", commit], repo).split("\0"):
+        mode, _, rest = entry.partition(" ")
+        if mode in ("120000", "160000"):
+            found.append(rest.partition("\t")[2])
+    return found
+
+
+def checkout(commit: str, repo: Path, tree: Path, index: Path) -> None:
+    """Bring the check's own work tree to the commit, from the repository as the hook sees it (the push's quarantine).
+
+    A work tree of its own, kept between pushes with its own index: only the files that changed are written
+    (0.2 s instead of 2.9 s for the 8,000 files of the 10× content), and files deleted by the commit go.
+    """
+    tree.mkdir(exist_ok=True)
+    env = {**environment.current(), "GIT_INDEX_FILE": str(index)}
+    git(["-c", "core.bare=false", f"--work-tree={tree}", "read-tree", "--reset", "-u", commit], repo, env)
 
 
 def before(installation: Installation, stdin: str, repo: Path) -> int:
@@ -108,11 +118,18 @@ def before(installation: Installation, stdin: str, repo: Path) -> int:
                     "demandez à un exploitant de les envoyer."
                 )
                 return 1
+        linked = links(new, repo)
+        if linked:
+            shown = ", ".join(linked[:SHOWN_FILES])
+            print(f"Envoi refusé : les liens symboliques et les sous-modules ne sont pas acceptés ({shown}).")
+            return 1
         if ref != MAIN:
             continue
-        with tempfile.TemporaryDirectory(prefix="verification-") as tmp:
-            tree = Path(tmp)
-            extract(new, repo, tree)
+        layout = installation.layout
+        with FileLock(layout.home / "verification.lock") as lock:
+            lock.acquire(wait=True)
+            tree = layout.home / "verification"
+            checkout(new, repo, tree, layout.home / "verification.index")
             checked = subprocess.run(
                 [installation.python, str(tree / "build.py"), "--project", str(tree), "check"],
                 cwd=tree,

@@ -487,3 +487,18 @@ def test_two_pushes_in_a_row_are_built_in_order(installed: Installed, editor: Pa
         assert text in page
     entries = [json.loads(line) for line in layout.publications.read_text(encoding="utf-8").splitlines()][-2:]
     assert [e["resultat"] for e in entries] == ["publié", "publié"] and entries[-1]["commit"] == head
+
+
+def test_a_symbolic_link_is_refused_even_from_an_operator(installed: Installed, editor: Path) -> None:
+    """A link to the private folder, pushed as a page or an attachment, would be published with the site."""
+    link = editor / "content" / "offres" / "secrets.md"
+    link.symlink_to(installed.layout.env_file)
+    commit_all(editor, "Un lien")
+    for who in (EDITOR, OPERATOR):
+        refused = push(editor, who)
+        assert refused.returncode != 0
+        assert (
+            "remote: Envoi refusé : les liens symboliques et les sous-modules ne sont pas acceptés (content/offres/secrets.md)"
+            in refused.stderr
+        )
+    assert not (installed.layout.work / "content" / "offres" / "secrets.md").exists()
