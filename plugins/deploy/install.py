@@ -50,6 +50,8 @@ from plugins.records.readers import ReaderStore
 from plugins.records.registrations import RegistrationBook
 from plugins.settings.federation import SettingsError, read_mkdocs_yml
 
+# As root, git refuses a repository another user owns (an operator's clone, the federation user's repository).
+GIT = ("git", "-c", "safe.directory=*")
 PACKAGES = ("nginx", "certbot", "git", "python3-venv", "openssl", "sqlite3")
 SMTP = ("SMTP_HOST", "SMTP_PORT", "SMTP_SECURITY", "SMTP_USER", "SMTP_PASSWORD")
 IMAP = ("IMAP_HOST", "IMAP_PORT", "IMAP_USER", "IMAP_PASSWORD", "IMAP_FOLDER")
@@ -315,11 +317,11 @@ def repository(machine: Machine, steps: Steps, source: Path) -> None:
     """The bare repository the editors push to, seeded once with the clone's commit, and the published work tree."""
     layout = machine.layout
     if not (layout.depot / "HEAD").is_file():
-        must(["git", "init", "-q", "--bare", "--initial-branch=main", str(layout.depot)], "Création du dépôt")
-        must(["git", "config", "receive.denyNonFastForwards", "true"], "Réglage du dépôt", cwd=layout.depot)
-        head = must(["git", "rev-parse", "HEAD"], f"{source} n'est pas un clone git du projet", cwd=source).strip()
+        must([*GIT, "init", "-q", "--bare", "--initial-branch=main", str(layout.depot)], "Création du dépôt")
+        must([*GIT, "config", "receive.denyNonFastForwards", "true"], "Réglage du dépôt", cwd=layout.depot)
+        head = must([*GIT, "rev-parse", "HEAD"], f"{source} n'est pas un clone git du projet", cwd=source).strip()
         must(
-            ["git", "push", "-q", "--no-verify", str(layout.depot), f"{head}:refs/heads/main"],
+            [*GIT, "push", "-q", "--no-verify", str(layout.depot), f"{head}:refs/heads/main"],
             "Premier envoi au dépôt",
             cwd=source,
         )
@@ -327,7 +329,7 @@ def repository(machine: Machine, steps: Steps, source: Path) -> None:
     else:
         steps.say(f"dépôt des rédacteurs {layout.depot}", "inchangé")
     if not (layout.work / ".git").is_dir():
-        must(["git", "clone", "-q", "--branch", "main", str(layout.depot), str(layout.work)], "Copie de travail publiée")
+        must([*GIT, "clone", "-q", "--branch", "main", str(layout.depot), str(layout.work)], "Copie de travail publiée")
         steps.say(f"copie publiée {layout.work}", "créé")
     else:
         steps.say(f"copie publiée {layout.work}", "inchangé")

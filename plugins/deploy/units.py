@@ -54,9 +54,11 @@ MemoryDenyWriteExecute=yes
 PrivateUsers=yes
 SystemCallFilter=@system-service
 SystemCallFilter=~@privileged @resources
+SystemCallErrorNumber=EPERM
 UMask=0077"""
 
-BATCH = """SystemCallFilter=@system-service"""
+BATCH = """SystemCallFilter=@system-service
+SystemCallErrorNumber=EPERM"""
 
 
 def quoted(*words: str) -> str:
