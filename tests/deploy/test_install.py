@@ -502,3 +502,23 @@ def test_a_symbolic_link_is_refused_even_from_an_operator(installed: Installed, 
             in refused.stderr
         )
     assert not (installed.layout.work / "content" / "offres" / "secrets.md").exists()
+
+
+def test_a_build_that_fails_after_an_accepted_push_keeps_the_sites_and_says_why(installed: Installed, editor: Path) -> None:
+    """check reads the files, the build renders them: a template broken by an operator passes one, not the other."""
+    layout = installed.layout
+    page = (layout.sites / "public" / "index.html").read_bytes()
+    template = editor / "plugins" / "render" / "templates" / "news.html"
+    original = template.read_text(encoding="utf-8")
+    template.write_text(original + "\n{% if %}\n", encoding="utf-8")
+    commit_all(editor, "Un gabarit cassé")
+    pushed = push(editor, OPERATOR)
+    # The push is in (git ignores a post-receive hook's status: there is no way back), its publication failed.
+    assert "remote: La construction a échoué ; les sites en ligne restent ceux du commit" in pushed.stderr, pushed.stderr
+    assert (layout.sites / "public" / "index.html").read_bytes() == page
+    entry = json.loads(layout.publications.read_text(encoding="utf-8").splitlines()[-1])
+    assert entry["resultat"] == "échec" and entry["erreur"]
+    template.write_text(original, encoding="utf-8")
+    commit_all(editor, "Le gabarit réparé")
+    assert push(editor, OPERATOR).returncode == 0
+    assert json.loads(layout.publications.read_text(encoding="utf-8").splitlines()[-1])["resultat"] == "publié"
