@@ -14,6 +14,7 @@ import sys
 from pathlib import Path
 
 from plugins.base import environment
+from plugins.deploy.layout import ENGINE_MARKER, engine_fingerprint
 
 VENV = Path("/srv/federation/venv")
 
@@ -40,6 +41,7 @@ def bootstrap(project: Path, argv: list[str]) -> int:
         if subprocess.run(command, env=env, check=False).returncode != 0:
             print(f"À CORRIGER : « {' '.join(command)} » a échoué ; rien d'autre n'a été installé.", file=sys.stderr)
             return 1
+    (VENV / ENGINE_MARKER).write_text(engine_fingerprint(project), encoding="utf-8")  # the installer need not do it again
     python = str(VENV / "bin" / "python")
     os.execv(python, [python, str(project / "build.py"), *argv])
     return 0  # not reached

@@ -20,7 +20,6 @@ from __future__ import annotations
 import argparse
 import base64
 import getpass
-import hashlib
 import os
 import pwd
 import re
@@ -38,7 +37,7 @@ import bcrypt
 from plugins.base import environment
 from plugins.base.french_cli import speak_french
 from plugins.deploy.backup import BackupError, take_backup
-from plugins.deploy.layout import PERSON, USER, Installation, InstallationMissing, Layout
+from plugins.deploy.layout import ENGINE_MARKER, PERSON, USER, Installation, InstallationMissing, Layout, engine_fingerprint
 from plugins.deploy.nginx import nginx_group
 from plugins.deploy.units import UNITS, unit_files
 from plugins.mail.ledger import SendLedger
@@ -57,7 +56,6 @@ SMTP = ("SMTP_HOST", "SMTP_PORT", "SMTP_SECURITY", "SMTP_USER", "SMTP_PASSWORD")
 IMAP = ("IMAP_HOST", "IMAP_PORT", "IMAP_USER", "IMAP_PASSWORD", "IMAP_FOLDER")
 DKIM_SELECTOR = "federation"
 PREVIEWS_LOGIN = "equipe"
-ENGINE = ("build.py", "pyproject.toml", "plugins")
 
 
 class InstallError(Exception):
@@ -219,16 +217,6 @@ def settings_values(layout: Layout, given: Mapping[str, str], sender_domain: str
 # --- the steps ------------------------------------------------------------------------------------------------------
 
 
-def engine_fingerprint(source: Path) -> str:
-    """A digest of the engine's files (build.py, pyproject.toml, plugins/): a code update changes it."""
-    digest = hashlib.sha256()
-    files = [source / "build.py", source / "pyproject.toml", *sorted((source / "plugins").rglob("*"))]
-    for path in files:
-        if path.is_file() and "__pycache__" not in path.parts:
-            digest.update(path.relative_to(source).as_posix().encode() + b"\0" + path.read_bytes() + b"\0")
-    return digest.hexdigest()[:16]
-
-
 def packages(machine: Machine, steps: Steps) -> None:
     if not machine.real:
         steps.note(f"  paquets Debian ({', '.join(PACKAGES)}) : non installés (--racine)")
@@ -367,7 +355,8 @@ def python_packages(machine: Machine, steps: Steps, installation: Installation, 
         steps.note(f"  environnement Python : celui qui lance l'installateur ({installation.python})")
         return
     venv = machine.layout.venv
-    if (venv / "bin" / "python").exists() and installation.code == fingerprint:
+    marker = venv / ENGINE_MARKER
+    if (venv / "bin" / "python").exists() and marker.is_file() and marker.read_text(encoding="utf-8") == fingerprint:
         steps.say(f"paquets Python ({venv})", "inchangé")
         return
     if not (venv / "bin" / "python").exists():
@@ -375,6 +364,7 @@ def python_packages(machine: Machine, steps: Steps, installation: Installation, 
     must(
         [str(venv / "bin" / "python"), "-m", "pip", "install", "-q", "--disable-pip-version-check", str(source)], "Paquets Python"
     )
+    marker.write_text(fingerprint, encoding="utf-8")
     steps.say(f"paquets Python ({venv})", "modifié" if installation.code else "créé")
 
 

@@ -7,12 +7,14 @@ backups beside it; nginx's own files under /etc/nginx/federation, owned by root.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
 USER = "federation"
+ENGINE_MARKER = "moteur-installe"  # in the virtual environment: the fingerprint of the engine pip installed there
 EDITORS_FOLDERS = ("content/", "toolbox/", "newsletters/")
 EDITORS_FILES = ("mkdocs.yml",)
 PERSON = re.compile(r"[\w][\w .-]{0,62}\Z")  # a person's name as keys and the journal show it
@@ -159,3 +161,13 @@ class InstallationMissing(Exception):
 def editors_path(path: str) -> bool:
     """Whether a file of the repository is the editors' to change (their folders and mkdocs.yml)."""
     return path.startswith(EDITORS_FOLDERS) or path in EDITORS_FILES
+
+
+def engine_fingerprint(source: Path) -> str:
+    """A digest of the engine's files (build.py, pyproject.toml, plugins/): a code update changes it."""
+    digest = hashlib.sha256()
+    files = [source / "build.py", source / "pyproject.toml", *sorted((source / "plugins").rglob("*"))]
+    for path in files:
+        if path.is_file() and "__pycache__" not in path.parts:
+            digest.update(path.relative_to(source).as_posix().encode() + b"\0" + path.read_bytes() + b"\0")
+    return digest.hexdigest()[:16]
