@@ -175,9 +175,7 @@ class Diagnosis:
         return findings
 
     def https(self) -> bool:
-        """Whether nginx was configured with the certificate (the installer's last run found one)."""
-        conf = self.layout.nginx / "nginx.conf"
-        return conf.is_file() and "ssl_certificate " in conf.read_text(encoding="utf-8")
+        return self.layout.serves_https()
 
     def sites_served(self) -> list[Finding]:
         host = self.installation.public_name
@@ -374,7 +372,8 @@ class Diagnosis:
             ["systemctl", "is-active", "federation-service"], capture_output=True, text=True, check=False
         ).stdout.strip()
         if active != "active":
-            findings.append(Finding(False, f"federation-service est {active}", "systemctl restart federation-service"))
+            state = active or "injoignable (systemctl ne répond pas)"
+            findings.append(Finding(False, f"federation-service est {state}", "systemctl restart federation-service"))
         return findings
 
     def permissions(self) -> list[Finding]:

@@ -211,8 +211,7 @@ def preview_slug(branch: str) -> str:
 
 
 def preview_url(installation: Installation, slug: str) -> str:
-    certificate, key = installation.layout.certificate(installation.public_name)
-    scheme = "https" if certificate.is_file() and key.is_file() else "http"
+    scheme = "https" if installation.layout.serves_https() else "http"
     return f"{scheme}://{installation.public_name}/apercu/{slug}/"
 
 

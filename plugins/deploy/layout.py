@@ -111,6 +111,12 @@ class Layout:
     def authorized_keys(self) -> Path:
         return self.home / ".ssh" / "authorized_keys"
 
+    def serves_https(self) -> bool:
+        """Whether nginx was configured with the certificate (read from its configuration: the federation user
+        cannot read /etc/letsencrypt/live, only root can)."""
+        conf = self.nginx / "nginx.conf"
+        return conf.is_file() and "ssl_certificate " in conf.read_text(encoding="utf-8")
+
     def certificate(self, name: str) -> tuple[Path, Path]:
         live = self.at(f"/etc/letsencrypt/live/{name}")
         return live / "fullchain.pem", live / "privkey.pem"
