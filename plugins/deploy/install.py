@@ -692,6 +692,12 @@ def main(argv: Sequence[str], source: Path) -> int:
     except InstallError as exc:
         print(f"\nÀ CORRIGER : {exc}", file=sys.stderr)
         return 1
+    if source.resolve() != layout.work.resolve() and engine_fingerprint(layout.work) != fingerprint:
+        print(
+            f"\nAttention : le code de {source} n'est pas celui de la copie publiée ({layout.work}), que font tourner le "
+            "service et les constructions. Envoyez-le au dépôt (git push, par un·e exploitant·e), puis relancez "
+            f"l'installateur depuis {layout.work}."
+        )
     print()
     for line in dns_records(installation, values, public_key):
         print(line)
