@@ -413,6 +413,35 @@ def command_diagnostic(args: argparse.Namespace) -> int:
     return diagnose(installation, real, args.envoi_test)
 
 
+def command_letters(args: argparse.Namespace) -> int:
+    from plugins.letters.report import as_csv, as_html, as_text, reports
+    from plugins.mail.ledger import SendLedger
+    from plugins.records.clicks import ClickBook
+    from plugins.records.readers import ReaderStore
+
+    env = installed_environment()
+    ledger = args.ledger or (Path(env["LETTER_LEDGER"]) if env.get("LETTER_LEDGER") else None)
+    db = args.db or (Path(env["LETTER_DB"]) if env.get("LETTER_DB") else None)
+    if ledger is None or not ledger.is_file():
+        print(f"Registre des envois introuvable ({ledger or 'ni --ledger ni LETTER_LEDGER'}) : rien à compter.", file=sys.stderr)
+        return 1
+    if db is not None and not db.is_file():
+        print(f"Base du service introuvable : {db} (--db ou LETTER_DB).", file=sys.stderr)
+        return 1
+    if args.html and args.html.resolve().is_relative_to(args.project / "site"):
+        print("Le bilan est pour l'équipe : écrivez-le hors des sites construits (--html).", file=sys.stderr)
+        return 1
+    found = reports(SendLedger(ledger), ReaderStore(db) if db else None, ClickBook(db) if db else None, args.lettre)
+    if args.lettre and not found:
+        print(f"Lettre {args.lettre} : aucun envoi dans {ledger}.", file=sys.stderr)
+        return 1
+    sys.stdout.write(as_csv(found) if args.csv else as_text(found))
+    if args.html:
+        args.html.write_text(as_html(found), encoding="utf-8")
+        print(f"Bilan HTML écrit dans {args.html}.", file=sys.stderr)
+    return 0
+
+
 def command_serve(args: argparse.Namespace) -> int:
     from plugins.build.preview import serve
 
@@ -565,6 +594,16 @@ def parser() -> argparse.ArgumentParser:
     k.add_argument("--dossier", type=Path, help="dossier des archives (défaut : $BACKUP_DIR)")
     rs = sub.add_parser("restaurer", help="remet les bases, mots de passe et clés d'une archive, après les avoir vérifiés")
     rs.add_argument("archive", type=Path, help="l'archive écrite par « sauvegarde »")
+    lt = sub.add_parser("lettres", help="lettres envoyées : leur bilan, en nombres (aucune adresse)")
+    lta = lt.add_subparsers(dest="action", required=True, metavar="ACTION", title="actions")
+    lb = lta.add_parser("bilan", help="destinataires, remis, rebonds, désinscriptions, nouveaux abonnés, clics par lien")
+    lb.add_argument("lettre", nargs="?", help="une lettre (défaut : toutes celles du registre)")
+    lb.add_argument(
+        "--csv", action="store_true", help="les mêmes nombres en CSV (UTF-8, « ; »), une ligne par mesure et par lien"
+    )
+    lb.add_argument("--html", type=Path, metavar="FICHIER", help="écrit aussi le bilan en HTML pour l'équipe (hors des sites)")
+    lb.add_argument("--ledger", type=Path, help="registre des envois ; défaut : $LETTER_LEDGER")
+    lb.add_argument("--db", type=Path, help="base du service ; défaut : $LETTER_DB")
     sub.add_parser("installer", help="installe la fédération sur ce serveur Debian (en root ; « installer --help »)")
     d = sub.add_parser("diagnostic", help="vérifie l'installation : ce qui est à corriger, et comment")
     d.add_argument("--racine", type=Path, help="l'installation faite avec « installer --racine DOSSIER »")
@@ -611,6 +650,7 @@ def main(argv: list[str] | None = None) -> int:
         "sauvegarde": command_backup,
         "restaurer": command_restore,
         "diagnostic": command_diagnostic,
+        "lettres": command_letters,
     }
     return handlers[command](args)
 

@@ -13,6 +13,7 @@ from email.headerregistry import Address
 from pathlib import Path
 
 from plugins.base.french_cli import counted
+from plugins.letters.links import count_links
 from plugins.letters.message import build_message, message_id, token, unsubscribe_links
 from plugins.letters.publish import rendered
 from plugins.letters.render import RenderedLetter
@@ -27,6 +28,7 @@ from plugins.mail.transport import (
     SmtpTransport,
     TemporaryFailure,
 )
+from plugins.records.clicks import ClickBook
 from plugins.records.readers import ReaderStore
 
 
@@ -333,6 +335,10 @@ def _send_one(content, settings, request, letter, ledger) -> int:
 def _send_with(content, settings, request, letter, ledger, store, blocked: Callable[[str], bool]) -> int:
     recipients, left_out = _recipients(request, letter, store, blocked)
     envelope = _envelope(content, letter, settings, request.secret)
+    if store is not None and not request.test_to and not request.dry_run:
+        # Its links counted through the service (plugins/letters/links.py): the same in every copy.
+        through = count_links(envelope.rendered, letter.slug, settings.public_url, envelope.secret, ClickBook(request.store))
+        envelope = LetterEnvelope(**{**envelope.__dict__, "rendered": through})
     _say(
         f"Lettre {letter.slug} « {letter.subject} » : {counted(len(recipients), 'destinataire', 'destinataires')} "
         f"({counted(left_out, 'adresse exclue', 'adresses exclues')} : désinscrites, en erreur ou sur la liste de suppression)."

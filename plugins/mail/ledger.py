@@ -137,6 +137,12 @@ class SendLedger(Store):
                 db.execute("SELECT status, COUNT(*) FROM deliveries WHERE letter = ? GROUP BY status", (letter,)).fetchall()
             )
 
+    def sends(self) -> dict[str, str]:
+        """Each letter sent to someone, with when its first copy was accepted (UTC, ISO 8601)."""
+        with self.reading() as db:
+            rows = db.execute("SELECT letter, MIN(updated) FROM deliveries WHERE status = 'sent' GROUP BY letter").fetchall()
+        return dict(rows)
+
     def failures(self, letter: str, status: str) -> list[tuple[str, str]]:
         with self.reading() as db:
             return db.execute(

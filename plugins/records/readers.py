@@ -390,6 +390,26 @@ class ReaderStore(Store):
             query = "SELECT * FROM readers" + (" WHERE audience = ?" if audience else "") + " ORDER BY email, audience"
             return [Reader(*row) for row in db.execute(query, (audience,) if audience else ())]
 
+    def since_letter(self, audience: str, start: datetime, end: datetime | None) -> dict[str, int]:
+        """Counts for a letter's report, with no address: who left, by which way, and who joined, between start and end."""
+        upper = stamp(end) if end else "9999"
+        with self.reading() as db:
+            rows = db.execute(
+                "SELECT event, detail, COUNT(*) FROM history WHERE audience = ? AND at >= ? AND at < ?"
+                " AND event IN (?, ?) GROUP BY event, detail",
+                (audience, stamp(start), upper, LEFT, CONFIRMED),
+            ).fetchall()
+        counts: dict[str, int] = {}
+        for event, detail, n in rows:
+            key = f"{LEFT}:{detail}" if event == LEFT else CONFIRMED
+            counts[key] = counts.get(key, 0) + n
+        return counts
+
+    def bounces_of(self, letter: str) -> dict[str, int]:
+        """How many addresses bounced on a letter, by kind (hard, soft)."""
+        with self.reading() as db:
+            return dict(db.execute("SELECT kind, COUNT(*) FROM bounces WHERE letter = ? GROUP BY kind", (letter,)).fetchall())
+
     def history(self, email: str) -> tuple[list[Reader], list[tuple[str, str, str, str]]]:
         """Return the address's rows and its history (at, audience, event, detail), oldest first."""
         email = email.lower()

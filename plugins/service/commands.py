@@ -26,7 +26,7 @@ from plugins.records.htpasswd import LOGIN, AccountsSummary
 from plugins.records.outbox import Caps
 from plugins.records.readers import AUDIENCES, LEFT, MAILTO, ReaderStore, event_label, label
 from plugins.records.registrations import RegistrationBook
-from plugins.service import events, joining, passwords, subscriptions
+from plugins.service import events, joining, links, passwords, subscriptions
 from plugins.service.core import Service, create_app
 from plugins.service.emails import Postman
 from plugins.service.events import export_rows, send_reminders
@@ -296,6 +296,7 @@ def service_app(project: Path, db: Path | None, outbox: Path | None, htpasswd: P
         subscriptions.purpose(urlsplit(settings.unsubscribe_url).path or "/"),
         events.purpose(project, settings.privacy.registrations_months),
         passwords.purpose(htpasswd_path(htpasswd)),
+        links.purpose(),
     ]
     if settings.membership:
         purposes.append(joining.purpose(settings.membership))
