@@ -6,6 +6,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import re
 import subprocess
 import sys
 import traceback
@@ -198,6 +199,7 @@ def command_server(args: argparse.Namespace) -> int:
         acme_root=str(args.acme_root.resolve()) if args.acme_root else "",
         csp=content_security_policy([site / "public", site / "adherents"], federation.map.tiles),
         access_log=args.access_log,
+        audience_log=args.journal_audience or "",
         previews=str(args.apercus.resolve()) if args.apercus else "",
         previews_htpasswd=str(args.apercus_htpasswd.resolve()) if args.apercus_htpasswd else "",
     )
@@ -420,6 +422,8 @@ def command_letters(args: argparse.Namespace) -> int:
     from plugins.records.readers import ReaderStore
 
     env = installed_environment()
+    if args.mois:
+        return month_pages(args, env)
     ledger = args.ledger or (Path(env["LETTER_LEDGER"]) if env.get("LETTER_LEDGER") else None)
     db = args.db or (Path(env["LETTER_DB"]) if env.get("LETTER_DB") else None)
     if ledger is None or not ledger.is_file():
@@ -439,6 +443,31 @@ def command_letters(args: argparse.Namespace) -> int:
     if args.html:
         args.html.write_text(as_html(found), encoding="utf-8")
         print(f"Bilan HTML écrit dans {args.html}.", file=sys.stderr)
+    return 0
+
+
+def month_pages(args: argparse.Namespace, env: dict[str, str]) -> int:
+    from plugins.deploy.audience import as_csv, as_text, log_lines, month_audience
+
+    if not re.fullmatch(r"\d{4}-(0[1-9]|1[0-2])", args.mois):
+        print(f"--mois « {args.mois} » : attendu AAAA-MM, par exemple 2026-12.", file=sys.stderr)
+        return 2
+    log = args.journal or (Path(env["FEDERATION_AUDIENCE_LOG"]) if env.get("FEDERATION_AUDIENCE_LOG") else None)
+    if log is None or not log.is_file():
+        print(
+            f"Journal des pages introuvable ({log or 'ni --journal ni FEDERATION_AUDIENCE_LOG'}) : "
+            "« build.py server --journal-audience FICHIER » le fait écrire par nginx.",
+            file=sys.stderr,
+        )
+        return 1
+    try:
+        federation = read_mkdocs_yml(args.project)
+    except SettingsError as exc:
+        print(exc, file=sys.stderr)
+        return 1
+    hosts = [urlsplit(u).hostname or "" for u in (federation.public_url, federation.members_url)]
+    audience = month_audience(log_lines(log), args.mois, *hosts)
+    sys.stdout.write(as_csv(audience) if args.csv else as_text(audience))
     return 0
 
 
@@ -519,6 +548,11 @@ def parser() -> argparse.ArgumentParser:
         default="/var/log/nginx/access.log",
         metavar="FICHIER",
         help="journal des requêtes des deux sites, sans leur partie « ?… » (défaut : /var/log/nginx/access.log)",
+    )
+    a.add_argument(
+        "--journal-audience",
+        metavar="FICHIER",
+        help="journal des pages lues, sans adresse ni navigateur, pour « lettres bilan --mois » (défaut : aucun)",
     )
     a.add_argument("--apercus", type=Path, help="dossier des aperçus des branches, servis sous /apercu/ du site public")
     a.add_argument("--apercus-htpasswd", type=Path, help="mots de passe de l'équipe pour les aperçus (htpasswd)")
@@ -602,6 +636,10 @@ def parser() -> argparse.ArgumentParser:
         "--csv", action="store_true", help="les mêmes nombres en CSV (UTF-8, « ; »), une ligne par mesure et par lien"
     )
     lb.add_argument("--html", type=Path, metavar="FICHIER", help="écrit aussi le bilan en HTML pour l'équipe (hors des sites)")
+    lb.add_argument(
+        "--mois", metavar="AAAA-MM", help="les pages lues ce mois-là (journal de nginx sans adresse) au lieu des lettres"
+    )
+    lb.add_argument("--journal", type=Path, help="avec --mois : le journal des pages ; défaut : $FEDERATION_AUDIENCE_LOG")
     lb.add_argument("--ledger", type=Path, help="registre des envois ; défaut : $LETTER_LEDGER")
     lb.add_argument("--db", type=Path, help="base du service ; défaut : $LETTER_DB")
     sub.add_parser("installer", help="installe la fédération sur ce serveur Debian (en root ; « installer --help »)")

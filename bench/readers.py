@@ -11,6 +11,8 @@ measures with keep-alive HTTP clients in threads, each POST with the site's own 
   nginx (the baseline);
 - the RFC 8058 one-click POST's median and 99th-percentile latency, one at a time, against the
   static GET's, for addresses already subscribed;
+- a letter's counted link (/l/…, a redirect counted by the service): its median and 99th-percentile
+  latency, one at a time, against the static GET's;
 - event registrations: --registrants clients at once (one thread, connection and loopback address
   each) for one event of --places places with a waiting list, requests per second and
   over-booking (must be 0); each request holds a place until its address confirms it.
@@ -42,7 +44,9 @@ from aiosmtpd.controller import Controller  # noqa: E402
 
 from plugins.build.sites import build_all  # noqa: E402
 from plugins.deploy.nginx import LocalNginx, ServerSettings, write_server_files  # noqa: E402
+from plugins.letters.links import counted_url  # noqa: E402
 from plugins.letters.message import token  # noqa: E402
+from plugins.records.clicks import ClickBook  # noqa: E402
 from plugins.records.readers import ReaderStore  # noqa: E402
 from plugins.records.registrations import RegistrationBook  # noqa: E402
 from plugins.settings.federation import FederationSettings  # noqa: E402
@@ -97,7 +101,7 @@ def form_headers(port: int) -> dict[str, str]:
     return {"Content-Type": "application/x-www-form-urlencoded", "Origin": f"http://127.0.0.1:{port}"}
 
 
-def latencies(port: int, requests: Sequence[tuple[str, str, bytes | None]]) -> list[float]:
+def latencies(port: int, requests: Sequence[tuple[str, str, bytes | None]], expected: int = 200) -> list[float]:
     """Return each request's latency in ms, one at a time on one keep-alive connection."""
     conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
     out = []
@@ -109,7 +113,7 @@ def latencies(port: int, requests: Sequence[tuple[str, str, bytes | None]]) -> l
         response = conn.getresponse()
         response.read()
         out.append((time.perf_counter() - start) * 1000)
-        assert response.status == 200, response.status
+        assert response.status == expected, response.status
     return out
 
 
@@ -252,6 +256,16 @@ def main() -> int:
         static_ms = latencies(public_port, [("GET", "/offres/", None)] * args.one_clicks)
         store = ReaderStore(db)
         gone = sum(1 for r in readers if (reader := store.reader(r, "public")) is not None and reader.state == "unsubscribed")
+        # A letter's counted link (plugins/service/links.py): the redirect, counted once per client in ten minutes.
+        numbers = ClickBook(db).number_links("banc-lettre", ["https://journee.example.org/programme"])
+        link = counted_url(
+            "",
+            SECRET.encode(),
+            "banc-lettre",
+            numbers["https://journee.example.org/programme"],
+            "https://journee.example.org/programme",
+        )
+        redirect_ms = latencies(public_port, [("GET", link, None)] * args.one_clicks, expected=302)
         register_seconds, register_codes = register_all(public_port, args.registrants)
         registrants = RegistrationBook(db).registrants("banc-d-essai")
     finally:
@@ -272,6 +286,11 @@ def main() -> int:
     print(
         f"Un clic (RFC 8058), 99e cent.: {p(click_ms, 99):6.2f} ms  (base {p(static_ms, 99):.2f} ms,"
         f" {p(click_ms, 99) / p(static_ms, 99):.1f} ×) ; {gone}/{len(readers)} désabonnés dans la base"
+    )
+    print(
+        f"Lien compté d'une lettre (302), médiane : {statistics.median(redirect_ms):6.2f} ms  (base "
+        f"{statistics.median(static_ms):.2f} ms, {statistics.median(redirect_ms) / statistics.median(static_ms):.1f} ×) ; "
+        f"99e cent. {p(redirect_ms, 99):.2f} ms"
     )
     confirmed = sum(1 for r in registrants if r.status == "confirmed")  # places held (to confirm by email)
     waiting = sum(1 for r in registrants if r.status == "waiting")

@@ -38,6 +38,7 @@ VARIABLES = {
     "FEDERATION_HTPASSWD": "nginx's htpasswd, rewritten by the service when a password is chosen",
     "SERVICE_MAIL_CAPS": "the service's caps on mail to unproven addresses, per hour",
     "FEDERATION_PUSHER": "who pushes to the editors' repository (set by the SSH key's forced command)",
+    "FEDERATION_AUDIENCE_LOG": "the pages' audience log nginx writes without client addresses (lettres bilan --mois)",
     "BACKUP_DIR": "where `build.py sauvegarde` writes its archives (a folder only the operator reads)",
     "BUILD_PROCESSES": "how many processes a build may use",
     "SOURCE_DATE_EPOCH": "the date of a reproducible build",

@@ -198,6 +198,7 @@ def settings_values(layout: Layout, given: Mapping[str, str], sender_domain: str
         "DKIM_SELECTOR": kept.get("DKIM_SELECTOR") or DKIM_SELECTOR,
         "DKIM_DOMAIN": sender_domain,
         "DKIM_KEY_FILE": str(layout.dkim_key),
+        "FEDERATION_AUDIENCE_LOG": str(layout.audience_log),
     }
     for name in (*SMTP, *IMAP):
         if given.get(name):
@@ -263,6 +264,7 @@ def folders(machine: Machine, steps: Steps) -> None:
     machine.folder(layout.record.parent, 0o755, user=None)
     machine.folder(layout.units, 0o755, user=None)
     machine.folder(layout.access_log.parent, 0o755, user=None)
+    machine.folder(layout.audience_log.parent, 0o755, user=None)
 
 
 def dkim_key(machine: Machine, steps: Steps) -> str:
@@ -443,6 +445,8 @@ def nginx(machine: Machine, steps: Steps, installation: Installation, values: Ma
         str(layout.acme),
         "--access-log",
         str(layout.access_log),
+        "--journal-audience",
+        str(layout.audience_log),
         "--apercus",
         str(layout.previews / "www"),
         "--apercus-htpasswd",
@@ -458,6 +462,12 @@ def nginx(machine: Machine, steps: Steps, installation: Installation, values: Ma
         must(["chown", "-R", f"{USER}:{USER}", str(layout.private)], "Propriétaire du dossier privé")
     after = {p.name: p.read_bytes() for p in layout.nginx.glob("*") if p.is_file()}
     steps.say(f"configuration nginx {layout.nginx}", "inchangé" if before == after else ("modifié" if before else "créé"))
+    rotation = (
+        f"# Écrit par « build.py installer » : le journal des pages lues (sans adresse), gardé deux mois.\n"
+        f"{layout.audience_log} {{\n    daily\n    rotate 62\n    missingok\n    notifempty\n    compress\n"
+        "    delaycompress\n    postrotate\n        invoke-rc.d nginx rotate >/dev/null 2>&1 || true\n    endscript\n}\n"
+    )
+    steps.say(f"rotation du journal des pages {layout.logrotate}", machine.file(layout.logrotate, rotation, 0o644))
     include = f"# Écrit par « build.py installer ».\ninclude {layout.nginx / 'nginx.conf'};\n"
     steps.say(f"inclusion {layout.nginx_include}", machine.file(layout.nginx_include, include, 0o644))
     if machine.real:

@@ -100,6 +100,14 @@ class Layout:
         return self.at("/var/log/nginx/federation.log")
 
     @property
+    def audience_log(self) -> Path:
+        return self.at("/var/log/federation/audience.log")  # its own folder: rotated by its own rule, kept two months
+
+    @property
+    def logrotate(self) -> Path:
+        return self.at("/etc/logrotate.d/federation")
+
+    @property
     def units(self) -> Path:
         return self.at("/etc/systemd/system")
 

@@ -45,6 +45,7 @@ class ServerSettings:
     acme_root: str = ""  # with TLS: folder of certbot's webroot challenges
     csp: str = ""  # Content-Security-Policy of both sites' pages (see csp.py)
     access_log: str = "/var/log/nginx/access.log"  # both sites' requests, without query strings (see the template)
+    audience_log: str = ""  # the pages' audience log, without client addresses (see the template); empty: none
     previews: str = ""  # folder of the branches' previews, served at /apercu/ on the public host
     previews_htpasswd: str = ""  # the staff's password for them
 
