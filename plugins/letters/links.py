@@ -17,6 +17,7 @@ from plugins.letters.render import UNSUBSCRIBE_PLACEHOLDER, RenderedLetter
 from plugins.records.clicks import ClickBook
 
 LINK_PATH = "/l/"
+OPEN_PATH = "/o/"
 HREF = re.compile(r'href="(https?://[^"]+)"')
 TEXT_URL = re.compile(r"https?://[^\s<>\"]+[^\s<>\".,;:!?)»]")
 
@@ -27,6 +28,17 @@ def signature(secret: bytes, letter: str, number: int, url: str) -> str:
 
 def counted_url(base_url: str, secret: bytes, letter: str, number: int, url: str) -> str:
     return f"{base_url.rstrip('/')}{LINK_PATH}{letter}/{number}/{signature(secret, letter, number, url)}"
+
+
+def open_url(base_url: str, secret: bytes, letter: str) -> str:
+    """The image that counts a letter's opens: the letter and its signature, nothing of its reader."""
+    return f"{base_url.rstrip('/')}{OPEN_PATH}{letter}/{signature(secret, letter, 0, 'ouverture')}.gif"
+
+
+def with_open_image(rendered: RenderedLetter, url: str) -> RenderedLetter:
+    image = f'<img src="{html.escape(url)}" width="1" height="1" alt="" style="display:block;border:0">'
+    page = rendered.html.replace("</body>", image + "</body>", 1) if "</body>" in rendered.html else rendered.html + image
+    return RenderedLetter(page, rendered.text)
 
 
 def count_links(rendered: RenderedLetter, letter: str, base_url: str, secret: bytes, book: ClickBook) -> RenderedLetter:

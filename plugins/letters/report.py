@@ -33,6 +33,7 @@ FIGURES = (
     ("desinscriptions_courriel", "désinscriptions par courriel"),
     ("nouveaux_abonnes", "nouveaux abonnés confirmés depuis"),
     ("clics", "clics sur les liens (au plus un par lien et par client en dix minutes)"),
+    ("ouvertures", "ouvertures, au total (images chargées ; Apple Mail les charge toutes : surestimé)"),
 )
 
 
@@ -82,6 +83,9 @@ def reports(
         if clicks is not None:
             report.links = clicks.links(letter)
             figures["clics"] = sum(link.clicks for link in report.links)
+            opens = clicks.opens(letter)
+            if opens is not None:
+                figures["ouvertures"] = opens
         found.append(report)
     return found
 

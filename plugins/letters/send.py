@@ -13,7 +13,7 @@ from email.headerregistry import Address
 from pathlib import Path
 
 from plugins.base.french_cli import counted
-from plugins.letters.links import count_links
+from plugins.letters.links import count_links, open_url, with_open_image
 from plugins.letters.message import build_message, message_id, token, unsubscribe_links
 from plugins.letters.publish import rendered
 from plugins.letters.render import RenderedLetter
@@ -338,6 +338,8 @@ def _send_with(content, settings, request, letter, ledger, store, blocked: Calla
     if store is not None and not request.test_to and not request.dry_run:
         # Its links counted through the service (plugins/letters/links.py): the same in every copy.
         through = count_links(envelope.rendered, letter.slug, settings.public_url, envelope.secret, ClickBook(request.store))
+        if settings.count_opens:  # off by default: an overall count, inflated by Apple Mail (README)
+            through = with_open_image(through, open_url(settings.public_url, envelope.secret, letter.slug))
         envelope = LetterEnvelope(**{**envelope.__dict__, "rendered": through})
     _say(
         f"Lettre {letter.slug} « {letter.subject} » : {counted(len(recipients), 'destinataire', 'destinataires')} "

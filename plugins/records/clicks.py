@@ -20,6 +20,12 @@ CREATE TABLE IF NOT EXISTS letter_links (
     PRIMARY KEY (letter, number),
     UNIQUE (letter, url)
 );
+CREATE TABLE IF NOT EXISTS letter_opens (
+    letter TEXT NOT NULL,
+    day TEXT NOT NULL,
+    opens INTEGER NOT NULL,
+    PRIMARY KEY (letter, day)
+);
 CREATE TABLE IF NOT EXISTS link_clicks (
     letter TEXT NOT NULL,
     number INTEGER NOT NULL,
@@ -66,6 +72,20 @@ class ClickBook(Store):
                 " ON CONFLICT (letter, number, day) DO UPDATE SET clicks = clicks + 1",
                 (letter, number, day.isoformat()),
             )
+
+    def opened(self, letter: str, day: date) -> None:
+        with self.transaction() as db:
+            db.execute(
+                "INSERT INTO letter_opens (letter, day, opens) VALUES (?, ?, 1)"
+                " ON CONFLICT (letter, day) DO UPDATE SET opens = opens + 1",
+                (letter, day.isoformat()),
+            )
+
+    def opens(self, letter: str) -> int | None:
+        """The letter's opens counted (None if it never carried the image)."""
+        with self.reading() as db:
+            row = db.execute("SELECT SUM(opens) FROM letter_opens WHERE letter = ?", (letter,)).fetchone()
+        return row[0]
 
     def links(self, letter: str) -> list[LinkCount]:
         """Every link of the letter with its clicks, in the letter's order."""

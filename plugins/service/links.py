@@ -20,13 +20,16 @@ from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 from starlette.routing import BaseRoute, Route
 
-from plugins.letters.links import LINK_PATH, signature
+from plugins.letters.links import LINK_PATH, OPEN_PATH, signature
 from plugins.records.clicks import ClickBook
 from plugins.service.core import Service
 from plugins.settings.paths import CLIENT_HEADER
 
 WINDOW = timedelta(minutes=10)
-KEPT = 50_000  # digests held at most; beyond, the oldest go first
+KEPT = 50_000
+PIXEL = bytes.fromhex(
+    "47494638396101000100800000000000ffffff21f90401000000002c00000000010001000002024401003b"
+)  # digests held at most; beyond, the oldest go first
 
 
 class Seen:
@@ -65,7 +68,20 @@ def routes(service: Service, book: ClickBook, seen: Seen | None = None) -> list[
             book.count(letter, number, now.date())
         return RedirectResponse(url, status_code=302, headers={"Cache-Control": "no-store", "Referrer-Policy": "no-referrer"})
 
-    return [Route(LINK_PATH + "{letter}/{number:int}/{sig}", follow, methods=["GET", "HEAD"])]
+    async def opened(request: Request) -> Response:
+        letter, sig = request.path_params["letter"], request.path_params["sig"]
+        if not hmac.compare_digest(sig, signature(service.secret, letter, 0, "ouverture")):
+            return Response(status_code=404)
+        client = request.headers.get(CLIENT_HEADER) or (request.client.host if request.client else "")
+        now = service.clock()
+        if request.method == "GET" and seen.first(client, letter, 0, now):
+            book.opened(letter, now.date())
+        return Response(PIXEL, media_type="image/gif", headers={"Cache-Control": "no-store", "Referrer-Policy": "no-referrer"})
+
+    return [
+        Route(LINK_PATH + "{letter}/{number:int}/{sig}", follow, methods=["GET", "HEAD"]),
+        Route(OPEN_PATH + "{letter}/{sig}.gif", opened, methods=["GET", "HEAD"]),
+    ]
 
 
 def purpose() -> Callable[[Service], list[BaseRoute]]:

@@ -43,6 +43,7 @@ class LetterSettings:
     unsubscribe_url: str
     sender_name: str
     sender_email: str
+    count_opens: bool = False
 
     def site_url(self, audience: Audience) -> str:
         return self.members_url if audience is Audience.ADHERENTS else self.public_url
@@ -120,7 +121,13 @@ class FederationSettings:
 
     def letters(self) -> LetterSettings:
         return LetterSettings(
-            self.identity(), self.public_url, self.members_url, self.unsubscribe_url, self.sender_name, self.sender_email
+            self.identity(),
+            self.public_url,
+            self.members_url,
+            self.unsubscribe_url,
+            self.sender_name,
+            self.sender_email,
+            self.privacy.count_opens,
         )
 
     @classmethod
@@ -148,8 +155,8 @@ class FederationSettings:
         for name in set(licences) - {"public", "adherents"}:
             problems.append(f"{WHERE}.licences.{name} : champ inconnu, attendu public ou adherents")
         letters = _mapping(raw, "letters", problems)
-        for name in set(letters) - {"unsubscribe_url"}:
-            problems.append(f"{WHERE}.letters.{name} : champ inconnu, attendu unsubscribe_url")
+        for name in set(letters) - {"unsubscribe_url", "count_opens"}:
+            problems.append(f"{WHERE}.letters.{name} : champ inconnu, attendu unsubscribe_url ou count_opens")
         area = _mapping(raw, "map", problems)
         for name in set(area) - {"tiles", "attribution"}:
             problems.append(f"{WHERE}.map.{name} : champ inconnu, attendu tiles ou attribution")

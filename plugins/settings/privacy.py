@@ -34,6 +34,7 @@ class PrivacySettings:
     address: str
     sending_provider: str
     registrations_months: int = 12  # registrants of an event are erased this many months after it
+    count_opens: bool = False  # extra.federation.letters.count_opens: an overall count of each letter's opens
 
     @classmethod
     def from_settings(cls, federation: Mapping, site_name: str) -> PrivacySettings:
@@ -55,12 +56,17 @@ class PrivacySettings:
             raise ValueError(
                 f"mkdocs.yml : extra.federation.privacy.registrations_months « {months} » : attendu un nombre de mois entre 1 et 60"
             )
+        letters = federation.get("letters") or {}
+        opens = letters.get("count_opens", False) if isinstance(letters, Mapping) else False
+        if not isinstance(opens, bool):
+            raise ValueError(f"mkdocs.yml : extra.federation.letters.count_opens « {opens} » : attendu true ou false")
         return cls(
             str(privacy.get("controller") or site_name),
             contact,
             str(federation.get("address", "")),
             str(privacy.get("sending_provider") or "le serveur d'envoi de la fédération"),
             months,
+            opens,
         )
 
 

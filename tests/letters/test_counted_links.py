@@ -197,3 +197,50 @@ def test_clicks_are_counted_once_per_client_forged_links_refused_and_the_report_
     for text in written:
         assert not re.search(r"127\.\d+\.\d+\.\d+", text.replace(sent.target, ""))  # a client's address
         assert not any(r in text for r in READERS)
+
+
+def test_no_open_is_counted_unless_asked_and_then_only_as_a_total(sent: Sent, tmp_path: Path) -> None:
+    assert all("/o/" not in parts(m)[0] for m in sent.mailbox.messages)  # off by default
+    project = make_project(tmp_path, letter_file("https://journee.example.org/"))
+    settings = project / "mkdocs.yml"
+    text = settings.read_text(encoding="utf-8")
+    settings.write_text(re.sub(r"(?m)^(\s+)unsubscribe_url: .*$", r"\g<0>\n\1count_opens: true", text, count=1), encoding="utf-8")
+    db, ledger = tmp_path / "service.sqlite", tmp_path / "envois.sqlite"
+    ReaderStore(db).import_rows([(r, "", "public") for r in READERS], "import test.csv", datetime(2026, 11, 1, tzinfo=UTC))
+    mailbox = Mailbox()
+    smtp = Controller(mailbox, hostname="127.0.0.1", port=free_port())
+    smtp.start()
+    env = {**service_env(smtp.port, db), "LETTER_LEDGER": str(ledger)}
+    port = free_port()
+    service = start_service(env, project, port)
+    try:
+        done = subprocess.run(
+            build_py("--project", str(project), "send", LETTER, "--rate", "0"),
+            env=env,
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+        assert done.returncode == 0, done.stdout + done.stderr
+        images = {re.search(r'<img src="[^"]*(/o/[^"]+\.gif)"', parts(m)[0])[1] for m in mailbox.messages}  # type: ignore[index]
+        assert len(images) == 1  # the same image in every copy
+        image = images.pop()
+        for source in ("127.5.5.1", "127.5.5.1", "127.5.5.2"):  # one client twice, another once
+            status, body, headers = http_request(
+                "GET", f"http://127.0.0.1:{port}{image}", headers={"x-federation-client": source}
+            )
+            assert status == 200 and body.startswith(b"GIF89a") and "set-cookie" not in {k.lower() for k in headers}
+        assert http_request("GET", f"http://127.0.0.1:{port}/o/{LETTER}/{'0' * 20}.gif")[0] == 404
+        report = subprocess.run(
+            build_py("--project", str(project), "lettres", "bilan", LETTER, "--csv"),
+            env=env,
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+        figures = {r["mesure"]: int(r["valeur"]) for r in csv.DictReader(io.StringIO(report.stdout), delimiter=";")}
+        assert figures["ouvertures"] == 2
+    finally:
+        service.kill()
+        service.wait(timeout=10)
+        smtp.stop()
