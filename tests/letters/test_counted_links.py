@@ -168,6 +168,17 @@ def test_clicks_are_counted_once_per_client_forged_links_refused_and_the_report_
         status, body, headers = http_request("GET", sent.public + forged)
         assert status == 404 and "location" not in {k.lower() for k in headers}
 
+    # One reader leaves by the one-click header of the letter (RFC 8058): counted for this letter, by its way.
+    leaving = sent.mailbox.messages[-1]
+    https = re.search(r"<(https?://[^>]+)>", leaving["List-Unsubscribe"])[1]  # type: ignore[index]
+    status, _, _ = http_request(
+        "POST",
+        sent.public + "/" + https.split("/", 3)[3],
+        body=b"List-Unsubscribe=One-Click",
+        headers={"Content-Type": "application/x-www-form-urlencoded", "Host": "msp-pdl.example.org"},
+    )
+    assert status == 200
+
     report = subprocess.run(
         build_py("--project", str(sent.project), "lettres", "bilan", LETTER, "--csv", "--html", str(sent.root / "bilan.html")),
         env=sent.env,
@@ -179,6 +190,7 @@ def test_clicks_are_counted_once_per_client_forged_links_refused_and_the_report_
     rows = list(csv.DictReader(io.StringIO(report.stdout), delimiter=";"))
     figures = {r["mesure"]: int(r["valeur"]) for r in rows}
     assert figures["destinataires"] == figures["remis"] == len(READERS)
+    assert figures["desinscriptions_un_clic"] == 1 and figures["desinscriptions_lien"] == 0 and figures["nouveaux_abonnes"] == 0
     clicks = {r["lien"]: int(r["valeur"]) for r in rows if r["mesure"].startswith("clics_lien_")}
     assert clicks[f"{sent.target}programme/?jour=1&salle=2"] == 2  # chromium, then the filter once
     assert clicks[f"{sent.target}inscriptions/"] == 3  # three readers
