@@ -25,7 +25,7 @@ LAYERS: list[tuple[str, tuple[str, ...]]] = [
     ("records", ("plugins.records",)),  # the service's SQLite stores and the htpasswd written from the accounts
     ("letters", ("plugins.letters",)),  # compose, MJML, publish, the send loop, bounces
     ("service", ("plugins.service",)),  # the Starlette app behind nginx and the operators' commands
-    ("deploy", ("plugins.deploy",)),  # nginx's configuration, the CSP
+    ("deploy", ("plugins.deploy",)),  # nginx, the CSP, the installer, the repository's hooks, diagnosis, backups
     ("build", ("plugins.build",)),  # the one build of a site, for `build.py build` and the preview
 ]
 
