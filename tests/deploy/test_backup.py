@@ -24,7 +24,7 @@ from plugins.mail.ledger import SendLedger
 from plugins.records.accounts import AccountStore
 from plugins.records.readers import SUBSCRIBED, ReaderStore
 from plugins.records.registrations import RegistrationBook
-from tests.support import REPO, free_port
+from tests.support import REPO, Mailbox, free_port
 
 START = datetime(2027, 3, 1, 9, 0, tzinfo=UTC)
 
@@ -114,22 +114,13 @@ def test_a_backup_during_a_burst_holds_everything_answered_before_it_and_restore
     assert stat.S_IMODE(Path(env["LETTER_DB"]).stat().st_mode) == 0o600
 
 
-class Sink:
-    def __init__(self) -> None:
-        self.to: list[str] = []
-
-    async def handle_DATA(self, server, session, envelope):
-        self.to.extend(envelope.rcpt_tos)
-        return "250 OK"
-
-
 def test_a_letter_sent_before_the_backup_is_not_sent_again_after_a_restore(tmp_path: Path) -> None:
     env = configured(tmp_path)
     store = ReaderStore(Path(env["LETTER_DB"]))
     readers = [(f"lectrice{n}@example.org", "", "adherents") for n in range(5)]
     store.import_rows(readers, "import test.csv", START)
     assert all(store.reader(r[0], "adherents").state == SUBSCRIBED for r in readers)  # type: ignore[union-attr]
-    sink = Sink()
+    sink = Mailbox()
     controller = Controller(sink, hostname="127.0.0.1", port=free_port())
     controller.start()
     try:
@@ -137,7 +128,7 @@ def test_a_letter_sent_before_the_backup_is_not_sent_again_after_a_restore(tmp_p
         env = {**env, **smtp, "DKIM_KEY_FILE": ""}  # the test key is not a key: the letter goes unsigned
         first = build_py(env, "send", "2026-11-adherents", "--rate", "0")
         assert first.returncode == 0, first.stdout + first.stderr
-        assert sorted(sink.to) == sorted(r[0] for r in readers)
+        assert sorted(m["To"].addresses[0].addr_spec for m in sink.messages) == sorted(r[0] for r in readers)
         backups = tmp_path / "sauvegardes"
         backups.mkdir()
         made = build_py({**env, "BACKUP_DIR": str(backups)}, "sauvegarde")
@@ -149,7 +140,7 @@ def test_a_letter_sent_before_the_backup_is_not_sent_again_after_a_restore(tmp_p
         assert restored.returncode == 0, restored.stdout + restored.stderr
         again = build_py(env, "send", "2026-11-adherents", "--rate", "0")
         assert again.returncode == 0, again.stdout + again.stderr
-        assert sorted(sink.to) == sorted(r[0] for r in readers)  # nobody twice
+        assert sorted(m["To"].addresses[0].addr_spec for m in sink.messages) == sorted(r[0] for r in readers)  # nobody twice
         ledger = SendLedger(Path(env["LETTER_LEDGER"]))
         try:
             assert ledger.counts("2026-11-adherents") == {"sent": 5}

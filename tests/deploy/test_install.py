@@ -27,7 +27,7 @@ from plugins.deploy.layout import Installation, Layout
 from plugins.deploy.nginx import LocalNginx
 from plugins.deploy.units import UNITS
 from plugins.mail.ledger import SendLedger
-from tests.support import NGINX, clean_env, free_port, git, http_request, make_clone
+from tests.support import NGINX, Mailbox, clean_env, free_port, git, http_request, make_clone
 
 OPERATOR, EDITOR = "Opératrice Martin", "Claire Rédactrice"
 
@@ -236,15 +236,6 @@ def test_a_branch_gets_a_preview_behind_the_staffs_password_gone_with_the_branch
     assert refused.returncode != 0 and "ne se supprime pas" in refused.stderr
 
 
-class Sink:
-    def __init__(self) -> None:
-        self.to: list[str] = []
-
-    async def handle_DATA(self, server, session, envelope):
-        self.to.extend(envelope.rcpt_tos)
-        return "250 OK"
-
-
 def expired_certificate(certificate: Path, key: Path, names: list[str]) -> None:
     """A certificate for names that expired on 1 December 2026, made with openssl (its CA signs with set dates)."""
     work = certificate.parent / "ca"
@@ -284,7 +275,7 @@ def test_the_diagnosis_reports_each_seeded_fault_and_none_on_a_healthy_installat
     layout = installed.layout
     env = {**clean_env(), **read_env_file(layout.env_file)}
     SendLedger(layout.ledger).close()  # as after the first letter
-    sink = Sink()
+    sink = Mailbox()
     smtp = Controller(sink, hostname="127.0.0.1", port=installed.smtp)
     smtp.start()
     record = Installation.load(layout.record)
@@ -313,7 +304,9 @@ def test_the_diagnosis_reports_each_seeded_fault_and_none_on_a_healthy_installat
 
         healthy = diagnostic(installed, "--envoi-test", "equipe@example.org")
         assert healthy.returncode == 0 and problems(healthy) == [], healthy.stdout
-        assert "Rien à corriger." in healthy.stdout and sink.to == ["equipe@example.org"]
+        assert "Rien à corriger." in healthy.stdout and [m["To"].addresses[0].addr_spec for m in sink.messages] == [
+            "equipe@example.org"
+        ]
 
         def seeded(fault: str, undo, expected: str, alone: bool = True) -> None:
             done = diagnostic(installed)

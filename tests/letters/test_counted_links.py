@@ -8,6 +8,7 @@ the test counted itself; and no address, email or cookie is left in any store, l
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import html
 import io
@@ -67,20 +68,10 @@ class Sent:
     target: str
 
 
-@pytest.fixture(scope="module")
-def sent(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Sent]:
-    root = tmp_path_factory.mktemp("liens")
-    (root / "cible").mkdir()
-    for name in ("programme", "inscriptions"):
-        (root / "cible" / name).mkdir()
-        (root / "cible" / name / "index.html").write_text(f"<p>La page {name} de la journée.</p>", encoding="utf-8")
-    targets = static_server(root / "cible")
-    target = targets.__enter__()
-    (root / "projet").mkdir()
-    project = make_project(root / "projet", letter_file(target))
-    build_all(project, project / "site", TODAY)
-    (root / "prive").mkdir()
-    db, ledger = root / "prive" / "service.sqlite", root / "prive" / "envois.sqlite"
+@contextlib.contextmanager
+def sending(project: Path, private: Path) -> Iterator[tuple[dict[str, str], Mailbox, int]]:
+    """Readers in a fresh base, aiosmtpd and the service running, the letter sent; yield the env, the mails, the port."""
+    db, ledger = private / "service.sqlite", private / "envois.sqlite"
     ReaderStore(db).import_rows([(r, "", "public") for r in READERS], "import test.csv", datetime(2026, 11, 1, tzinfo=UTC))
     mailbox = Mailbox()
     smtp = Controller(mailbox, hostname="127.0.0.1", port=free_port())
@@ -97,13 +88,35 @@ def sent(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Sent]:
             check=False,
         )
         assert done.returncode == 0, done.stdout + done.stderr
-        with served_sites(project, root, port, ("--db", str(db))) as (public, _members):
-            yield Sent(root, project, db, ledger, env, mailbox, public, root / "access.log", target)
+        yield env, mailbox, port
     finally:
-        targets.__exit__(None, None, None)
         service.kill()
         service.wait(timeout=10)
         smtp.stop()
+
+
+@pytest.fixture(scope="module")
+def sent(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Sent]:
+    root = tmp_path_factory.mktemp("liens")
+    (root / "cible").mkdir()
+    for name in ("programme", "inscriptions"):
+        (root / "cible" / name).mkdir()
+        (root / "cible" / name / "index.html").write_text(f"<p>La page {name} de la journée.</p>", encoding="utf-8")
+    targets = static_server(root / "cible")
+    target = targets.__enter__()
+    (root / "projet").mkdir()
+    project = make_project(root / "projet", letter_file(target))
+    build_all(project, project / "site", TODAY)
+    (root / "prive").mkdir()
+    db, ledger = root / "prive" / "service.sqlite", root / "prive" / "envois.sqlite"
+    try:
+        with (
+            sending(project, root / "prive") as (env, mailbox, port),
+            served_sites(project, root, port, ("--db", str(db))) as (public, _members),
+        ):
+            yield Sent(root, project, db, ledger, env, mailbox, public, root / "access.log", target)
+    finally:
+        targets.__exit__(None, None, None)
 
 
 def parts(message) -> tuple[str, str]:
@@ -217,23 +230,8 @@ def test_no_open_is_counted_unless_asked_and_then_only_as_a_total(sent: Sent, tm
     settings = project / "mkdocs.yml"
     text = settings.read_text(encoding="utf-8")
     settings.write_text(re.sub(r"(?m)^(\s+)unsubscribe_url: .*$", r"\g<0>\n\1count_opens: true", text, count=1), encoding="utf-8")
-    db, ledger = tmp_path / "service.sqlite", tmp_path / "envois.sqlite"
-    ReaderStore(db).import_rows([(r, "", "public") for r in READERS], "import test.csv", datetime(2026, 11, 1, tzinfo=UTC))
-    mailbox = Mailbox()
-    smtp = Controller(mailbox, hostname="127.0.0.1", port=free_port())
-    smtp.start()
-    env = {**service_env(smtp.port, db), "LETTER_LEDGER": str(ledger)}
-    port = free_port()
-    service = start_service(env, project, port)
-    try:
-        done = subprocess.run(
-            build_py("--project", str(project), "send", LETTER, "--rate", "0"),
-            env=env,
-            capture_output=True,
-            text=True,
-            check=False,
-        )
-        assert done.returncode == 0, done.stdout + done.stderr
+    (tmp_path / "prive").mkdir()
+    with sending(project, tmp_path / "prive") as (env, mailbox, port):
         images = {re.search(r'<img src="[^"]*(/o/[^"]+\.gif)"', parts(m)[0])[1] for m in mailbox.messages}  # type: ignore[index]
         assert len(images) == 1  # the same image in every copy
         image = images.pop()
@@ -252,7 +250,3 @@ def test_no_open_is_counted_unless_asked_and_then_only_as_a_total(sent: Sent, tm
         )
         figures = {r["mesure"]: int(r["valeur"]) for r in csv.DictReader(io.StringIO(report.stdout), delimiter=";")}
         assert figures["ouvertures"] == 2
-    finally:
-        service.kill()
-        service.wait(timeout=10)
-        smtp.stop()
