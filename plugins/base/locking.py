@@ -59,8 +59,12 @@ def private_file(path: Path) -> None:
         os.chmod(path, 0o600)
         return
     for part in (path, path.with_name(path.name + "-wal"), path.with_name(path.name + "-shm")):
-        if part.exists() and part.stat().st_mode & 0o007:
-            os.chmod(part, part.stat().st_mode & 0o770)
+        try:  # SQLite removes -wal and -shm when another process closes the store's last connection: any time
+            mode = part.stat().st_mode
+            if mode & 0o007:
+                os.chmod(part, mode & 0o770)
+        except FileNotFoundError:
+            continue
 
 
 def private_text(path: Path, text: str) -> None:
