@@ -107,7 +107,7 @@ def command_new(args: argparse.Namespace) -> int:
 def command_server(args: argparse.Namespace) -> int:
     from plugins.deploy.csp import content_security_policy
     from plugins.deploy.nginx import NGINX_CONF, ServerSettings, nginx_group, write_server_files
-    from plugins.records.htpasswd import read_accounts, write_htpasswd
+    from plugins.records.password_file import read_accounts, write_htpasswd
     from plugins.service.commands import OperatorError, htpasswd_from_store
 
     accounts_file = args.accounts or environment.path("FEDERATION_ACCOUNTS")

@@ -38,7 +38,7 @@ from plugins.build.site import quiet_mkdocs  # noqa: E402
 from plugins.build.sites import build_all  # noqa: E402
 from plugins.deploy.nginx import LocalNginx, ServerSettings, write_server_files  # noqa: E402
 from plugins.records.accounts import AccountStore  # noqa: E402
-from plugins.records.htpasswd import DEFAULT_COST, Account, write_htpasswd  # noqa: E402
+from plugins.records.password_file import DEFAULT_COST, Account, write_htpasswd  # noqa: E402
 from plugins.settings.federation import FederationSettings  # noqa: E402
 from tests.support import free_port  # noqa: E402
 

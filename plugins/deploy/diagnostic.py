@@ -10,7 +10,6 @@ from __future__ import annotations
 import base64
 import http.client
 import shutil
-import smtplib
 import sqlite3
 import ssl
 import stat
@@ -23,10 +22,11 @@ from email.message import EmailMessage
 from email.utils import formatdate, make_msgid
 from pathlib import Path
 
-from plugins.deploy.backup import NAME, archive_day
+from plugins.deploy.backup import NAME
 from plugins.deploy.hooks import last_publications
 from plugins.deploy.install import read_env_file
 from plugins.deploy.layout import Installation
+from plugins.mail.transport import POLICY, LostDuringData, PermanentFailure, SmtpSettings, SmtpTransport, TemporaryFailure
 
 CERTIFICATE_DAYS = 20
 BACKUP_HOURS = 36
@@ -210,51 +210,35 @@ class Diagnosis:
     # --- mail -------------------------------------------------------------------------------------------------------
 
     def smtp(self) -> list[Finding]:
-        host = self.env.get("SMTP_HOST", "")
-        if not host:
-            return [
-                Finding(
-                    False,
-                    "SMTP_HOST absent des réglages",
-                    f"relancez « build.py installer » (il le demande) ; réglages : {self.layout.env_file}",
-                )
-            ]
-        security = self.env.get("SMTP_SECURITY", "starttls")
-        port = int(self.env.get("SMTP_PORT", "465" if security == "tls" else "587"))
+        """Connect, TLS and log in as `send` does (plugins/mail/transport.py); a real message only with --envoi-test."""
         fix = f"vérifiez SMTP_* dans {self.layout.env_file}, puis relancez « build.py installer »"
         try:
-            client: smtplib.SMTP = (
-                smtplib.SMTP_SSL(host, port, timeout=10, context=ssl.create_default_context())
-                if security == "tls"
-                else smtplib.SMTP(host, port, timeout=10)
-            )
-            with client:
-                client.ehlo()
-                if security == "starttls":
-                    client.starttls(context=ssl.create_default_context())
-                    client.ehlo()
-                if self.env.get("SMTP_USER"):
-                    client.login(self.env["SMTP_USER"], self.env.get("SMTP_PASSWORD", ""))
-                if self.test_to:
-                    message = EmailMessage()
-                    sender = self.env.get("DKIM_DOMAIN", "localhost")
-                    message["From"] = f"diagnostic@{sender}"
-                    message["To"] = self.test_to
-                    message["Subject"] = "Message d'essai de build.py diagnostic"
-                    message["Date"] = formatdate(localtime=True)
-                    message["Message-ID"] = make_msgid(domain=sender)
-                    message.set_content(
-                        "Ce message vérifie l'envoi depuis le serveur de la fédération. Il n'appelle pas de réponse.\n"
-                    )
-                    client.send_message(message)
-        except (OSError, smtplib.SMTPException) as exc:
-            return [Finding(False, f"relais SMTP {host}:{port} : {exc}", fix)]
-        what = (
-            f"relais SMTP {host}:{port} joignable ({security}"
-            + (", identifiant accepté" if self.env.get("SMTP_USER") else "")
-            + ")"
-        )
-        findings = [Finding(True, what)]
+            settings = SmtpSettings.from_env(dict(self.env))
+        except ValueError as exc:
+            return [Finding(False, str(exc), fix)]
+        if settings is None:
+            return [Finding(False, "SMTP_HOST absent des réglages", f"relancez « build.py installer » (il le demande) ; {fix}")]
+        where = f"relais SMTP {settings.host}:{settings.port}"
+        transport = SmtpTransport(settings)
+        try:
+            transport.open()
+            if self.test_to:
+                sender = f"diagnostic@{self.env.get('DKIM_DOMAIN', 'localhost')}"
+                message = EmailMessage(policy=POLICY)
+                message["From"], message["To"] = sender, self.test_to
+                message["Subject"] = "Message d'essai de build.py diagnostic"
+                message["Date"] = formatdate(localtime=True)
+                message["Message-ID"] = make_msgid(domain=sender.split("@")[1])
+                message.set_content(
+                    "Ce message vérifie l'envoi depuis le serveur de la fédération. Il n'appelle pas de réponse.\n"
+                )
+                transport.send(sender, self.test_to, message.as_bytes(), lambda: None)
+        except (TemporaryFailure, PermanentFailure, LostDuringData) as exc:
+            return [Finding(False, f"{where} : {exc}", fix)]
+        finally:
+            transport.close()
+        login = ", identifiant accepté" if settings.user else ""
+        findings = [Finding(True, f"{where} joignable ({settings.security}{login})")]
         if self.test_to:
             findings.append(Finding(True, f"message d'essai remis au relais pour {self.test_to}"))
         return findings
@@ -319,7 +303,6 @@ class Diagnosis:
         if latest is None:
             return [Finding(False, f"aucune sauvegarde dans {self.layout.backups}", fix)]
         made = datetime.strptime(NAME.fullmatch(latest.name)[1], "%Y%m%dT%H%M%SZ").replace(tzinfo=UTC)  # type: ignore[index]
-        assert archive_day(latest) is not None
         age = self.now - made
         hours = int(age.total_seconds() // 3600)
         if age > timedelta(hours=BACKUP_HOURS):

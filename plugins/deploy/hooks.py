@@ -153,16 +153,36 @@ def journal(installation: Installation, entry: dict) -> None:
         out.write(json.dumps(entry, ensure_ascii=False) + "\n")
 
 
+def new_entry(who: str, what: str, branch: str) -> dict:
+    return {"quand": datetime.now().astimezone().isoformat(timespec="seconds"), "qui": who, "quoi": what, "branche": branch}
+
+
+def failed(installation: Installation, entry: dict, start: float, reason: str, said: str) -> int:
+    """Journal a publication that failed, tell the pusher why; return the hook's status."""
+    entry.update(resultat="échec", erreur=reason, duree_s=round(time.monotonic() - start, 1))
+    journal(installation, entry)
+    print(f"{said} :\n{reason}" if "\n" in reason else f"{said} : {reason}")
+    return 1
+
+
+def build_tree(installation: Installation, tree: Path, summary: Path, env: Mapping[str, str]) -> str:
+    """Build a work tree into its site/ (warm); return why it failed, or "" when it did not."""
+    built = subprocess.run(
+        [installation.python, str(tree / "build.py"), "--project", str(tree), "build", "--bilan", str(summary)],
+        cwd=tree,
+        env=env,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    return "" if built.returncode == 0 else "\n".join(built.stderr.strip().splitlines()[-12:]) or "?"
+
+
 def publish(installation: Installation, who: str, what: str) -> int:
     """Bring the work tree to main's newest commit and build it into the live sites; journal it; return 0 if online."""
     layout = installation.layout
     start = time.monotonic()
-    entry: dict = {
-        "quand": datetime.now().astimezone().isoformat(timespec="seconds"),
-        "qui": who,
-        "quoi": what,
-        "branche": "main",
-    }
+    entry = new_entry(who, what, "main")
     with FileLock(layout.journal / "publication.lock") as lock:
         lock.acquire(wait=True, on_wait=lambda: print("Une autre publication est en cours : attente de sa fin…", flush=True))
         env = clean_env()
@@ -173,27 +193,14 @@ def publish(installation: Installation, who: str, what: str) -> int:
             files = [p for p in git(["diff", "--name-only", "-z", previous, commit], layout.work, env).split("\0") if p]
             git(["reset", "-q", "--hard", commit], layout.work, env)
         except RuntimeError as exc:
-            entry.update(resultat="échec", erreur=str(exc), duree_s=round(time.monotonic() - start, 1))
-            journal(installation, entry)
-            print(f"La publication a échoué : {exc}")
-            return 1
+            return failed(installation, entry, start, str(exc), "La publication a échoué")
         entry.update(commit=commit, avant=previous, fichiers=files[:50], nombre_fichiers=len(files))
         summary = layout.journal / "derniere-construction.json"
-        built = subprocess.run(
-            [installation.python, str(layout.work / "build.py"), "--project", str(layout.work), "build", "--bilan", str(summary)],
-            cwd=layout.work,
-            env=env,
-            capture_output=True,
-            text=True,
-            check=False,
-        )
+        reason = build_tree(installation, layout.work, summary, env)
+        if reason:
+            said = f"La construction a échoué ; les sites en ligne restent ceux du commit {previous[:7]}"
+            return failed(installation, entry, start, reason, said)
         elapsed = round(time.monotonic() - start, 1)
-        if built.returncode != 0:
-            reason = "\n".join(line for line in built.stderr.strip().splitlines()[-12:])
-            entry.update(resultat="échec", erreur=reason, duree_s=elapsed)
-            journal(installation, entry)
-            print(f"La construction a échoué ; les sites en ligne restent ceux du commit {previous[:7]} :\n{reason}")
-            return 1
         rewritten = sum(json.loads(summary.read_text(encoding="utf-8"))["rewritten"].values())
         online = datetime.now().astimezone().strftime("%H:%M:%S")
         entry.update(resultat="publié", pages_reecrites=rewritten, duree_s=elapsed)
@@ -232,12 +239,7 @@ def preview(installation: Installation, branch: str, who: str) -> int:
     work, served = layout.previews / "travail" / slug, layout.previews / "www" / slug
     url = preview_url(installation, slug)
     start = time.monotonic()
-    entry: dict = {
-        "quand": datetime.now().astimezone().isoformat(timespec="seconds"),
-        "qui": who,
-        "quoi": f"aperçu de {branch}",
-        "branche": branch,
-    }
+    entry = new_entry(who, f"aperçu de {branch}", branch)
     with FileLock(layout.journal / "publication.lock") as lock:
         lock.acquire(wait=True, on_wait=lambda: print("Une autre construction est en cours : attente de sa fin…", flush=True))
         env = clean_env()
@@ -250,31 +252,17 @@ def preview(installation: Installation, branch: str, who: str) -> int:
             git(["reset", "-q", "--hard", commit], work, env)
             retarget(work / "mkdocs.yml", url, f"{url}adherents/")
         except RuntimeError as exc:
-            entry.update(resultat="échec", erreur=str(exc), duree_s=round(time.monotonic() - start, 1))
-            journal(installation, entry)
-            print(f"L'aperçu de {branch} n'a pas pu être préparé : {exc}")
-            return 1
+            return failed(installation, entry, start, str(exc), f"L'aperçu de {branch} n'a pas pu être préparé")
         entry.update(commit=commit)
         summary = layout.journal / "dernier-apercu.json"
-        built = subprocess.run(
-            [installation.python, str(work / "build.py"), "--project", str(work), "build", "--bilan", str(summary)],
-            cwd=work,
-            env=env,
-            capture_output=True,
-            text=True,
-            check=False,
-        )
-        if built.returncode != 0:
-            reason = "\n".join(built.stderr.strip().splitlines()[-12:])
-            entry.update(resultat="échec", erreur=reason, duree_s=round(time.monotonic() - start, 1))
-            journal(installation, entry)
-            print(f"L'aperçu de {branch} n'a pas pu être construit ; l'aperçu précédent reste en ligne :\n{reason}")
-            return 1
+        reason = build_tree(installation, work, summary, env)
+        if not reason and (work / "site" / "public" / "adherents").exists():
+            reason = "le site public a une page /adherents/, où l'aperçu met l'espace adhérents"
+        if reason:
+            said = f"L'aperçu de {branch} n'a pas pu être construit ; l'aperçu précédent reste en ligne"
+            return failed(installation, entry, start, reason, said)
         fresh = served.with_name(f".{slug}.nouveau")
         shutil.rmtree(fresh, ignore_errors=True)
-        if (work / "site" / "public" / "adherents").exists():
-            print(f"L'aperçu de {branch} : le site public a une page /adherents/, où l'aperçu met l'espace adhérents.")
-            return 1
         shutil.copytree(work / "site" / "public", fresh, copy_function=os.link)
         shutil.copytree(work / "site" / "adherents", fresh / "adherents", copy_function=os.link)
         old = served.with_name(f".{slug}.ancien")
@@ -299,8 +287,7 @@ def remove_preview(installation: Installation, branch: str, who: str) -> None:
         lock.acquire(wait=True)
         for folder in (layout.previews / "www" / slug, layout.previews / "travail" / slug):
             shutil.rmtree(folder, ignore_errors=True)
-    journal(installation, {"quand": datetime.now().astimezone().isoformat(timespec="seconds"), "qui": who,
-                           "quoi": f"aperçu de {branch} retiré", "branche": branch, "resultat": "retiré"})  # fmt: skip
+    journal(installation, {**new_entry(who, f"aperçu de {branch} retiré", branch), "resultat": "retiré"})
     print(f"Branche {branch} supprimée : son aperçu est retiré.")
 
 

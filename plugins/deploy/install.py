@@ -43,8 +43,8 @@ from plugins.deploy.units import UNITS, unit_files
 from plugins.mail.ledger import SendLedger
 from plugins.records.accounts import AccountStore
 from plugins.records.applications import ApplicationBook
-from plugins.records.htpasswd import hash_secret
 from plugins.records.outbox import Outbox
+from plugins.records.password_file import hash_secret
 from plugins.records.readers import ReaderStore
 from plugins.records.registrations import RegistrationBook
 from plugins.settings.federation import SettingsError, read_mkdocs_yml
@@ -65,9 +65,8 @@ class InstallError(Exception):
 class Steps:
     """The French account of a run: one line per step, and whether anything changed."""
 
-    def __init__(self, dry: bool) -> None:
+    def __init__(self) -> None:
         self.changed = 0
-        self.dry = dry
 
     def say(self, what: str, state: str) -> None:
         if state != "inchangé":
@@ -663,7 +662,7 @@ def main(argv: Sequence[str], source: Path) -> int:
         code=previous.code if previous else "",
     )
     machine = Machine(layout, real)
-    steps = Steps(dry=not real)
+    steps = Steps()
     fingerprint = engine_fingerprint(source)
     print(f"Installation de « {settings.site_name} » sous {root} ({public}, {members}) :", flush=True)
     try:

@@ -18,7 +18,7 @@ from datetime import date, datetime, timedelta
 from pathlib import Path
 
 from plugins.base.sqlite import Store
-from plugins.records.htpasswd import Account, hash_secret, write_htpasswd
+from plugins.records.password_file import Account, hash_secret, write_htpasswd
 from plugins.records.readers import stamp
 
 MEMBERSHIP, IMPORT = "membership", "import"  # where an account comes from: an accepted request, the staff's CSV

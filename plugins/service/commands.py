@@ -22,8 +22,8 @@ from plugins.model.tables import table
 from plugins.records.accounts import AccountConflict, AccountStore
 from plugins.records.applications import LABELS as APPLICATION_LABELS
 from plugins.records.applications import ApplicationBook
-from plugins.records.htpasswd import LOGIN, AccountsSummary
 from plugins.records.outbox import Caps
+from plugins.records.password_file import LOGIN, AccountsSummary
 from plugins.records.readers import AUDIENCES, LEFT, MAILTO, ReaderStore, event_label, label
 from plugins.records.registrations import RegistrationBook
 from plugins.service import events, joining, links, passwords, subscriptions

@@ -29,7 +29,7 @@ from plugins.model import ContentError
 from plugins.model.fields import ADDRESS, CONTROL, PARIS
 from plugins.model.french import date_fr
 from plugins.records.accounts import AccountStore, MemberAccount
-from plugins.records.htpasswd import DEFAULT_COST, MIN_SECRET_LENGTH, hash_secret
+from plugins.records.password_file import DEFAULT_COST, MIN_SECRET_LENGTH, hash_secret
 from plugins.service import tokens
 from plugins.service.core import Service, posted
 from plugins.service.guard import Guard, Limits, network_of

@@ -6,6 +6,7 @@ stopped at its first step on a fresh server while every test passed on a newer P
 
 from __future__ import annotations
 
+import shutil
 import subprocess
 from pathlib import Path
 
@@ -17,8 +18,12 @@ SYSTEM_PYTHON = Path("/usr/bin/python3")
 def test_the_pinned_packages_install_on_the_systems_python(tmp_path: Path) -> None:
     version = subprocess.run([SYSTEM_PYTHON, "--version"], capture_output=True, text=True, check=True).stdout
     subprocess.run([SYSTEM_PYTHON, "-m", "venv", str(tmp_path / "venv")], check=True)
+    project = tmp_path / "projet"  # a copy: pip builds the project where it is (a build/ folder)
+    shutil.copytree(REPO / "plugins", project / "plugins", ignore=shutil.ignore_patterns("__pycache__"))
+    for name in ("pyproject.toml", "README.md"):
+        shutil.copy(REPO / name, project / name)
     resolved = subprocess.run(
-        [str(tmp_path / "venv" / "bin" / "pip"), "install", "--dry-run", "--quiet", "--disable-pip-version-check", str(REPO)],
+        [str(tmp_path / "venv" / "bin" / "pip"), "install", "--dry-run", "--quiet", "--disable-pip-version-check", str(project)],
         capture_output=True,
         text=True,
         timeout=900,

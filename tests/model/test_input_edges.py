@@ -10,7 +10,7 @@ import pytest
 from plugins.model.fields import ADDRESS, CONTROL
 from plugins.model.problems import ContentError
 from plugins.records.applications import ApplicationBook
-from plugins.records.htpasswd import LOGIN, hash_secret, read_accounts
+from plugins.records.password_file import LOGIN, hash_secret, read_accounts
 from plugins.service.commands import OperatorError, membership_requests
 from plugins.service.passwords import secret_problem
 from plugins.settings.membership import read_request

@@ -21,7 +21,7 @@ from aiosmtpd.controller import Controller
 from plugins.build.sites import build_all
 from plugins.records.accounts import AccountStore
 from plugins.records.applications import Application, ApplicationBook
-from plugins.records.htpasswd import hash_secret
+from plugins.records.password_file import hash_secret
 from plugins.service import tokens
 from plugins.settings.membership import CONSENT, MembershipRequest
 from tests.support import (
